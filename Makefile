@@ -1,0 +1,25 @@
+# The two entry points a new user needs; both set everything up first (scripts/bootstrap is idempotent).
+VENV := .venv/bin
+STACK ?= dev
+
+.PHONY: setup plan test lint lock
+
+setup:
+	@scripts/bootstrap
+
+plan: setup
+	@$(VENV)/pog plan $(STACK)
+
+lint: setup
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
+	$(VENV)/mypy
+
+test: lint
+	$(VENV)/pytest -n auto
+
+# Regenerate the hash-pinned lock after changing dependencies in pyproject.toml.
+lock:
+	$(VENV)/pip install --quiet uv
+	$(VENV)/uv pip compile pyproject.toml --extra dev --generate-hashes --no-emit-index-url \
+		--no-emit-find-links --python-version 3.11 -o requirements.lock

@@ -1,0 +1,1 @@
+"""The Pot of Gold Pulumi program and its offline tooling."""

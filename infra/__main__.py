@@ -1,0 +1,152 @@
+"""The Pot of Gold program: stack config -> phase profile -> one component per layer."""
+
+from pathlib import Path
+
+import pulumi
+
+from infra import config
+from infra.phases import profile_for
+from infra.providers import Providers
+from infra.stacks.backups import Backups, BackupsArgs
+from infra.stacks.cache import Cache, CacheArgs
+from infra.stacks.compute import Compute, ComputeArgs
+from infra.stacks.data import Data, DataArgs
+from infra.stacks.edge import Edge, EdgeArgs
+from infra.stacks.foundation import Foundation, FoundationArgs
+from infra.stacks.observability import Observability, ObservabilityArgs
+
+MONITORING_DIR = Path(__file__).resolve().parent.parent / "monitoring"
+
+cfg = config.load()
+profile = profile_for(cfg.environment, cfg.phase)
+providers = Providers.create(cfg)
+opts = providers.opts()
+prefix = cfg.prefix
+
+foundation = Foundation(
+    f"{prefix}-foundation",
+    FoundationArgs(
+        prefix=prefix,
+        project=cfg.gcp_project,
+        primary_region=cfg.region,
+        api_regions=cfg.api_regions,
+        profile=profile,
+    ),
+    opts,
+)
+apis = list(foundation.apis.values())
+
+data = Data(
+    f"{prefix}-data",
+    DataArgs(
+        prefix=prefix,
+        project=cfg.gcp_project,
+        firestore_location=cfg.firestore_location,
+        primary_region=cfg.region,
+        api_regions=cfg.api_regions,
+        api_service_account=foundation.service_accounts["api"],
+        authorized_domains=(cfg.domain, cfg.api_hostname),
+        profile=profile,
+        depends_on=apis,
+    ),
+    opts,
+)
+
+cache = Cache(
+    f"{prefix}-cache",
+    CacheArgs(
+        prefix=prefix,
+        project=cfg.gcp_project,
+        api_regions=cfg.api_regions,
+        backup_bucket_location=cfg.backup_region,
+        payment_method_id=cfg.redis_payment_method_id,
+        source_cidrs=pulumi.Output.all(*[a.address for a in foundation.egress_addresses]).apply(
+            lambda ips: [f"{ip}/32" for ip in ips]
+        ),
+        redis_url_secret=foundation.secrets["POG_REDIS_URL"],
+        profile=profile,
+    ),
+    opts,
+)
+
+compute = Compute(
+    f"{prefix}-compute",
+    ComputeArgs(
+        prefix=prefix,
+        project=cfg.gcp_project,
+        api_regions=cfg.api_regions,
+        image=cfg.app_image,
+        api_hostname=cfg.api_hostname,
+        admin_ip_allowlist=cfg.admin_ip_allowlist,
+        service_account=foundation.service_accounts["api"],
+        secrets=foundation.secrets,
+        plain_env={
+            "POG_ENVIRONMENT": cfg.environment,
+            "POG_FIREBASE_PROJECT_ID": cfg.gcp_project,
+            "POG_KMS_KEY": foundation.crypto_key.id,
+        },
+        network=foundation.network,
+        subnets=foundation.subnets,
+        profile=profile,
+        depends_on=apis,
+    ),
+    opts,
+)
+
+edge = Edge(
+    f"{prefix}-edge",
+    EdgeArgs(
+        prefix=prefix,
+        zone_id=cfg.cloudflare_zone_id,
+        account_id=cfg.cloudflare_account_id,
+        domain=cfg.domain,
+        api_hostname=cfg.api_hostname,
+        origin_address=compute.lb_address.address,
+        admin_ip_allowlist=cfg.admin_ip_allowlist,
+        dns_authorization_records=compute.dns_authorization_records,
+        assets_hostname=compute.assets_hostname,
+        profile=profile,
+    ),
+    opts,
+)
+
+backups = Backups(
+    f"{prefix}-backups",
+    BackupsArgs(
+        prefix=prefix,
+        project=cfg.gcp_project,
+        scheduler_region=cfg.region,
+        bucket_location=cfg.backup_region if profile.backups_in_other_region else cfg.region,
+        databases=data.databases,
+        exporter_service_account=foundation.service_accounts["exporter"],
+        profile=profile,
+        depends_on=apis,
+    ),
+    opts,
+)
+
+observability = Observability(
+    f"{prefix}-observability",
+    ObservabilityArgs(
+        prefix=prefix,
+        project=cfg.gcp_project,
+        api_hostname=cfg.api_hostname,
+        api_regions=cfg.api_regions,
+        alert_emails=cfg.alert_emails,
+        pagerduty_service_key=cfg.pagerduty_service_key,
+        monitoring_dir=MONITORING_DIR,
+        profile=profile,
+        depends_on=apis,
+    ),
+    opts,
+)
+
+pulumi.export("environment", cfg.environment)
+pulumi.export("phase", cfg.phase)
+pulumi.export("apiUrl", compute.api_url)
+pulumi.export("apiRegionUrls", {region: svc.uri for region, svc in compute.services.items()})
+pulumi.export("loadBalancerAddress", compute.lb_address.address)
+pulumi.export("firestoreDatabases", sorted(data.databases))
+pulumi.export("exportBucket", backups.export_bucket.name)
+pulumi.export("redisBackupBucket", cache.backup_bucket.name)
+pulumi.export("redisEndpoints", pulumi.Output.secret(cache.endpoints))

@@ -1,0 +1,104 @@
+"""Phase profiles: the only place where scaling phases and environments differ.
+
+A profile is pure data derived from (environment, phase); components read it, never the config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+Environment = Literal["dev", "prod"]
+ENVIRONMENTS: tuple[Environment, ...] = ("dev", "prod")
+PHASES: tuple[int, ...] = (1, 2, 3)
+
+
+class RedisTopology(StrEnum):
+    REPLICATED = "replicated"  # one database, optional replica (phase 1)
+    CLUSTERED = "clustered"  # OSS cluster API, sharded (phase 2)
+    ACTIVE_ACTIVE = "active_active"  # conflict-free replicated across the API regions (phase 3)
+
+
+@dataclass(frozen=True)
+class RunScaling:
+    min_instances: int
+    max_instances: int
+    cpu: str
+    memory: str
+    concurrency: int
+
+
+@dataclass(frozen=True)
+class RedisSizing:
+    topology: RedisTopology
+    memory_gb: float
+    ops_per_second: int
+    replication: bool
+
+
+@dataclass(frozen=True)
+class PhaseProfile:
+    environment: Environment
+    phase: int
+    users: str
+    api_region_count: int
+    run: RunScaling
+    # Firestore: phase 2 moves game sessions to their own database ("sharding"),
+    # phase 3 gives every API region its own game database ("federation").
+    game_sessions_database: bool
+    regional_game_databases: bool
+    redis: RedisSizing
+    backups_in_other_region: bool
+    edge_asset_caching: bool
+    # Alert sets read from monitoring/: "core" always, "capacity" from phase 2, "multi_region" in phase 3.
+    alert_sets: tuple[str, ...]
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment == "prod"
+
+    @property
+    def multi_region(self) -> bool:
+        return self.api_region_count > 1
+
+
+_RUN_SCALING: dict[tuple[Environment, int], RunScaling] = {
+    ("dev", 1): RunScaling(0, 5, "1", "512Mi", 80),
+    ("prod", 1): RunScaling(1, 20, "1", "512Mi", 80),
+    ("dev", 2): RunScaling(0, 10, "2", "1Gi", 80),
+    ("prod", 2): RunScaling(2, 100, "2", "1Gi", 80),
+    # Failover needs a warm instance in every region, dev included.
+    ("dev", 3): RunScaling(1, 10, "2", "1Gi", 80),
+    ("prod", 3): RunScaling(2, 200, "2", "1Gi", 80),
+}
+
+_REDIS_SIZING: dict[tuple[Environment, int], RedisSizing] = {
+    ("dev", 1): RedisSizing(RedisTopology.REPLICATED, 1, 1_000, replication=False),
+    ("prod", 1): RedisSizing(RedisTopology.REPLICATED, 2, 10_000, replication=True),
+    ("dev", 2): RedisSizing(RedisTopology.CLUSTERED, 2, 10_000, replication=False),
+    ("prod", 2): RedisSizing(RedisTopology.CLUSTERED, 10, 50_000, replication=True),
+    ("dev", 3): RedisSizing(RedisTopology.ACTIVE_ACTIVE, 1, 1_000, replication=True),
+    ("prod", 3): RedisSizing(RedisTopology.ACTIVE_ACTIVE, 10, 50_000, replication=True),
+}
+
+_USERS = {1: "0-100K", 2: "100K-1M", 3: "1M+"}
+_ALERT_SETS = {1: ("core",), 2: ("core", "capacity"), 3: ("core", "capacity", "multi_region")}
+
+
+def profile_for(environment: Environment, phase: int) -> PhaseProfile:
+    if environment not in ENVIRONMENTS or phase not in PHASES:
+        raise ValueError(f"no phase profile for environment={environment!r} phase={phase!r}")
+    return PhaseProfile(
+        environment=environment,
+        phase=phase,
+        users=_USERS[phase],
+        api_region_count=3 if phase == 3 else 1,
+        run=_RUN_SCALING[(environment, phase)],
+        game_sessions_database=phase >= 2,
+        regional_game_databases=phase >= 3,
+        redis=_REDIS_SIZING[(environment, phase)],
+        backups_in_other_region=phase >= 2,
+        edge_asset_caching=phase >= 2,
+        alert_sets=_ALERT_SETS[phase],
+    )
