@@ -34,7 +34,9 @@ class Compute(pulumi.ComponentResource):
     services: dict[str, gcp.cloudrunv2.Service]  keyed by region
     lb_address: gcp.compute.GlobalAddress        the only public entry; Cloudflare proxies to it
     api_url: str                                 https://<api hostname>
-    dns_authorization_records: pulumi.Output[list[dict[str, str]]]  {name, type, data} for Cloudflare
+    dns_authorizations: list[gcp.certificatemanager.DnsAuthorization]  CNAMEs Cloudflare must publish
+    probe_header: str                            phase 3: header whose value (a region) routes a request
+                                                 to that region only, for per-region uptime checks
     assets_bucket: gcp.storage.Bucket | None     phase 2+, served through the load balancer
     assets_hostname: str | None
     """
@@ -43,7 +45,8 @@ class Compute(pulumi.ComponentResource):
         super().__init__("potgold:compute:Compute", name, None, opts)
         self.services: dict[str, gcp.cloudrunv2.Service] = {}
         self.api_url = f"https://{args.api_hostname}"
-        self.dns_authorization_records: pulumi.Output[list[dict[str, str]]] = pulumi.Output.from_input([])
+        self.dns_authorizations: list[gcp.certificatemanager.DnsAuthorization] = []
+        self.probe_header = "x-pog-probe-region"
         self.assets_bucket: gcp.storage.Bucket | None = None
         self.assets_hostname: str | None = None
         self.register_outputs({})

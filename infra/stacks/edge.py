@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_gcp as gcp
 
 from infra.phases import PhaseProfile
 
@@ -18,7 +19,7 @@ class EdgeArgs:
     api_hostname: str
     origin_address: pulumi.Input[str]
     admin_ip_allowlist: tuple[str, ...]
-    dns_authorization_records: pulumi.Input[list[dict[str, str]]]
+    dns_authorizations: list[gcp.certificatemanager.DnsAuthorization]
     assets_hostname: str | None
     profile: PhaseProfile
 

@@ -20,6 +20,7 @@ class ObservabilityArgs:
     alert_emails: tuple[str, ...]
     pagerduty_service_key: pulumi.Input[str] | None
     monitoring_dir: Path
+    probe_header: str
     profile: PhaseProfile
     depends_on: Sequence[pulumi.Resource] = ()
 
