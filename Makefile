@@ -2,7 +2,7 @@
 VENV := .venv/bin
 STACK ?= dev
 
-.PHONY: setup plan test lint lock
+.PHONY: setup plan test lint lock pin-counts
 
 setup:
 	@scripts/bootstrap
@@ -23,3 +23,7 @@ lock:
 	$(VENV)/pip install --quiet uv
 	$(VENV)/uv pip compile pyproject.toml --extra dev --generate-hashes --no-emit-index-url \
 		--no-emit-find-links --python-version 3.11 -o requirements.lock
+
+# After an intended change to what the program declares: re-pin the per-type counts the tests check.
+pin-counts: setup
+	$(VENV)/python scripts/pin_counts.py

@@ -190,8 +190,8 @@ def parse(values: Mapping[str, str], secrets: Mapping[str, pulumi.Input[str]]) -
         problems.append(f"{region_fix('backupRegion')} (got {backup_region!r})")
     if phase >= 2 and firestore_location and backup_region in firestore_spans(firestore_location):
         problems.append(
-            f"{key('backupRegion')} must be outside the Firestore location {firestore_location!r} from phase 2"
-            f" (a regional outage must not take the exports with it); got {backup_region!r}."
+            f"{key('backupRegion')} must be outside the Firestore location {firestore_location!r}"
+            " from phase 2 (a regional outage must not take the exports with it); got {backup_region!r}."
             f" Set e.g. `pulumi config set {key('backupRegion')} europe-west1`"
         )
 
@@ -231,7 +231,9 @@ def parse(values: Mapping[str, str], secrets: Mapping[str, pulumi.Input[str]]) -
         try:
             network = ipaddress.ip_network(cidr, strict=True)
         except ValueError:
-            problems.append(f"{key('adminIpAllowlist')} has {cidr!r}, which is not a CIDR such as 203.0.113.7/32")
+            problems.append(
+                f"{key('adminIpAllowlist')} has {cidr!r}, which is not a CIDR such as 203.0.113.7/32"
+            )
             continue
         if network.prefixlen == 0:
             problems.append(f"{key('adminIpAllowlist')} must not allow every address ({cidr!r})")

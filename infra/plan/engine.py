@@ -109,7 +109,7 @@ class RecordingMonitor(MockMonitor):
         return self._keys_by_urn.get(urn) if urn else None
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             self._stack_urn = response.urn
             return response
@@ -140,7 +140,7 @@ class RecordingMonitor(MockMonitor):
             secrets = set(_secret_paths(raw))
             outputs = rpc.deserialize_properties(request.outputs, keep_unknowns=True)
             self.stack_outputs = _redact(_plain(outputs), secrets)
-        return super().RegisterResourceOutputs(request)
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
 
 def _plain(value: Any) -> Any:
@@ -170,18 +170,26 @@ def _as_pulumi_runs_it() -> Iterator[None]:
         sys.path[:] = previous_path
 
 
-def run_program(stack: str, config: Mapping[str, str], secret_keys: list[str]) -> Plan:
-    """Run ``infra/`` once with this config under the mock engine; raise what the program raises."""
-    return contextvars.Context().run(_run, stack, dict(config), secret_keys)
+def run_program(
+    stack: str,
+    config: Mapping[str, str],
+    secret_keys: list[str],
+    monitor: RecordingMonitor | None = None,
+) -> Plan:
+    """Run ``infra/`` once with this config under the mock engine; raise what the program raises.
+
+    Pass a ``monitor`` to inspect what was declared even when the program fails.
+    """
+    monitor = monitor or RecordingMonitor(PlanMocks())
+    return contextvars.Context().run(_run, stack, dict(config), secret_keys, monitor)
 
 
-def _run(stack: str, config: dict[str, str], secret_keys: list[str]) -> Plan:
-    monitor = RecordingMonitor(PlanMocks())
+def _run(stack: str, config: dict[str, str], secret_keys: list[str], monitor: RecordingMonitor) -> Plan:
     runtime_config.set_all_config(config, secret_keys)
     configure(
-        MockSettings(
+        MockSettings(  # type: ignore[no-untyped-call]
             monitor=monitor,
-            monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
+            monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),  # type: ignore[no-untyped-call]
             engine=MockEngine(None),
             project=PROJECT,
             stack=stack,

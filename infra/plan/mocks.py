@@ -24,7 +24,11 @@ def _stable_number(name: str, modulo: int) -> int:
 
 def _service_account(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     email = f"{inputs['accountId']}@{inputs.get('project', 'project')}.iam.gserviceaccount.com"
-    return {"email": email, "member": f"serviceAccount:{email}", "uniqueId": f"1{_stable_number(name, 10**20):020d}"}
+    return {
+        "email": email,
+        "member": f"serviceAccount:{email}",
+        "uniqueId": f"1{_stable_number(name, 10**20):020d}",
+    }
 
 
 def _cloud_run(name: str, inputs: dict[str, Any]) -> dict[str, Any]:

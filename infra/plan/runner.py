@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from infra.phases import PHASES
 from infra.plan.engine import Plan, run_program
 from infra.plan.stackfile import PlanInputError, load_stack
-from infra.phases import PHASES
 
 
 def plan_stack(stack: str, phase: int | None = None) -> tuple[Plan, int]:

@@ -64,7 +64,9 @@ def _as_config_string(value: Any) -> str:
 def project_secret_keys(root: Path = REPO_ROOT) -> list[str]:
     schema = _load_yaml(root / "Pulumi.yaml").get("config") or {}
     return sorted(
-        f"{NAMESPACE}:{name}" for name, spec in schema.items() if isinstance(spec, dict) and spec.get("secret")
+        f"{NAMESPACE}:{name}"
+        for name, spec in schema.items()
+        if isinstance(spec, dict) and spec.get("secret")
     )
 
 

@@ -83,7 +83,7 @@ def private_bucket(
         versioning=gcp.storage.BucketVersioningArgs(enabled=True),
         lifecycle_rules=rules,
         retention_policy=(
-            gcp.storage.BucketRetentionPolicyArgs(retention_period=retention_days * 86_400)
+            gcp.storage.BucketRetentionPolicyArgs(retention_period=str(retention_days * 86_400))
             if retention_days is not None
             else None
         ),

@@ -1,0 +1,174 @@
+"""Every config mistake stops the program before any resource is declared, naming the key and the fix."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infra.config import ConfigError
+from infra.plan.engine import RecordingMonitor, run_program
+from infra.plan.mocks import PlanMocks
+from infra.plan.stackfile import StackInput, load_stack
+
+NS = "pot-of-gold"
+
+
+def _with(stack: str, **changes: str | list[str] | None) -> StackInput:
+    base = load_stack(stack)
+    config = dict(base.config)
+    secret_keys = list(base.secret_keys)
+    for name, value in changes.items():
+        key = f"{NS}:{name}"
+        if value is None:
+            config.pop(key, None)
+            if key in secret_keys:
+                secret_keys.remove(key)
+        else:
+            config[key] = json.dumps(value) if isinstance(value, list) else value
+            if key in secret_keys:
+                secret_keys.remove(key)  # set as plain text
+    return StackInput(stack=stack, config=config, secret_keys=secret_keys)
+
+
+def _problems(stack_input: StackInput) -> tuple[list[str], int]:
+    monitor = RecordingMonitor(PlanMocks())
+    with pytest.raises(ConfigError) as raised:
+        run_program(stack_input.stack, stack_input.config, stack_input.secret_keys, monitor)
+    return raised.value.problems, len(monitor.recorded)
+
+
+MISTAKES: list[tuple[str, str, dict[str, str | list[str] | None], str]] = [
+    ("phase-4", "dev", {"phase": "4"}, "pot-of-gold:phase must be 1, 2 or 3; got '4'"),
+    ("phase-word", "dev", {"phase": "two"}, "pot-of-gold:phase must be 1, 2 or 3"),
+    ("environment", "dev", {"environment": "staging"}, "pot-of-gold:environment must be dev or prod"),
+    ("missing-region", "dev", {"region": None}, "pot-of-gold:region is required: `pulumi config set"),
+    ("unknown-region", "dev", {"region": "us-central9"}, "pot-of-gold:region: unknown GCP region"),
+    (
+        "failover-short-phase-3",
+        "prod",
+        {"phase": "3", "failoverRegions": ["us-east4"]},
+        "pot-of-gold:failoverRegions needs 2 regions for phase 3",
+    ),
+    (
+        "failover-repeats-primary",
+        "dev",
+        {"failoverRegions": ["us-central1", "us-east4"]},
+        "pot-of-gold:failoverRegions must list regions other than pot-of-gold:region",
+    ),
+    (
+        "failover-unknown",
+        "dev",
+        {"failoverRegions": ["mars-north1", "us-east4"]},
+        "pot-of-gold:failoverRegions: unknown GCP region",
+    ),
+    ("failover-not-list", "dev", {"failoverRegions": "us-east4"}, "must be a list of strings"),
+    ("firestore-location", "dev", {"firestoreLocation": "nam7"}, "pot-of-gold:firestoreLocation must be"),
+    (
+        "backup-inside-firestore-location",
+        "prod",
+        {"phase": "2", "backupRegion": "us-east1"},
+        "pot-of-gold:backupRegion must be outside the Firestore location 'nam5' from phase 2",
+    ),
+    ("backup-unknown", "dev", {"backupRegion": "eu-west1"}, "pot-of-gold:backupRegion: unknown GCP region"),
+    ("project-id", "dev", {"gcpProject": "Pot_Of_Gold"}, "pot-of-gold:gcpProject must be a GCP project id"),
+    ("domain", "dev", {"domain": "not a domain"}, "pot-of-gold:domain must be a DNS zone apex"),
+    (
+        "api-outside-domain",
+        "dev",
+        {"apiHostname": "api.elsewhere.example"},
+        "pot-of-gold:apiHostname must be a hostname inside pot-of-gold:domain",
+    ),
+    ("zone-id", "dev", {"cloudflareZoneId": "zone"}, "pot-of-gold:cloudflareZoneId must be 32 lowercase hex"),
+    ("account-id", "dev", {"cloudflareAccountId": "ACC"}, "pot-of-gold:cloudflareAccountId must be 32"),
+    (
+        "no-alert-contacts",
+        "prod",
+        {"alertEmails": None},
+        "pot-of-gold:alertEmails needs at least one address",
+    ),
+    (
+        "bad-alert-email",
+        "prod",
+        {"alertEmails": ["oncall"]},
+        "pot-of-gold:alertEmails has an invalid address",
+    ),
+    (
+        "prod-without-paging",
+        "prod",
+        {"pagerdutyServiceKey": None},
+        "pot-of-gold:pagerdutyServiceKey is required in prod",
+    ),
+    ("admin-not-cidr", "dev", {"adminIpAllowlist": ["office"]}, "which is not a CIDR such as"),
+    ("admin-everyone", "dev", {"adminIpAllowlist": ["0.0.0.0/0"]}, "must not allow every address"),
+    ("admin-empty", "dev", {"adminIpAllowlist": []}, "pot-of-gold:adminIpAllowlist needs at least one CIDR"),
+    (
+        "image-by-tag",
+        "dev",
+        {"appImage": "us-central1-docker.pkg.dev/pot-of-gold-dev/pog-dev-images/api:latest"},
+        "pot-of-gold:appImage must be an Artifact Registry image pinned by digest",
+    ),
+    ("payment-method", "dev", {"redisCloudPaymentMethodId": "visa"}, "must be the numeric payment method id"),
+    (
+        "missing-secret",
+        "dev",
+        {"cloudflareApiToken": None},
+        "pot-of-gold:cloudflareApiToken is required: `pulumi config set --secret",
+    ),
+    (
+        "secret-in-plain-text",
+        "dev",
+        {"redisCloudApiKey": "plain-api-key"},
+        "pot-of-gold:redisCloudApiKey is stored in plain text",
+    ),
+    ("typo-key", "dev", {"regoin": "us-central1"}, "pot-of-gold:regoin is not a known key"),
+]
+
+
+@pytest.mark.parametrize(
+    ("stack", "changes", "expected"), [m[1:] for m in MISTAKES], ids=[m[0] for m in MISTAKES]
+)
+def test_mistake_stops_before_any_resource(
+    stack: str, changes: dict[str, str | list[str] | None], expected: str
+) -> None:
+    problems, declared = _problems(_with(stack, **changes))
+
+    assert declared == 0
+    assert any(expected in p for p in problems), problems
+
+
+def test_all_problems_reported_at_once() -> None:
+    problems, _ = _problems(_with("dev", phase="9", region="nowhere", appImage="api:latest"))
+
+    assert len(problems) == 3
+    assert [p.split()[0] for p in problems] == [
+        "pot-of-gold:phase",
+        "pot-of-gold:region:",
+        "pot-of-gold:appImage",
+    ]
+
+
+def test_error_message_lists_each_problem_on_its_own_line() -> None:
+    with pytest.raises(ConfigError) as raised:
+        run_program("dev", _with("dev", phase="4").config, load_stack("dev").secret_keys)
+
+    assert str(raised.value).splitlines() == [
+        "stack configuration has 1 problem(s):",
+        "  - pot-of-gold:phase must be 1, 2 or 3; got '4'",
+    ]
+
+
+def test_phase_3_keeps_two_failover_regions_and_earlier_phases_none() -> None:
+    from infra.config import parse
+
+    stack_input = load_stack("prod", phase=3)
+    values = {
+        k.split(":", 1)[1]: v for k, v in stack_input.config.items() if k not in stack_input.secret_keys
+    }
+    secrets = {k.split(":", 1)[1]: v for k, v in stack_input.config.items() if k in stack_input.secret_keys}
+
+    phase_3 = parse(values, secrets)
+    phase_1 = parse({**values, "phase": "1"}, secrets)
+
+    assert phase_3.api_regions == ("us-central1", "us-east4", "europe-west1")
+    assert phase_1.api_regions == ("us-central1",)

@@ -1,0 +1,61 @@
+"""`pog plan`: the first command a new user runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from infra.plan.cli import app
+
+runner = CliRunner()
+
+
+def test_plan_prints_the_tree_and_counts_of_dev() -> None:
+    result = runner.invoke(app, ["plan", "dev"])
+
+    assert result.exit_code == 0, result.output
+    assert "pot-of-gold/dev phase 1" in result.output
+    assert "potgold:data:Data pog-dev-data" in result.output
+    assert "Resources per type" in result.output
+    assert "gcp:firestore/database:Database" in result.output
+
+
+def test_plan_writes_a_deterministic_inventory(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+
+    assert (
+        runner.invoke(app, ["plan", "prod", "--phase", "2", "--json", str(first), "--quiet"]).exit_code == 0
+    )
+    assert (
+        runner.invoke(app, ["plan", "prod", "--phase", "2", "--json", str(second), "--quiet"]).exit_code == 0
+    )
+
+    assert first.read_bytes() == second.read_bytes()
+    inventory = json.loads(first.read_text())
+    assert (inventory["stack"], inventory["phase"]) == ("prod", 2)
+    assert {"type", "name", "parent", "inputs"} <= set(inventory["resources"][0])
+    assert "<secure " not in first.read_text()
+
+
+def test_unknown_stack_is_one_line_without_traceback() -> None:
+    result = runner.invoke(app, ["plan", "staging"])
+
+    assert result.exit_code == 1
+    assert "unknown stack 'staging': Pulumi.staging.yaml not found (stacks here: dev, prod)" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_phase_out_of_range_is_refused() -> None:
+    result = runner.invoke(app, ["plan", "dev", "--phase", "4"])
+
+    assert result.exit_code == 1
+    assert "--phase must be 1, 2 or 3; got 4" in result.output
+
+
+def test_unwritable_inventory_path_is_reported(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["plan", "dev", "--quiet", "--json", str(tmp_path / "missing" / "x.json")])
+
+    assert result.exit_code == 1
+    assert "cannot write the inventory to" in result.output
