@@ -65,6 +65,7 @@ cache = Cache(
         ),
         redis_url_secret=foundation.secrets["POG_REDIS_URL"],
         profile=profile,
+        depends_on=apis,
     ),
     opts,
 )
@@ -88,7 +89,8 @@ compute = Compute(
         network=foundation.network,
         subnets=foundation.subnets,
         profile=profile,
-        depends_on=apis,
+        # Cloud Run resolves the "latest" version of every secret when a revision starts.
+        depends_on=[*apis, cache.redis_url_version],
     ),
     opts,
 )
@@ -116,7 +118,7 @@ backups = Backups(
         prefix=prefix,
         project=cfg.gcp_project,
         scheduler_region=cfg.region,
-        bucket_location=cfg.backup_region if profile.backups_in_other_region else cfg.region,
+        bucket_location=cfg.backup_region,
         databases=data.databases,
         exporter_service_account=foundation.service_accounts["exporter"],
         profile=profile,

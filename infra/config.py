@@ -16,7 +16,7 @@ from typing import cast
 import pulumi
 
 from infra.locations import FIRESTORE_LOCATIONS, GCP_REGIONS, firestore_spans
-from infra.phases import ENVIRONMENTS, PHASES, Environment
+from infra.phases import ENVIRONMENTS, PHASES, Environment, profile_for
 
 NAMESPACE = "pot-of-gold"
 NAME_PREFIX = "pog"
@@ -188,7 +188,12 @@ def parse(values: Mapping[str, str], secrets: Mapping[str, pulumi.Input[str]]) -
     backup_region = values.get("backupRegion", "") or region
     if backup_region and backup_region not in GCP_REGIONS:
         problems.append(f"{region_fix('backupRegion')} (got {backup_region!r})")
-    if phase >= 2 and firestore_location and backup_region in firestore_spans(firestore_location):
+    outside_required = (
+        environment in ENVIRONMENTS
+        and phase in PHASES
+        and (profile_for(environment, phase).backups_in_other_region)
+    )
+    if outside_required and firestore_location and backup_region in firestore_spans(firestore_location):
         problems.append(
             f"{key('backupRegion')} must be outside the Firestore location {firestore_location!r}"
             " from phase 2 (a regional outage must not take the exports with it); got {backup_region!r}."

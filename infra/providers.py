@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_cloudflare as cloudflare
 import pulumi_gcp as gcp
-import pulumi_rediscloud as rediscloud
+
+# pulumi-rediscloud 1.3.3 imports pkg_resources and would print a deprecation warning on every run.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+    import pulumi_rediscloud as rediscloud
 
 from infra.config import StackConfig
 from infra.stacks.common import labels

@@ -6,12 +6,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
+import pulumi
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from infra.config import ConfigError
+from infra.plan import sources
+from infra.plan.diff import diff_inventories, render_markdown, render_text, text_lines
 from infra.plan.engine import Plan
 from infra.plan.inventory import dumps, to_inventory
 from infra.plan.runner import plan_stack
@@ -28,7 +30,8 @@ err = Console(stderr=True)
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    # soft_wrap: one line whatever the terminal width (rich wraps at 80 columns when not a terminal).
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(1)
 
 
@@ -81,7 +84,7 @@ def plan(
     """Run the program under the mock engine and print every resource it would declare."""
     try:
         result, planned_phase = plan_stack(stack, phase)
-    except (PlanInputError, ConfigError) as exc:
+    except (PlanInputError, pulumi.RunError) as exc:
         raise _fail(str(exc)) from None
     if not quiet:
         console.print(_tree(result, planned_phase))
@@ -93,6 +96,99 @@ def plan(
         except OSError as exc:
             raise _fail(f"cannot write the inventory to {json_path}: {exc.strerror}") from None
         console.print(f"inventory written to {json_path}")
+
+
+DIFF_FORMATS = ("text", "markdown")
+
+
+def _resolve_operands(
+    first: str, second: str | None, base: str | None
+) -> tuple[sources.Source, sources.Source]:
+    a = sources.parse_operand(first)
+    if second is None:
+        if base is None:
+            raise PlanInputError("give two operands to compare (pog diff dev prod), or one with --base REF")
+        if a.is_file:
+            raise PlanInputError(
+                f"--base needs a stack to plan at the ref, not the inventory file {a.text!r}"
+            )
+        b = a
+    else:
+        b = sources.parse_operand(second)
+    # Unknown stacks fail before any (slow) plan runs; with --base, A is checked at the ref instead.
+    for operand in (b,) if base is not None else (a, b):
+        sources.check_stack(operand)
+    if base is not None:
+        sources.resolve_commit(base)
+    old = sources.resolve(a, base)
+    new = old if (a == b and base is None) else sources.resolve(b)
+    return old, new
+
+
+@app.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+def diff(
+    ctx: typer.Context,
+    a: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="A",
+            help="Before: a stack (dev), a stack at a phase (prod@2) or an inventory file (pog plan --json)",
+            show_default=False,
+        ),
+    ] = None,
+    b: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[B]", help="After: same forms as A; with --base, defaults to A", show_default=False
+        ),
+    ] = None,
+    base: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            metavar="REF",
+            help="Plan A with the code and stack files of this git ref (e.g. origin/main)",
+        ),
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", metavar="text|markdown", help="Report format")
+    ] = "text",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report here instead of printing")
+    ] = None,
+) -> None:
+    """Compare two plans: what would be added, changed, replaced or destroyed going from A to B.
+
+    Exit code 0: no changes; 2: changes; 1: error (like terraform plan -detailed-exitcode).
+    """
+    if ctx.args:
+        raise _fail(
+            f"unexpected {' '.join(ctx.args)!r}: pog diff takes A, an optional B and options (see --help)"
+        )
+    if a is None:
+        raise _fail("give two operands to compare (pog diff dev prod), or one with --base REF")
+    if output_format not in DIFF_FORMATS:
+        raise _fail(f"--format must be text or markdown; got {output_format!r}")
+    try:
+        old, new = _resolve_operands(a, b, base)
+    except (PlanInputError, pulumi.RunError) as exc:
+        raise _fail(str(exc)) from None
+    result = diff_inventories(
+        old.inventory, new.inventory, old.label, new.label, a_detail=old.detail, b_detail=new.detail
+    )
+    if output is not None:
+        report = render_markdown(result) if output_format == "markdown" else render_text(result)
+        try:
+            output.write_text(report, encoding="utf-8")
+        except OSError as exc:
+            raise _fail(f"cannot write the report to {output}: {exc.strerror}") from None
+        err.print(f"{result.summary if result.has_changes else 'no changes'}; report written to {output}")
+    elif output_format == "markdown":
+        typer.echo(render_markdown(result), nl=False)
+    else:
+        for line in text_lines(result):
+            console.print(line, highlight=False, soft_wrap=True)
+    raise typer.Exit(2 if result.has_changes else 0)
 
 
 @app.callback()

@@ -31,8 +31,10 @@ from infra.plan.mocks import PlanMocks
 PROJECT = "pot-of-gold"
 INFRA_DIR = Path(__file__).resolve().parent.parent
 SECRET_MARK = "[secret]"
+UNKNOWN_MARK = "[unknown]"
 _SECRET_SIG = rpc._special_secret_sig
 _OUTPUT_SIG = rpc._special_output_value_sig
+_RESOURCE_SIG = rpc._special_resource_sig
 _SIG_KEY = rpc._special_sig_key
 
 
@@ -72,27 +74,38 @@ class Plan:
         return [r for r in self.resources if r.parent == parent_key]
 
 
-def _secret_paths(value: Any, path: str = "") -> Iterator[str]:
-    """Paths of values the engine received marked secret (before deserialisation drops the mark)."""
-    if isinstance(value, dict):
-        if value.get(_SIG_KEY) == _SECRET_SIG or (value.get(_SIG_KEY) == _OUTPUT_SIG and value.get("secret")):
-            yield path
-            return
-        for k, v in value.items():
-            yield from _secret_paths(v, f"{path}.{k}" if path else k)
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _secret_paths(v, f"{path}[{i}]")
+def _decode(value: Any, secrets: list[str], path: str = "") -> Any:
+    """The engine's wire form of a property as JSON-ready data.
 
-
-def _redact(value: Any, secret_paths: set[str], path: str = "") -> Any:
-    if path in secret_paths:
-        return SECRET_MARK
+    Decoded from the raw struct rather than through ``rpc.deserialize_properties``, which leaves a
+    secret nested inside an object wrapped and unredacted. Secrets become ``[secret]`` and their
+    paths are collected; unknowns and resource references become readable markers.
+    """
     if isinstance(value, dict):
-        return {k: _redact(v, secret_paths, f"{path}.{k}" if path else k) for k, v in value.items()}
+        sig = value.get(_SIG_KEY)
+        if sig == _SECRET_SIG or (sig == _OUTPUT_SIG and value.get("secret")):
+            secrets.append(path)
+            return SECRET_MARK
+        if sig == _OUTPUT_SIG:
+            return _decode(value["value"], secrets, path) if "value" in value else UNKNOWN_MARK
+        if sig == _RESOURCE_SIG:
+            return f"[resource {value.get('urn', '')}]"
+        if sig is not None:
+            return "[asset]"
+        return {k: _decode(v, secrets, f"{path}.{k}" if path else k) for k, v in sorted(value.items())}
     if isinstance(value, list):
-        return [_redact(v, secret_paths, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [_decode(v, secrets, f"{path}[{i}]") for i, v in enumerate(value)]
+    if value == rpc.UNKNOWN:
+        return UNKNOWN_MARK
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
+
+
+def _decode_struct(struct: Any) -> tuple[dict[str, Any], tuple[str, ...]]:
+    secrets: list[str] = []
+    decoded = _decode(json_format.MessageToDict(struct), secrets)
+    return decoded, tuple(sorted(secrets))
 
 
 class RecordingMonitor(MockMonitor):
@@ -115,9 +128,7 @@ class RecordingMonitor(MockMonitor):
             return response
         key = f"{request.type}::{request.name}"
         self._keys_by_urn[response.urn] = key
-        raw = json_format.MessageToDict(request.object)
-        secrets = set(_secret_paths(raw))
-        inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        inputs, secrets = _decode_struct(request.object)
         provider_urn = request.provider.rsplit("::", 1)[0] if request.provider else ""
         self.recorded.append(
             PlannedResource(
@@ -127,42 +138,24 @@ class RecordingMonitor(MockMonitor):
                 provider=self._key_of(provider_urn),
                 custom=bool(request.custom),
                 protect=bool(request.protect),
-                inputs=_redact(_plain(inputs), secrets),
+                inputs=inputs,
                 depends_on=tuple(sorted(k for u in request.dependencies if (k := self._key_of(u)))),
-                secret_paths=tuple(sorted(secrets)),
+                secret_paths=secrets,
             )
         )
         return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         if request.urn == self._stack_urn:
-            raw = json_format.MessageToDict(request.outputs)
-            secrets = set(_secret_paths(raw))
-            outputs = rpc.deserialize_properties(request.outputs, keep_unknowns=True)
-            self.stack_outputs = _redact(_plain(outputs), secrets)
+            self.stack_outputs, _ = _decode_struct(request.outputs)
         return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
 
-def _plain(value: Any) -> Any:
-    """Inputs as JSON-ready data: unknowns and resource references become readable strings."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in sorted(value.items())}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if value is rpc.UNKNOWN:
-        return "[unknown]"
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return f"[{type(value).__name__}]"
-
-
 @contextlib.contextmanager
-def _as_pulumi_runs_it() -> Iterator[None]:
+def _as_pulumi_runs_it(program_dir: Path) -> Iterator[None]:
     previous_cwd, previous_path = Path.cwd(), list(sys.path)
-    os.chdir(INFRA_DIR)
-    sys.path.insert(0, str(INFRA_DIR))
+    os.chdir(program_dir)
+    sys.path.insert(0, str(program_dir))
     try:
         yield
     finally:
@@ -175,16 +168,23 @@ def run_program(
     config: Mapping[str, str],
     secret_keys: list[str],
     monitor: RecordingMonitor | None = None,
+    program_dir: Path = INFRA_DIR,
 ) -> Plan:
     """Run ``infra/`` once with this config under the mock engine; raise what the program raises.
 
     Pass a ``monitor`` to inspect what was declared even when the program fails.
     """
     monitor = monitor or RecordingMonitor(PlanMocks())
-    return contextvars.Context().run(_run, stack, dict(config), secret_keys, monitor)
+    return contextvars.Context().run(_run, stack, dict(config), secret_keys, monitor, program_dir)
 
 
-def _run(stack: str, config: dict[str, str], secret_keys: list[str], monitor: RecordingMonitor) -> Plan:
+def _run(
+    stack: str,
+    config: dict[str, str],
+    secret_keys: list[str],
+    monitor: RecordingMonitor,
+    program_dir: Path,
+) -> Plan:
     runtime_config.set_all_config(config, secret_keys)
     configure(
         MockSettings(  # type: ignore[no-untyped-call]
@@ -200,8 +200,8 @@ def _run(stack: str, config: dict[str, str], secret_keys: list[str], monitor: Re
     )
 
     def program() -> None:
-        with _as_pulumi_runs_it():
-            runpy.run_path(str(INFRA_DIR), run_name="__main__")
+        with _as_pulumi_runs_it(program_dir):
+            runpy.run_path(str(program_dir), run_name="__main__")
 
     _sync_await(run_in_stack(program))
     return Plan(stack=stack, resources=monitor.recorded, outputs=monitor.stack_outputs)

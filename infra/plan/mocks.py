@@ -37,7 +37,14 @@ def _cloud_run(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
 
 def _address(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     # A documentation range (RFC 5737) so no plan ever shows a real address.
-    return {"address": inputs.get("address") or f"203.0.113.{10 + _stable_number(name, 240)}"}
+    scope = f"regions/{inputs['region']}" if inputs.get("region") else "global"
+    return {
+        "address": inputs.get("address") or f"203.0.113.{10 + _stable_number(name, 240)}",
+        "selfLink": (
+            f"https://www.googleapis.com/compute/v1/projects/{inputs.get('project', 'project')}"
+            f"/{scope}/addresses/{inputs.get('name', name)}"
+        ),
+    }
 
 
 def _redis_database(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -46,6 +53,19 @@ def _redis_database(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         "publicEndpoint": f"redis-12000.{name}.example.cloud.redislabs.com:12000",
         "privateEndpoint": f"redis-12000.internal.{name}.example.cloud.redislabs.com:12000",
         "password": "mock-redis-password",
+    }
+
+
+def _active_active_database(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    # Endpoints are maps keyed by region; the regions are those the database overrides.
+    regions = [r["name"] for r in inputs.get("overrideRegions") or []]
+    return {
+        "dbId": 1,
+        "publicEndpoint": {r: f"redis-12000.{name}.{r}.example.cloud.redislabs.com:12000" for r in regions},
+        "privateEndpoint": {
+            r: f"redis-12000.internal.{name}.{r}.example.cloud.redislabs.com:12000" for r in regions
+        },
+        "globalPassword": "mock-redis-password",
     }
 
 
@@ -62,14 +82,22 @@ def _dns_authorization(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _uptime_check(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    # Google derives the id from the display name and appends a random suffix.
+    return {"uptimeCheckId": f"{name}-{_stable_number(name, 16**8):08x}"}
+
+
 COMPUTED: dict[str, ComputedState] = {
     "gcp:serviceaccount/account:Account": _service_account,
     "gcp:cloudrunv2/service:Service": _cloud_run,
     "gcp:compute/globalAddress:GlobalAddress": _address,
     "gcp:compute/address:Address": _address,
     "rediscloud:index/subscriptionDatabase:SubscriptionDatabase": _redis_database,
-    "rediscloud:index/activeActiveSubscriptionDatabase:ActiveActiveSubscriptionDatabase": _redis_database,
+    "rediscloud:index/activeActiveSubscriptionDatabase:ActiveActiveSubscriptionDatabase": (
+        _active_active_database
+    ),
     "gcp:certificatemanager/dnsAuthorization:DnsAuthorization": _dns_authorization,
+    "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig": _uptime_check,
 }
 
 INVOKES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -97,4 +125,4 @@ class PlanMocks(pulumi.runtime.Mocks):
             raise NotImplementedError(
                 f"the offline plan has no answer for invoke {args.token}; add one to infra/plan/mocks.py"
             )
-        return handler(args.args), None
+        return handler(args.args), []  # the SDK iterates the failures list

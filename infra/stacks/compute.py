@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -9,6 +10,75 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra.phases import PhaseProfile
+from infra.stacks.cloudflare_ranges import CLOUDFLARE_IPV4, CLOUDFLARE_IPV6
+from infra.stacks.common import child, labels, private_bucket
+
+LAYER = "compute"
+PORT = 8080
+PROBE_HEADER = "x-pog-probe-region"
+# Cloudflare puts the visitor's address here; Cloud Armor reads it as origin.user_ip.
+CLIENT_IP_HEADER = "CF-Connecting-IP"
+
+MAX_RANGES_PER_RULE = 10  # Cloud Armor: src_ip_ranges per rule
+# An advanced Cloud Armor expression holds at most five subexpressions: the path test and four ranges.
+MAX_ADMIN_RANGES = 4
+# Decoded and lower-cased so /v1/%61dmin or /V1//admin cannot slip past the rule to the app's router.
+ADMIN_PATH_TEST = "request.path.urlDecodeUni().lower().matches('^/+v1/+admin')"
+ADMIN_RULE_PRIORITY = 1000
+CLOUDFLARE_RULE_PRIORITY = 2000
+DEFAULT_RULE_PRIORITY = 2147483647
+DENY = "deny(403)"
+
+
+def assets_hostname_for(api_hostname: str) -> str:
+    """api.dev.potofgold.games -> assets.dev.potofgold.games"""
+    return "assets." + api_hostname.split(".", 1)[1]
+
+
+def range_chunks(ranges: Sequence[str], size: int = MAX_RANGES_PER_RULE) -> list[list[str]]:
+    return [list(ranges[i : i + size]) for i in range(0, len(ranges), size)]
+
+
+def admin_rule_expression(allowlist: Sequence[str]) -> str:
+    """Matches admin requests whose visitor address is outside the allowlist (all of them if it is empty)."""
+    if len(allowlist) > MAX_ADMIN_RANGES:
+        raise ValueError(
+            f"pot-of-gold:adminIpAllowlist may list at most {MAX_ADMIN_RANGES} ranges (one Cloud Armor"
+            f" expression holds five subexpressions); got {len(allowlist)}: merge them into wider ranges"
+        )
+    if not allowlist:
+        return ADMIN_PATH_TEST
+    allowed = " || ".join(f"inIpRange(origin.user_ip, '{cidr}')" for cidr in allowlist)
+    return f"{ADMIN_PATH_TEST} && !({allowed})"
+
+
+def _src_ips_rule(
+    action: str, priority: int, ranges: list[str], description: str
+) -> gcp.compute.SecurityPolicyRuleArgs:
+    return gcp.compute.SecurityPolicyRuleArgs(
+        action=action,
+        priority=priority,
+        description=description,
+        match=gcp.compute.SecurityPolicyRuleMatchArgs(
+            versioned_expr="SRC_IPS_V1",
+            config=gcp.compute.SecurityPolicyRuleMatchConfigArgs(src_ip_ranges=ranges),
+        ),
+    )
+
+
+def cloudflare_only_rules() -> list[gcp.compute.SecurityPolicyRuleArgs]:
+    """Allow Cloudflare's edge ranges (matched on the connecting address), deny everything else."""
+    chunks = range_chunks(CLOUDFLARE_IPV4) + range_chunks(CLOUDFLARE_IPV6)
+    rules = [
+        _src_ips_rule(
+            "allow", CLOUDFLARE_RULE_PRIORITY + i, chunk, f"Cloudflare edge ranges ({i + 1}/{len(chunks)})"
+        )
+        for i, chunk in enumerate(chunks)
+    ]
+    rules.append(
+        _src_ips_rule(DENY, DEFAULT_RULE_PRIORITY, ["*"], "Default: deny what does not come from Cloudflare")
+    )
+    return rules
 
 
 @dataclass
@@ -43,10 +113,410 @@ class Compute(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ComputeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("potgold:compute:Compute", name, None, opts)
-        self.services: dict[str, gcp.cloudrunv2.Service] = {}
+        self._args = args
+        p, profile = args.prefix, args.profile
+        admin_expression = admin_rule_expression(args.admin_ip_allowlist)
+        self._labels = labels(p, LAYER)
+        self._deps = list(args.depends_on)
+
         self.api_url = f"https://{args.api_hostname}"
+        self.probe_header = PROBE_HEADER
         self.dns_authorizations: list[gcp.certificatemanager.DnsAuthorization] = []
-        self.probe_header = "x-pog-probe-region"
         self.assets_bucket: gcp.storage.Bucket | None = None
         self.assets_hostname: str | None = None
-        self.register_outputs({})
+
+        self.services: dict[str, gcp.cloudrunv2.Service] = {
+            region: self._service(region) for region in args.api_regions
+        }
+        negs = {
+            region: gcp.compute.RegionNetworkEndpointGroup(
+                f"{p}-api-neg-{region}",
+                name=f"{p}-api-neg-{region}",
+                project=args.project,
+                region=region,
+                network_endpoint_type="SERVERLESS",
+                cloud_run=gcp.compute.RegionNetworkEndpointGroupCloudRunArgs(service=service.name),
+                opts=child(self),
+            )
+            for region, service in self.services.items()
+        }
+
+        armor = gcp.compute.SecurityPolicy(
+            f"{p}-api-armor",
+            name=f"{p}-api-armor",
+            project=args.project,
+            type="CLOUD_ARMOR",
+            description="Only Cloudflare reaches the API; admin paths only from the allowlist",
+            advanced_options_config=gcp.compute.SecurityPolicyAdvancedOptionsConfigArgs(
+                user_ip_request_headers=[CLIENT_IP_HEADER],
+            ),
+            rules=[
+                gcp.compute.SecurityPolicyRuleArgs(
+                    action=DENY,
+                    priority=ADMIN_RULE_PRIORITY,
+                    description="Admin paths only from the admin IP allowlist",
+                    match=gcp.compute.SecurityPolicyRuleMatchArgs(
+                        expr=gcp.compute.SecurityPolicyRuleMatchExprArgs(expression=admin_expression)
+                    ),
+                ),
+                *cloudflare_only_rules(),
+            ],
+            opts=child(self, depends_on=self._deps),
+        )
+        backend = self._backend_service(
+            f"{p}-api-backend", list(negs.values()), armor, outlier_detection=True
+        )
+        # Phase 3 probes: one backend per region, so an uptime check can pin a region with PROBE_HEADER.
+        region_backends = (
+            {
+                region: self._backend_service(
+                    f"{p}-api-backend-{region}", [neg], armor, outlier_detection=False
+                )
+                for region, neg in negs.items()
+            }
+            if profile.multi_region
+            else {}
+        )
+
+        self.lb_address = gcp.compute.GlobalAddress(
+            f"{p}-api-ip",
+            name=f"{p}-api-ip",
+            project=args.project,
+            address_type="EXTERNAL",
+            ip_version="IPV4",
+            description="Load balancer address; Cloudflare proxies the API hostnames to it",
+            labels=self._labels,
+            opts=child(self, depends_on=self._deps),
+        )
+
+        # Certificate Manager with DNS authorization: Google-managed LB certificates validate over
+        # HTTP, which cannot succeed while Cloudflare proxies the hostname.
+        cert_map = gcp.certificatemanager.CertificateMap(
+            f"{p}-api-certmap",
+            name=f"{p}-api-certmap",
+            project=args.project,
+            description="Certificates served by the API load balancer",
+            labels=self._labels,
+            opts=child(self, depends_on=self._deps),
+        )
+        cert_entries = [self._certificate("api", args.api_hostname, cert_map)]
+
+        host_rules = [gcp.compute.URLMapHostRuleArgs(hosts=[args.api_hostname], path_matcher="api")]
+        path_matchers = [
+            gcp.compute.URLMapPathMatcherArgs(
+                name="api",
+                default_service=backend.id,
+                route_rules=[
+                    gcp.compute.URLMapPathMatcherRouteRuleArgs(
+                        priority=index + 1,
+                        service=region_backend.id,
+                        match_rules=[
+                            gcp.compute.URLMapPathMatcherRouteRuleMatchRuleArgs(
+                                prefix_match="/",
+                                header_matches=[
+                                    gcp.compute.URLMapPathMatcherRouteRuleMatchRuleHeaderMatchArgs(
+                                        header_name=PROBE_HEADER, exact_match=region
+                                    )
+                                ],
+                            )
+                        ],
+                    )
+                    for index, (region, region_backend) in enumerate(region_backends.items())
+                ]
+                or None,
+            )
+        ]
+        if profile.edge_asset_caching:
+            self.assets_hostname = assets_hostname_for(args.api_hostname)
+            assets_backend = self._assets()
+            cert_entries.append(self._certificate("assets", self.assets_hostname, cert_map))
+            host_rules.append(
+                gcp.compute.URLMapHostRuleArgs(hosts=[self.assets_hostname], path_matcher="assets")
+            )
+            path_matchers.append(
+                gcp.compute.URLMapPathMatcherArgs(name="assets", default_service=assets_backend.id)
+            )
+
+        url_map = gcp.compute.URLMap(
+            f"{p}-api-urlmap",
+            name=f"{p}-api-urlmap",
+            project=args.project,
+            description="API and assets hostnames",
+            default_service=backend.id,
+            host_rules=host_rules,
+            path_matchers=path_matchers,
+            opts=child(self),
+        )
+        ssl_policy = gcp.compute.SSLPolicy(
+            f"{p}-api-tls",
+            name=f"{p}-api-tls",
+            project=args.project,
+            profile="RESTRICTED",
+            min_tls_version="TLS_1_2",
+            opts=child(self, depends_on=self._deps),
+        )
+        proxy = gcp.compute.TargetHttpsProxy(
+            f"{p}-api-https-proxy",
+            name=f"{p}-api-https-proxy",
+            project=args.project,
+            url_map=url_map.id,
+            certificate_map=pulumi.Output.concat("//certificatemanager.googleapis.com/", cert_map.id),
+            ssl_policy=ssl_policy.id,
+            # Entries first, or the proxy would briefly serve a map with no certificate.
+            opts=child(self, depends_on=cert_entries),
+        )
+        gcp.compute.GlobalForwardingRule(
+            f"{p}-api-https",
+            name=f"{p}-api-https",
+            project=args.project,
+            target=proxy.id,
+            ip_address=self.lb_address.id,
+            ip_protocol="TCP",
+            port_range="443",
+            load_balancing_scheme="EXTERNAL_MANAGED",
+            labels=self._labels,
+            opts=child(self),
+        )
+
+        self.register_outputs(
+            {
+                "apiUrl": self.api_url,
+                "lbAddress": self.lb_address.address,
+                "services": {region: service.name for region, service in self.services.items()},
+                "assetsHostname": self.assets_hostname,
+            }
+        )
+
+    def _service(self, region: str) -> gcp.cloudrunv2.Service:
+        args, p, run = self._args, self._args.prefix, self._args.profile.run
+        health = gcp.cloudrunv2.ServiceTemplateContainerStartupProbeHttpGetArgs(path="/healthz", port=PORT)
+        return gcp.cloudrunv2.Service(
+            f"{p}-api-{region}",
+            name=f"{p}-api-{region}",
+            project=args.project,
+            location=region,
+            description="Pot of Gold game API",
+            # Only the load balancer (and so Cloud Armor) reaches the service; IAM is not checked
+            # because the load balancer sends no identity, which is safer than an allUsers invoker.
+            ingress="INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER",
+            default_uri_disabled=True,
+            invoker_iam_disabled=True,
+            deletion_protection=args.profile.is_prod,
+            labels=self._labels,
+            template=gcp.cloudrunv2.ServiceTemplateArgs(
+                service_account=args.service_account.email,
+                execution_environment="EXECUTION_ENVIRONMENT_GEN2",
+                max_instance_request_concurrency=run.concurrency,
+                scaling=gcp.cloudrunv2.ServiceTemplateScalingArgs(
+                    min_instance_count=run.min_instances, max_instance_count=run.max_instances
+                ),
+                # Direct VPC egress for all traffic: the API reaches Redis Cloud from the NAT's fixed IPs.
+                vpc_access=gcp.cloudrunv2.ServiceTemplateVpcAccessArgs(
+                    egress="ALL_TRAFFIC",
+                    network_interfaces=[
+                        gcp.cloudrunv2.ServiceTemplateVpcAccessNetworkInterfaceArgs(
+                            network=args.network.id, subnetwork=args.subnets[region].id
+                        )
+                    ],
+                ),
+                labels=self._labels,
+                containers=[
+                    gcp.cloudrunv2.ServiceTemplateContainerArgs(
+                        name="api",
+                        image=args.image,
+                        ports=gcp.cloudrunv2.ServiceTemplateContainerPortsArgs(
+                            name="http1", container_port=PORT
+                        ),
+                        resources=gcp.cloudrunv2.ServiceTemplateContainerResourcesArgs(
+                            limits={"cpu": run.cpu, "memory": run.memory},
+                            cpu_idle=True,
+                            startup_cpu_boost=True,
+                        ),
+                        envs=self._envs(region),
+                        startup_probe=gcp.cloudrunv2.ServiceTemplateContainerStartupProbeArgs(
+                            http_get=health, period_seconds=2, timeout_seconds=2, failure_threshold=30
+                        ),
+                        liveness_probe=gcp.cloudrunv2.ServiceTemplateContainerLivenessProbeArgs(
+                            http_get=gcp.cloudrunv2.ServiceTemplateContainerLivenessProbeHttpGetArgs(
+                                path="/healthz", port=PORT
+                            ),
+                            period_seconds=15,
+                            timeout_seconds=5,
+                            failure_threshold=3,
+                        ),
+                        readiness_probe=gcp.cloudrunv2.ServiceTemplateContainerReadinessProbeArgs(
+                            http_get=gcp.cloudrunv2.ServiceTemplateContainerReadinessProbeHttpGetArgs(
+                                path="/readyz", port=PORT
+                            ),
+                            period_seconds=10,
+                            timeout_seconds=5,
+                            failure_threshold=3,
+                            success_threshold=1,
+                        ),
+                    )
+                ],
+            ),
+            opts=child(self, depends_on=self._deps),
+        )
+
+    def _envs(self, region: str) -> list[gcp.cloudrunv2.ServiceTemplateContainerEnvArgs]:
+        args = self._args
+        plain: dict[str, pulumi.Input[str]] = {
+            "POG_ADMIN_IP_ALLOWLIST": json.dumps(list(args.admin_ip_allowlist)),
+            **args.plain_env,
+            "POG_REGION": region,
+        }
+        clash = sorted(plain.keys() & args.secrets.keys())
+        if clash:
+            raise ValueError(
+                f"environment variables {clash} are both plain and secret; secrets come from Secret Manager"
+            )
+        envs = [
+            gcp.cloudrunv2.ServiceTemplateContainerEnvArgs(name=k, value=v) for k, v in sorted(plain.items())
+        ]
+        envs += [
+            gcp.cloudrunv2.ServiceTemplateContainerEnvArgs(
+                name=env_var,
+                value_source=gcp.cloudrunv2.ServiceTemplateContainerEnvValueSourceArgs(
+                    secret_key_ref=gcp.cloudrunv2.ServiceTemplateContainerEnvValueSourceSecretKeyRefArgs(
+                        secret=secret.secret_id, version="latest"
+                    )
+                ),
+            )
+            for env_var, secret in sorted(args.secrets.items())
+        ]
+        return envs
+
+    def _backend_service(
+        self,
+        name: str,
+        negs: list[gcp.compute.RegionNetworkEndpointGroup],
+        armor: gcp.compute.SecurityPolicy,
+        *,
+        outlier_detection: bool,
+    ) -> gcp.compute.BackendService:
+        profile = self._args.profile
+        return gcp.compute.BackendService(
+            name,
+            name=name,
+            project=self._args.project,
+            load_balancing_scheme="EXTERNAL_MANAGED",
+            protocol="HTTPS",
+            backends=[gcp.compute.BackendServiceBackendArgs(group=neg.id) for neg in negs],
+            security_policy=armor.id,
+            # Five 5xx in a row eject a region for 30 s (longer each time); 50 % never ejects the
+            # last of three regions.
+            outlier_detection=(
+                gcp.compute.BackendServiceOutlierDetectionArgs(
+                    consecutive_errors=5,
+                    enforcing_consecutive_errors=100,
+                    interval=gcp.compute.BackendServiceOutlierDetectionIntervalArgs(seconds=10),
+                    base_ejection_time=gcp.compute.BackendServiceOutlierDetectionBaseEjectionTimeArgs(
+                        seconds=30
+                    ),
+                    max_ejection_percent=50,
+                )
+                if outlier_detection
+                else None
+            ),
+            # Cloud Run logs every request itself; the load balancer's log adds Cloud Armor verdicts.
+            log_config=gcp.compute.BackendServiceLogConfigArgs(
+                enable=True, sample_rate=0.1 if profile.is_prod else 1.0
+            ),
+            opts=child(self),
+        )
+
+    def _certificate(
+        self, key: str, hostname: str, cert_map: gcp.certificatemanager.CertificateMap
+    ) -> gcp.certificatemanager.CertificateMapEntry:
+        args, p = self._args, self._args.prefix
+        authorization = gcp.certificatemanager.DnsAuthorization(
+            f"{p}-{key}-dnsauth",
+            name=f"{p}-{key}-dnsauth",
+            project=args.project,
+            domain=hostname,
+            type="FIXED_RECORD",
+            labels=self._labels,
+            opts=child(self, depends_on=self._deps),
+        )
+        self.dns_authorizations.append(authorization)
+        # One certificate per hostname: adding a hostname later must not replace a serving certificate.
+        certificate = gcp.certificatemanager.Certificate(
+            f"{p}-{key}-cert",
+            name=f"{p}-{key}-cert",
+            project=args.project,
+            scope="DEFAULT",
+            managed=gcp.certificatemanager.CertificateManagedArgs(
+                domains=[hostname], dns_authorizations=[authorization.id]
+            ),
+            labels=self._labels,
+            opts=child(self),
+        )
+        return gcp.certificatemanager.CertificateMapEntry(
+            f"{p}-{key}-cert-entry",
+            name=f"{p}-{key}-cert-entry",
+            project=args.project,
+            map=cert_map.name,
+            hostname=hostname,
+            certificates=[certificate.id],
+            labels=self._labels,
+            opts=child(self),
+        )
+
+    def _assets(self) -> gcp.compute.BackendBucket:
+        args, p = self._args, self._args.prefix
+        bucket = private_bucket(
+            f"{p}-assets",
+            bucket_name=f"{p}-assets",
+            project=args.project,
+            location=args.api_regions[0],
+            labels=self._labels,
+            protect=args.profile.is_prod,
+            parent=self,
+            depends_on=self._deps,
+        )
+        self.assets_bucket = bucket
+        # Edge policies run before the CDN cache, so cached assets are not served around Cloudflare either.
+        edge_policy = gcp.compute.SecurityPolicy(
+            f"{p}-assets-edge-armor",
+            name=f"{p}-assets-edge-armor",
+            project=args.project,
+            type="CLOUD_ARMOR_EDGE",
+            description="Only Cloudflare reaches the assets",
+            rules=cloudflare_only_rules(),
+            opts=child(self, depends_on=self._deps),
+        )
+        backend_bucket = gcp.compute.BackendBucket(
+            f"{p}-assets-backend",
+            name=f"{p}-assets-backend",
+            project=args.project,
+            bucket_name=bucket.name,
+            description="Game assets through Cloud CDN",
+            enable_cdn=True,
+            compression_mode="AUTOMATIC",
+            edge_security_policy=edge_policy.id,
+            cdn_policy=gcp.compute.BackendBucketCdnPolicyArgs(
+                cache_mode="CACHE_ALL_STATIC",
+                client_ttl=3600,
+                default_ttl=3600,
+                max_ttl=86400,
+                negative_caching=True,
+                request_coalescing=True,
+                serve_while_stale=86400,
+            ),
+            opts=child(self),
+        )
+        project_number = gcp.organizations.get_project_output(
+            project_id=args.project, opts=pulumi.InvokeOutputOptions(parent=self)
+        ).number
+        # The fill account exists once a CDN-enabled backend does; it is the bucket's only reader.
+        gcp.storage.BucketIAMMember(
+            f"{p}-assets-cdn-fill-viewer",
+            bucket=bucket.name,
+            role="roles/storage.objectViewer",
+            member=project_number.apply(
+                lambda n: f"serviceAccount:service-{n}@cloud-cdn-fill.iam.gserviceaccount.com"
+            ),
+            opts=child(self, depends_on=[backend_bucket]),
+        )
+        return backend_bucket

@@ -4,11 +4,74 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_gcp as gcp
 
+from infra.locations import rtdb_region_for
 from infra.phases import PhaseProfile
+from infra.stacks.common import child
+
+DEFAULT_DATABASE = "(default)"
+GAME_SESSIONS_DATABASE = "game-sessions"
+GAMES_COLLECTION = "games"
+# The app writes expires_at = created + 7 days on every game; TTL deletes the document after it.
+GAME_TTL_FIELD = "expires_at"
+
+RULES_FILE = Path(__file__).resolve().with_name("firestore.rules")
+
+TOTP_ADJACENT_INTERVALS = 5
+
+
+@dataclass(frozen=True)
+class CompositeIndex:
+    collection: str
+    fields: tuple[tuple[str, str], ...]  # (field path, ASCENDING | DESCENDING)
+
+
+# The composite indexes the app's queries need. Games indexes go to every database holding games,
+# the others to (default), where those collections live.
+COMPOSITE_INDEXES: tuple[CompositeIndex, ...] = (
+    CompositeIndex(GAMES_COLLECTION, (("uid", "ASCENDING"), ("finished_at", "DESCENDING"))),
+    CompositeIndex(GAMES_COLLECTION, (("status", "ASCENDING"), ("final_score", "DESCENDING"))),
+    CompositeIndex("transactions", (("uid", "ASCENDING"), ("created_at", "DESCENDING"))),
+    CompositeIndex("review_queue", (("status", "ASCENDING"), ("created_at", "ASCENDING"))),
+    CompositeIndex("events", (("active", "ASCENDING"), ("starts_at", "ASCENDING"))),
+)
+
+
+def regional_games_database(region: str) -> str:
+    return f"games-{region}"
+
+
+def database_locations(
+    firestore_location: str, api_regions: Sequence[str], profile: PhaseProfile
+) -> dict[str, str]:
+    """Database id -> location for this phase; later phases only add databases."""
+    locations = {DEFAULT_DATABASE: firestore_location}
+    if profile.game_sessions_database:
+        locations[GAME_SESSIONS_DATABASE] = firestore_location
+    if profile.regional_game_databases:
+        locations.update({regional_games_database(r): r for r in api_regions})
+    return locations
+
+
+def game_database_ids(api_regions: Sequence[str], profile: PhaseProfile) -> dict[str, str]:
+    """API region -> database that receives that region's new game sessions."""
+    if profile.regional_game_databases:
+        return {r: regional_games_database(r) for r in api_regions}
+    if profile.game_sessions_database:
+        return dict.fromkeys(api_regions, GAME_SESSIONS_DATABASE)
+    return dict.fromkeys(api_regions, DEFAULT_DATABASE)
+
+
+def rules_release_name(database_id: str) -> str:
+    return "cloud.firestore" if database_id == DEFAULT_DATABASE else f"cloud.firestore/{database_id}"
+
+
+def _slug(database_id: str) -> str:
+    return "default" if database_id == DEFAULT_DATABASE else database_id
 
 
 @dataclass
@@ -35,6 +98,173 @@ class Data(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DataArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("potgold:data:Data", name, None, opts)
-        self.databases: dict[str, gcp.firestore.Database] = {}
-        self.game_database_ids: dict[str, str] = {}
-        self.register_outputs({})
+        self._args = args
+        p, prod = args.prefix, args.profile.is_prod
+        apis = list(args.depends_on)
+
+        # Adding Firebase to a project cannot be undone: on delete, forget it instead of failing.
+        self.firebase_project = gcp.firebase.Project(
+            f"{p}-firebase",
+            project=args.project,
+            opts=child(self, protect=prod, depends_on=apis, retain_on_delete=True),
+        )
+        firebase = [*apis, self.firebase_project]
+
+        self.databases: dict[str, gcp.firestore.Database] = {
+            database_id: gcp.firestore.Database(
+                f"{p}-firestore-{_slug(database_id)}",
+                project=args.project,
+                name=database_id,
+                location_id=location,
+                type="FIRESTORE_NATIVE",
+                point_in_time_recovery_enablement="POINT_IN_TIME_RECOVERY_ENABLED",
+                delete_protection_state="DELETE_PROTECTION_ENABLED" if prod else "DELETE_PROTECTION_DISABLED",
+                deletion_policy="ABANDON" if prod else "DELETE",
+                app_engine_integration_mode="DISABLED",
+                opts=child(self, protect=prod, depends_on=firebase),
+            )
+            for database_id, location in database_locations(
+                args.firestore_location, args.api_regions, args.profile
+            ).items()
+        }
+        self.game_database_ids: dict[str, str] = game_database_ids(args.api_regions, args.profile)
+
+        self._ttl_and_indexes()
+        self._rules()
+        self._iam()
+
+        self.rtdb_instance = gcp.firebase.DatabaseInstance(
+            f"{p}-rtdb",
+            project=args.project,
+            region=rtdb_region_for(args.primary_region),
+            # The project's default instance (no Blaze-only USER_DATABASE); it cannot be deleted.
+            instance_id=f"{args.project}-default-rtdb",
+            type="DEFAULT_DATABASE",
+            deletion_policy="ABANDON",
+            opts=child(self, protect=prod, depends_on=firebase),
+        )
+
+        # Identity Platform's config cannot be deleted, only reconfigured.
+        self.identity_platform = gcp.identityplatform.Config(
+            f"{p}-identity-platform",
+            project=args.project,
+            # Guest players keep their progress: never delete anonymous accounts automatically.
+            autodelete_anonymous_users=False,
+            sign_in=gcp.identityplatform.ConfigSignInArgs(
+                allow_duplicate_emails=False,
+                anonymous=gcp.identityplatform.ConfigSignInAnonymousArgs(enabled=True),
+                email=gcp.identityplatform.ConfigSignInEmailArgs(enabled=True, password_required=True),
+                phone_number=gcp.identityplatform.ConfigSignInPhoneNumberArgs(enabled=True),
+            ),
+            mfa=gcp.identityplatform.ConfigMfaArgs(
+                state="ENABLED",
+                enabled_providers=["PHONE_SMS"],
+                provider_configs=[
+                    gcp.identityplatform.ConfigMfaProviderConfigArgs(
+                        state="ENABLED",
+                        totp_provider_config=gcp.identityplatform.ConfigMfaProviderConfigTotpProviderConfigArgs(
+                            adjacent_intervals=TOTP_ADJACENT_INTERVALS
+                        ),
+                    )
+                ],
+            ),
+            # The list replaces Firebase's defaults: keep the auth handler domain (password reset links).
+            authorized_domains=[f"{args.project}.firebaseapp.com", *args.authorized_domains],
+            opts=child(self, protect=prod, depends_on=firebase, retain_on_delete=True),
+        )
+
+        self.register_outputs(
+            {
+                "databases": {database_id: db.name for database_id, db in self.databases.items()},
+                "gameDatabaseIds": self.game_database_ids,
+                "rtdbUrl": self.rtdb_instance.database_url,
+            }
+        )
+
+    def _ttl_and_indexes(self) -> None:
+        args, p = self._args, self._args.prefix
+        # A database keeps the games written before a later phase moves new sessions elsewhere,
+        # so every database keeps the games TTL and indexes.
+        for database_id, db in self.databases.items():
+            gcp.firestore.Field(
+                f"{p}-ttl-{_slug(database_id)}-{GAMES_COLLECTION}-{GAME_TTL_FIELD}",
+                project=args.project,
+                database=db.name,
+                collection=GAMES_COLLECTION,
+                field=GAME_TTL_FIELD,
+                ttl_config=gcp.firestore.FieldTtlConfigArgs(),
+                # No single-field indexes on the TTL timestamp: nothing queries it and a
+                # monotonically increasing indexed field hotspots writes.
+                index_config=gcp.firestore.FieldIndexConfigArgs(indexes=[]),
+                opts=child(self),
+            )
+            for index in COMPOSITE_INDEXES:
+                if index.collection != GAMES_COLLECTION and database_id != DEFAULT_DATABASE:
+                    continue
+                gcp.firestore.Index(
+                    f"{p}-index-{_slug(database_id)}-{index.collection}-"
+                    + "-".join(path for path, _ in index.fields),
+                    project=args.project,
+                    database=db.name,
+                    collection=index.collection,
+                    query_scope="COLLECTION",
+                    api_scope="ANY_API",
+                    fields=[
+                        gcp.firestore.IndexFieldArgs(field_path=path, order=o) for path, o in index.fields
+                    ],
+                    opts=child(self),
+                )
+
+    def _rules(self) -> None:
+        args, p = self._args, self._args.prefix
+        ruleset = gcp.firebaserules.Ruleset(
+            f"{p}-firestore-rules",
+            project=args.project,
+            source=gcp.firebaserules.RulesetSourceArgs(
+                files=[
+                    gcp.firebaserules.RulesetSourceFileArgs(
+                        name="firestore.rules", content=RULES_FILE.read_text(encoding="utf-8")
+                    )
+                ]
+            ),
+            opts=child(self, depends_on=[self.firebase_project]),
+        )
+        ruleset_name = ruleset.name.apply(lambda n: f"projects/{args.project}/rulesets/{n}")
+        for database_id, db in self.databases.items():
+            gcp.firebaserules.Release(
+                f"{p}-rules-release-{_slug(database_id)}",
+                project=args.project,
+                name=rules_release_name(database_id),
+                ruleset_name=ruleset_name,
+                # A release name is unique per project: never create the new one beside the old.
+                opts=child(self, depends_on=[db], delete_before_replace=True),
+            )
+
+    def _iam(self) -> None:
+        args, p = self._args, self._args.prefix
+        member = args.api_service_account.member
+        # Firestore has no resource-level IAM: a project grant, conditioned on this stack's databases.
+        expression = " || ".join(
+            f'resource.name == "projects/{args.project}/databases/{database_id}"'
+            for database_id in self.databases
+        )
+        gcp.projects.IAMMember(
+            f"{p}-api-datastore-user",
+            project=args.project,
+            role="roles/datastore.user",
+            member=member,
+            condition=gcp.projects.IAMMemberConditionArgs(
+                title=f"{p}-firestore-databases",
+                description="Only the Firestore databases of this stack",
+                expression=expression,
+            ),
+            opts=child(self, depends_on=list(args.depends_on)),
+        )
+        # verify_id_token(check_revoked=True) reads the user record.
+        gcp.projects.IAMMember(
+            f"{p}-api-firebaseauth-viewer",
+            project=args.project,
+            role="roles/firebaseauth.viewer",
+            member=member,
+            opts=child(self, depends_on=list(args.depends_on)),
+        )

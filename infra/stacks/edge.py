@@ -2,12 +2,84 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_cloudflare as cloudflare
 import pulumi_gcp as gcp
 
 from infra.phases import PhaseProfile
+from infra.stacks.common import child
+
+# Ruleset ids of Cloudflare's WAF managed rulesets (developers.cloudflare.com/waf/managed-rules/).
+CLOUDFLARE_MANAGED_RULESET_ID = "efb7b8c949ac4650a09736fc376e9aee"
+OWASP_CORE_RULESET_ID = "4814384a9e5d4991b9815dcfc25d2f1f"
+
+ZONE_SETTINGS: dict[str, str] = {
+    "ssl": "strict",  # Full (strict): the origin certificate is validated
+    "min_tls_version": "1.2",
+    "tls_1_3": "on",
+    "always_use_https": "on",
+    "automatic_https_rewrites": "on",
+    "brotli": "on",
+}
+
+ADMIN_PATH = "/v1/admin"
+WEBHOOK_PATH = "/v1/webhooks/"
+API_PATH = "/v1/"
+# Counters are kept per Cloudflare data centre (cf.colo.id is mandatory) and per client IP.
+RATE_LIMIT_CHARACTERISTICS: tuple[str, ...] = ("cf.colo.id", "ip.src")
+ASSETS_EDGE_TTL_SECONDS = 7 * 86_400
+ASSETS_BROWSER_TTL_SECONDS = 86_400
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    ref: str
+    description: str
+    expression: str
+    requests_per_period: int
+    period: int
+    mitigation_timeout: int
+    counting_expression: str | None = None
+
+
+RATE_LIMITS: tuple[RateLimit, ...] = (
+    RateLimit(
+        ref="webhooks",
+        description="Payment webhooks: RevenueCat and Stripe retry, so a burst beyond this is abuse",
+        expression=f'starts_with(http.request.uri.path, "{WEBHOOK_PATH}")',
+        requests_per_period=600,
+        period=60,
+        mitigation_timeout=60,
+    ),
+    RateLimit(
+        ref="admin",
+        description="Admin API: a handful of operators",
+        expression=f'starts_with(http.request.uri.path, "{ADMIN_PATH}")',
+        requests_per_period=60,
+        period=60,
+        mitigation_timeout=600,
+    ),
+    RateLimit(
+        ref="auth-failures",
+        description="Credential stuffing: too many 401/403 answers to one client",
+        expression=f'starts_with(http.request.uri.path, "{API_PATH}")',
+        counting_expression=(
+            f'starts_with(http.request.uri.path, "{API_PATH}") and http.response.code in {{401 403}}'
+        ),
+        requests_per_period=20,
+        period=60,
+        mitigation_timeout=600,
+    ),
+)
+
+# The app's error shape, so clients handle an edge rejection like an API one.
+_RATE_LIMITED_BODY = json.dumps(
+    {"error": {"code": "rate_limited", "message": "Too many requests; retry later"}}
+)
+_FORBIDDEN_BODY = json.dumps({"error": {"code": "forbidden", "message": "Admin access is restricted"}})
 
 
 @dataclass
@@ -24,7 +96,225 @@ class EdgeArgs:
     profile: PhaseProfile
 
 
+def admin_block_expression(allowlist: tuple[str, ...]) -> str:
+    """Requests to the admin API from anywhere but the allowlisted CIDRs."""
+    # Lower-cased so /V1/Admin cannot slip past; Cloud Armor at the origin checks the same paths.
+    admin = f'starts_with(lower(http.request.uri.path), "{ADMIN_PATH}")'
+    if not allowlist:
+        return admin
+    return f"{admin} and not ip.src in {{{' '.join(allowlist)}}}"
+
+
 class Edge(pulumi.ComponentResource):
+    """Public attributes:
+
+    api_record: cloudflare.DnsRecord
+    validation_records: list[cloudflare.DnsRecord]     Certificate Manager DNS authorizations
+    assets_record: cloudflare.DnsRecord | None         phase 2+
+    zone_settings: dict[str, cloudflare.ZoneSetting]   keyed by setting id
+    waf_managed, waf_custom, rate_limits: cloudflare.Ruleset
+    cache_rules: cloudflare.Ruleset | None             phase 2+
+    tiered_cache: cloudflare.TieredCache | None        phase 2+ (smart topology)
+    """
+
     def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("potgold:edge:Edge", name, None, opts)
-        self.register_outputs({})
+        prefix, zone_id = args.prefix, args.zone_id
+
+        self.api_record = cloudflare.DnsRecord(
+            f"{prefix}-dns-api",
+            zone_id=zone_id,
+            name=args.api_hostname,
+            type="A",
+            content=args.origin_address,
+            proxied=True,
+            ttl=1,  # automatic: required for proxied records
+            comment=f"{prefix}: API, proxied to the GCP load balancer",
+            opts=child(self),
+        )
+        self.validation_records = [
+            self._validation_record(f"{prefix}-dns-cert-validation-{i}", zone_id, authorization)
+            for i, authorization in enumerate(args.dns_authorizations)
+        ]
+
+        self.zone_settings = {
+            setting_id: cloudflare.ZoneSetting(
+                f"{prefix}-zone-{setting_id.replace('_', '-')}",
+                zone_id=zone_id,
+                setting_id=setting_id,
+                value=value,
+                opts=child(self),
+            )
+            for setting_id, value in ZONE_SETTINGS.items()
+        }
+
+        self.waf_managed = cloudflare.Ruleset(
+            f"{prefix}-waf-managed",
+            zone_id=zone_id,
+            kind="zone",
+            phase="http_request_firewall_managed",
+            name=f"{prefix} managed WAF",
+            description="Cloudflare Managed Ruleset and OWASP Core Ruleset on every request",
+            rules=[
+                cloudflare.RulesetRuleArgs(
+                    ref=ref,
+                    description=description,
+                    expression="true",
+                    action="execute",
+                    action_parameters=cloudflare.RulesetRuleActionParametersArgs(id=ruleset_id),
+                    enabled=True,
+                )
+                for ref, description, ruleset_id in (
+                    ("cloudflare-managed", "Cloudflare Managed Ruleset", CLOUDFLARE_MANAGED_RULESET_ID),
+                    ("owasp-core", "Cloudflare OWASP Core Ruleset", OWASP_CORE_RULESET_ID),
+                )
+            ],
+            opts=child(self),
+        )
+
+        self.waf_custom = cloudflare.Ruleset(
+            f"{prefix}-waf-custom",
+            zone_id=zone_id,
+            kind="zone",
+            phase="http_request_firewall_custom",
+            name=f"{prefix} custom firewall rules",
+            description="Admin API only from the allowlisted networks",
+            rules=[
+                cloudflare.RulesetRuleArgs(
+                    ref="admin-allowlist",
+                    description=f"Block {ADMIN_PATH} unless the client IP is allowlisted",
+                    expression=admin_block_expression(args.admin_ip_allowlist),
+                    action="block",
+                    action_parameters=cloudflare.RulesetRuleActionParametersArgs(
+                        response=cloudflare.RulesetRuleActionParametersResponseArgs(
+                            status_code=403, content_type="application/json", content=_FORBIDDEN_BODY
+                        )
+                    ),
+                    enabled=True,
+                )
+            ],
+            opts=child(self),
+        )
+
+        self.rate_limits = cloudflare.Ruleset(
+            f"{prefix}-rate-limits",
+            zone_id=zone_id,
+            kind="zone",
+            phase="http_ratelimit",
+            name=f"{prefix} rate limits",
+            description="Per client IP and data centre: webhooks, admin API, authentication failures",
+            rules=[_rate_limit_rule(limit) for limit in RATE_LIMITS],
+            opts=child(self),
+        )
+
+        self.assets_record: cloudflare.DnsRecord | None = None
+        self.cache_rules: cloudflare.Ruleset | None = None
+        self.argo_tiered_caching: cloudflare.ArgoTieredCaching | None = None
+        self.tiered_cache: cloudflare.TieredCache | None = None
+        if args.profile.edge_asset_caching:
+            self._asset_caching(args)
+
+        self.register_outputs(
+            {
+                "apiRecord": self.api_record.id,
+                "wafManagedRuleset": self.waf_managed.id,
+                "rateLimitRuleset": self.rate_limits.id,
+            }
+        )
+
+    def _validation_record(
+        self, name: str, zone_id: str, authorization: gcp.certificatemanager.DnsAuthorization
+    ) -> cloudflare.DnsRecord:
+        record = authorization.dns_resource_records[0]
+        return cloudflare.DnsRecord(
+            name,
+            zone_id=zone_id,
+            # Cloudflare stores names without the trailing dot; keeping it would show a diff forever.
+            name=record.name.apply(lambda n: (n or "").rstrip(".")),
+            type=record.type.apply(lambda t: t or "CNAME"),
+            content=record.data.apply(lambda d: (d or "").rstrip(".")),
+            proxied=False,  # Certificate Manager must see its own CNAME target
+            ttl=300,
+            comment="Certificate Manager DNS authorization for the origin certificate",
+            opts=child(self),
+        )
+
+    def _asset_caching(self, args: EdgeArgs) -> None:
+        prefix, zone_id = args.prefix, args.zone_id
+        if args.assets_hostname is None:
+            pulumi.log.warn(
+                "phase 2+ caches the assets hostname, but the compute layer gave none: no assets record"
+                " and no cache rules",
+                resource=self,
+            )
+        else:
+            self.assets_record = cloudflare.DnsRecord(
+                f"{prefix}-dns-assets",
+                zone_id=zone_id,
+                name=args.assets_hostname,
+                type="A",
+                content=args.origin_address,
+                proxied=True,
+                ttl=1,
+                comment=f"{prefix}: game assets bucket behind the GCP load balancer",
+                opts=child(self),
+            )
+            self.cache_rules = cloudflare.Ruleset(
+                f"{prefix}-cache-rules",
+                zone_id=zone_id,
+                kind="zone",
+                phase="http_request_cache_settings",
+                name=f"{prefix} cache rules",
+                description="Cache the game assets at the edge and in browsers",
+                rules=[
+                    cloudflare.RulesetRuleArgs(
+                        ref="assets",
+                        description=f"Cache everything on {args.assets_hostname}",
+                        expression=f'http.host eq "{args.assets_hostname}"',
+                        action="set_cache_settings",
+                        action_parameters=cloudflare.RulesetRuleActionParametersArgs(
+                            cache=True,
+                            edge_ttl=cloudflare.RulesetRuleActionParametersEdgeTtlArgs(
+                                mode="override_origin", default=ASSETS_EDGE_TTL_SECONDS
+                            ),
+                            browser_ttl=cloudflare.RulesetRuleActionParametersBrowserTtlArgs(
+                                mode="override_origin", default=ASSETS_BROWSER_TTL_SECONDS
+                            ),
+                        ),
+                        enabled=True,
+                    )
+                ],
+                opts=child(self),
+            )
+        # Smart topology needs tiered caching switched on first.
+        self.argo_tiered_caching = cloudflare.ArgoTieredCaching(
+            f"{prefix}-tiered-caching", zone_id=zone_id, value="on", opts=child(self)
+        )
+        self.tiered_cache = cloudflare.TieredCache(
+            f"{prefix}-smart-tiered-cache",
+            zone_id=zone_id,
+            value="on",
+            opts=child(self, depends_on=[self.argo_tiered_caching]),
+        )
+
+
+def _rate_limit_rule(limit: RateLimit) -> cloudflare.RulesetRuleArgs:
+    return cloudflare.RulesetRuleArgs(
+        ref=limit.ref,
+        description=limit.description,
+        expression=limit.expression,
+        action="block",
+        action_parameters=cloudflare.RulesetRuleActionParametersArgs(
+            response=cloudflare.RulesetRuleActionParametersResponseArgs(
+                status_code=429, content_type="application/json", content=_RATE_LIMITED_BODY
+            )
+        ),
+        ratelimit=cloudflare.RulesetRuleRatelimitArgs(
+            characteristics=list(RATE_LIMIT_CHARACTERISTICS),
+            period=limit.period,
+            requests_per_period=limit.requests_per_period,
+            mitigation_timeout=limit.mitigation_timeout,
+            counting_expression=limit.counting_expression,
+        ),
+        enabled=True,
+    )

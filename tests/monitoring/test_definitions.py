@@ -1,0 +1,259 @@
+"""monitoring/ definitions and runbooks/: loaded, complete, and rejected when malformed."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from infra.phases import PHASES, profile_for
+from infra.plan.cli import app
+from infra.stacks import monitoring_defs as defs
+
+ROOT = Path(__file__).resolve().parents[2]
+MONITORING = ROOT / "monitoring"
+RUNBOOKS = ROOT / "runbooks"
+
+EXPECTED_SETS = {
+    "core": {
+        "server-errors",
+        "high-latency",
+        "payment-failures",
+        "suspicious-activity",
+        "api-uptime",
+        "backup-export-failed",
+    },
+    "capacity": {"db-latency", "cache-hit-rate"},
+    "multi_region": {"region-down", "regional-failover"},
+}
+
+
+@pytest.fixture(scope="module")
+def definitions() -> defs.MonitoringDefinitions:
+    return defs.load(MONITORING)
+
+
+def test_alerts_per_set(definitions: defs.MonitoringDefinitions) -> None:
+    by_set: dict[str, set[str]] = {}
+    for alert in definitions.alerts:
+        by_set.setdefault(alert.alert_set, set()).add(alert.id)
+    assert by_set == EXPECTED_SETS
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_select_loads_only_the_phase_sets(definitions: defs.MonitoringDefinitions, phase: int) -> None:
+    sets = profile_for("dev", phase).alert_sets
+    selected = definitions.select(sets)
+    assert {a.id for a in selected.alerts} == set().union(*(EXPECTED_SETS[s] for s in sets))
+    used = set().union(*(a.metric_ids() for a in selected.alerts))
+    assert set(selected.metrics) == used
+
+
+def test_every_alert_has_a_runbook_with_the_four_sections(definitions: defs.MonitoringDefinitions) -> None:
+    for alert in definitions.alerts:
+        assert alert.runbook == f"runbooks/alerts/{alert.id}.md"
+        lines = (ROOT / alert.runbook).read_text().splitlines()
+        positions = [lines.index(section) for section in defs.RUNBOOK_SECTIONS]
+        assert positions == sorted(positions), f"{alert.runbook}: sections out of order"
+        for start, end in zip(positions, [*positions[1:], len(lines)], strict=True):
+            body = "\n".join(lines[start + 1 : end]).strip()
+            assert len(body) > 80, f"{alert.runbook}: section {lines[start]} is nearly empty"
+
+
+def test_runbook_index_lists_every_alert_and_no_orphans(definitions: defs.MonitoringDefinitions) -> None:
+    index = (RUNBOOKS / "README.md").read_text()
+    ids = {a.id for a in definitions.alerts}
+    for alert_id in ids:
+        assert f"(alerts/{alert_id}.md)" in index, f"runbooks/README.md does not link {alert_id}"
+    on_disk = {p.stem for p in (RUNBOOKS / "alerts").glob("*.md")}
+    assert on_disk == ids
+
+
+def test_runbooks_name_only_pog_commands_that_exist() -> None:
+    commands = {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
+    for path in [RUNBOOKS / "README.md", *(RUNBOOKS / "alerts").glob("*.md")]:
+        for command in re.findall(r"\bpog (\w[\w-]*)", path.read_text()):
+            assert command in commands, f"{path.name} uses `pog {command}`, which does not exist"
+
+
+def test_runbooks_give_exact_commands() -> None:
+    for path in (RUNBOOKS / "alerts").glob("*.md"):
+        text = path.read_text()
+        assert "```sh" in text, f"{path.name} has no shell commands"
+        assert re.search(r"\b(gcloud|pulumi|redis-cli|curl)\b", text), path.name
+
+
+def test_every_metric_alerts_read_is_defined_or_emitted_by_gcp(
+    definitions: defs.MonitoringDefinitions,
+) -> None:
+    for alert in definitions.alerts:
+        for metric_id in alert.metric_ids():
+            assert metric_id in definitions.metrics, f"{alert.id} reads {metric_id}"
+
+
+def test_custom_metrics_are_documented_for_the_app(definitions: defs.MonitoringDefinitions) -> None:
+    readme = (MONITORING / "README.md").read_text()
+    for metric in definitions.metrics.values():
+        if isinstance(metric, defs.CustomMetricDefinition):
+            assert metric.type in readme, f"monitoring/README.md must tell the app to emit {metric.type}"
+
+
+# --- the loader rejects bad definitions ----------------------------------------------------------
+
+RUNBOOK = "\n\n".join(f"{section}\n\nText." for section in defs.RUNBOOK_SECTIONS)
+VALID_ALERT = """\
+id: sample
+display_name: Sample alert
+severity: warning
+owner: platform
+set: core
+runbook: runbooks/alerts/sample.md
+summary: Something happened.
+conditions:
+  - name: requests
+    threshold:
+      metric: run.googleapis.com/request_count
+      filter: resource.type="cloud_run_revision"
+      aligner: ALIGN_DELTA
+      reducer: REDUCE_SUM
+      window: 300s
+      comparison: ">"
+      threshold: 10
+"""
+
+
+def make_tree(tmp_path: Path, alert: str = VALID_ALERT, runbook: str | None = RUNBOOK) -> Path:
+    (tmp_path / "monitoring" / "alerts").mkdir(parents=True)
+    (tmp_path / "monitoring" / "metrics").mkdir()
+    (tmp_path / "runbooks" / "alerts").mkdir(parents=True)
+    (tmp_path / "monitoring" / "alerts" / "sample.yaml").write_text(alert)
+    if runbook is not None:
+        (tmp_path / "runbooks" / "alerts" / "sample.md").write_text(runbook)
+    return tmp_path / "monitoring"
+
+
+def rejected(monitoring_dir: Path) -> str:
+    with pytest.raises(defs.DefinitionError) as info:
+        defs.load(monitoring_dir)
+    return str(info.value)
+
+
+def test_valid_tree_loads(tmp_path: Path) -> None:
+    loaded = defs.load(make_tree(tmp_path))
+    [alert] = loaded.alerts
+    assert alert.id == "sample"
+    assert isinstance(alert.conditions[0], defs.ThresholdCondition)
+    assert alert.conditions[0].comparison == "COMPARISON_GT"
+
+
+def test_rejects_unknown_set(tmp_path: Path) -> None:
+    message = rejected(make_tree(tmp_path, VALID_ALERT.replace("set: core", "set: nightly")))
+    assert "monitoring/alerts/sample.yaml: `set` must be one of core, capacity, multi_region" in message
+    assert "'nightly'" in message
+
+
+def test_rejects_missing_runbook(tmp_path: Path) -> None:
+    message = rejected(make_tree(tmp_path, runbook=None))
+    assert (
+        "monitoring/alerts/sample.yaml: `runbook` names runbooks/alerts/sample.md, which does not exist"
+        in message
+    )
+    assert "write it" in message
+
+
+def test_rejects_runbook_without_the_four_sections(tmp_path: Path) -> None:
+    message = rejected(make_tree(tmp_path, runbook="## Meaning\n\nOnly this.\n"))
+    assert (
+        "`runbook` runbooks/alerts/sample.md lacks the section(s) ## Impact, ## Diagnosis, ## Mitigation"
+        in message
+    )
+
+
+def test_rejects_bad_severity(tmp_path: Path) -> None:
+    message = rejected(make_tree(tmp_path, VALID_ALERT.replace("severity: warning", "severity: sev1")))
+    assert (
+        "monitoring/alerts/sample.yaml: `severity` must be one of critical, error, warning; got 'sev1'"
+        in message
+    )
+
+
+def test_rejects_unknown_condition_shape(tmp_path: Path) -> None:
+    alert = VALID_ALERT.split("conditions:")[0] + textwrap.dedent(
+        """\
+        conditions:
+          - name: mql
+            mql: fetch cloud_run_revision | metric 'run.googleapis.com/request_count'
+        """
+    )
+    message = rejected(make_tree(tmp_path, alert))
+    assert (
+        "monitoring/alerts/sample.yaml: `conditions[0]` must have `name` and exactly one condition shape"
+        in message
+    )
+    assert "threshold, ratio, uptime" in message
+    assert "got mql" in message
+
+
+def test_rejects_unknown_metric_and_bad_aggregation(tmp_path: Path) -> None:
+    alert = (
+        VALID_ALERT.replace("run.googleapis.com/request_count", "custom.googleapis.com/pog/unknown")
+        .replace("ALIGN_DELTA", "ALIGN_AVERAGE")
+        .replace("window: 300s", "window: 90s")
+    )
+    message = rejected(make_tree(tmp_path, alert))
+    assert (
+        "`conditions[0].threshold.metric` names an unknown metric 'custom.googleapis.com/pog/unknown'"
+        in message
+    )
+    assert "monitoring/metrics/" in message
+    assert "`conditions[0].threshold.aligner` must be one of" in message
+    assert "`conditions[0].threshold.window` must be whole minutes" in message
+
+
+def test_rejects_id_that_is_not_the_file_name(tmp_path: Path) -> None:
+    message = rejected(make_tree(tmp_path, VALID_ALERT.replace("id: sample", "id: other")))
+    assert "`id` must equal the file name without .yaml ('sample'); got 'other'" in message
+
+
+def test_rejects_region_checks_outside_multi_region(tmp_path: Path) -> None:
+    alert = VALID_ALERT.split("conditions:")[0] + textwrap.dedent(
+        """\
+        conditions:
+          - name: pinned
+            uptime:
+              check: region
+              state: failing
+        """
+    )
+    message = rejected(make_tree(tmp_path, alert))
+    assert "`set` must be multi_region" in message
+    assert "`per_region` must be true" in message
+
+
+def test_rejects_unknown_fields_and_invalid_yaml(tmp_path: Path) -> None:
+    message = rejected(make_tree(tmp_path, VALID_ALERT + "priority: high\n"))
+    assert "`priority` is not a known field" in message
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    message = rejected(make_tree(broken, "id: [unclosed\n"))
+    assert "monitoring/alerts/sample.yaml: is not valid YAML" in message
+
+
+def test_rejects_bad_metric_definition(tmp_path: Path) -> None:
+    monitoring_dir = make_tree(tmp_path)
+    (monitoring_dir / "metrics" / "orders.yaml").write_text(
+        "id: orders\nkind: custom\ntype: workload.googleapis.com/orders\ndescription: x\n"
+        "metric_kind: SUMMARY\nvalue_type: INT64\n"
+    )
+    message = rejected(monitoring_dir)
+    assert "monitoring/metrics/orders.yaml: `type` must match" in message
+    assert "monitoring/metrics/orders.yaml: `metric_kind` must be one of GAUGE, DELTA, CUMULATIVE" in message
+
+
+def test_all_problems_reported_at_once(tmp_path: Path) -> None:
+    alert = VALID_ALERT.replace("severity: warning", "severity: sev1").replace("set: core", "set: nightly")
+    with pytest.raises(defs.DefinitionError) as error:
+        defs.load(make_tree(tmp_path, alert, runbook=None))
+    assert len(error.value.problems) == 3

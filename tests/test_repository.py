@@ -1,0 +1,46 @@
+"""The README, CI and lock file keep the promises a new user relies on."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def _first_code_block(text: str) -> list[str]:
+    block = re.search(r"```sh\n(.*?)```", text, re.S)
+    assert block is not None
+    return [line.split("#")[0].strip() for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_readme_opens_with_the_plan_and_test_commands() -> None:
+    assert _first_code_block(README) == ["make plan", "make test"]
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    commands = [
+        line.strip()
+        for line in (ROOT / ".ci" / "run").read_text().splitlines()
+        if line.strip() and not line.startswith(("#", "set ", "cd "))
+    ]
+    assert commands == [_first_code_block(README)[1]]
+
+
+def test_every_config_key_is_in_the_readme_reference() -> None:
+    schema = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    for name in schema:
+        if not name.startswith("pulumi:"):
+            assert f"| `{name}` |" in README, f"{name} missing from the README config reference"
+
+
+def test_lock_file_is_hash_pinned_and_names_no_index() -> None:
+    lock = (ROOT / "requirements.lock").read_text()
+    requirements = [line for line in lock.splitlines() if re.match(r"^[a-z0-9]", line, re.I)]
+    assert requirements
+    assert all("==" in line for line in requirements)
+    assert lock.count("--hash=sha256:") >= len(requirements)
+    assert not re.search(r"https?://|--index-url|--extra-index-url|--find-links", lock)
