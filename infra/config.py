@@ -45,6 +45,8 @@ PLAIN_KEYS: tuple[str, ...] = (
     "appImage",
     "redisCloudPaymentMethodId",
 )
+# Cloud Armor's admin rule tests the path plus one subexpression per range, five at most.
+MAX_ADMIN_RANGES = 4
 REQUIRED_SECRETS: tuple[str, ...] = ("cloudflareApiToken", "redisCloudApiKey", "redisCloudSecretKey")
 
 _PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
@@ -242,6 +244,11 @@ def parse(values: Mapping[str, str], secrets: Mapping[str, pulumi.Input[str]]) -
             continue
         if network.prefixlen == 0:
             problems.append(f"{key('adminIpAllowlist')} must not allow every address ({cidr!r})")
+    if len(admin_ips) > MAX_ADMIN_RANGES:
+        problems.append(
+            f"{key('adminIpAllowlist')} may list at most {MAX_ADMIN_RANGES} ranges (a Cloud Armor expression"
+            f" holds five subexpressions); got {len(admin_ips)}: merge them into wider ranges"
+        )
     if not admin_ips:
         problems.append(
             f"{key('adminIpAllowlist')} needs at least one CIDR (admin paths are closed to everyone else):"

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from infra.config import MAX_ADMIN_RANGES
 from infra.phases import PhaseProfile
 from infra.stacks.cloudflare_ranges import CLOUDFLARE_IPV4, CLOUDFLARE_IPV6
 from infra.stacks.common import child, labels, private_bucket
@@ -20,8 +21,6 @@ PROBE_HEADER = "x-pog-probe-region"
 CLIENT_IP_HEADER = "CF-Connecting-IP"
 
 MAX_RANGES_PER_RULE = 10  # Cloud Armor: src_ip_ranges per rule
-# An advanced Cloud Armor expression holds at most five subexpressions: the path test and four ranges.
-MAX_ADMIN_RANGES = 4
 # Decoded and lower-cased so /v1/%61dmin or /V1//admin cannot slip past the rule to the app's router.
 ADMIN_PATH_TEST = "request.path.urlDecodeUni().lower().matches('^/+v1/+admin')"
 ADMIN_RULE_PRIORITY = 1000

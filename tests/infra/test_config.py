@@ -101,6 +101,12 @@ MISTAKES: list[tuple[str, str, dict[str, str | list[str] | None], str]] = [
     ),
     ("admin-not-cidr", "dev", {"adminIpAllowlist": ["office"]}, "which is not a CIDR such as"),
     ("admin-everyone", "dev", {"adminIpAllowlist": ["0.0.0.0/0"]}, "must not allow every address"),
+    (
+        "admin-too-many",
+        "dev",
+        {"adminIpAllowlist": [f"198.51.100.{n}/32" for n in range(5)]},
+        "pot-of-gold:adminIpAllowlist may list at most 4 ranges",
+    ),
     ("admin-empty", "dev", {"adminIpAllowlist": []}, "pot-of-gold:adminIpAllowlist needs at least one CIDR"),
     (
         "image-by-tag",
