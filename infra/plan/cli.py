@@ -14,7 +14,7 @@ from rich.tree import Tree
 
 from infra.plan import sources
 from infra.plan.diff import diff_inventories, render_markdown, render_text, text_lines
-from infra.plan.engine import Plan
+from infra.plan.engine import Plan, PlannedResource
 from infra.plan.inventory import dumps, to_inventory
 from infra.plan.runner import plan_stack
 from infra.plan.stackfile import PlanInputError
@@ -37,13 +37,19 @@ def _fail(message: str) -> typer.Exit:
 
 def _tree(plan: Plan, phase: int) -> Tree:
     root = Tree(f"[bold]pot-of-gold/{plan.stack}[/] phase {phase}: {len(plan.resources)} resources")
-    nodes: dict[str | None, Tree] = {None: root}
-    for resource in plan.resources:  # registration order: parents come before their children
-        parent = nodes.get(resource.parent, root)
-        label = f"[cyan]{resource.type}[/] {resource.name}"
-        if resource.protect:
-            label += " [yellow](protected)[/]"
-        nodes[resource.key] = parent.add(label, highlight=False)
+    children: dict[str | None, list[PlannedResource]] = {}
+    for resource in plan.resources:
+        children.setdefault(resource.parent, []).append(resource)
+
+    # Registration order depends on RPC timing; sorting keeps the printed tree stable between runs.
+    def add(node: Tree, parent: str | None) -> None:
+        for resource in sorted(children.get(parent, []), key=lambda r: (r.type, r.name)):
+            label = f"[cyan]{resource.type}[/] {resource.name}"
+            if resource.protect:
+                label += " [yellow](protected)[/]"
+            add(node.add(label, highlight=False), resource.key)
+
+    add(root, None)
     return root
 
 
@@ -61,7 +67,9 @@ def _components(plan: Plan) -> Table:
     table = Table(title="Resources per component")
     table.add_column("component")
     table.add_column("resources", justify="right")
-    components = [r for r in plan.resources if not r.custom and r.type.startswith("potgold:")]
+    components = sorted(
+        (r for r in plan.resources if not r.custom and r.type.startswith("potgold:")), key=lambda r: r.name
+    )
     parents = {r.key: r.parent for r in plan.resources}
     for component in components:
         count = 0

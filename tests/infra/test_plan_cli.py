@@ -59,3 +59,11 @@ def test_unwritable_inventory_path_is_reported(tmp_path: Path) -> None:
 
     assert result.exit_code == 1
     assert "cannot write the inventory to" in result.output
+
+
+def test_printed_plan_is_the_same_on_every_run() -> None:
+    first = runner.invoke(app, ["plan", "prod", "--phase", "3"])
+    second = runner.invoke(app, ["plan", "prod", "--phase", "3"])
+
+    assert first.exit_code == second.exit_code == 0
+    assert first.output == second.output
