@@ -27,3 +27,8 @@ lock:
 # After an intended change to what the program declares: re-pin the per-type counts the tests check.
 pin-counts: setup
 	$(VENV)/python scripts/pin_counts.py
+
+# Time the offline plan against the import time of the provider SDKs (about a minute; bench/README.md).
+.PHONY: bench
+bench: setup
+	$(VENV)/python -m bench.plan_bench $(BENCH_ARGS)

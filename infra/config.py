@@ -202,6 +202,13 @@ def parse(values: Mapping[str, str], secrets: Mapping[str, pulumi.Input[str]]) -
             f" Set e.g. `pulumi config set {key('backupRegion')} europe-west1`"
         )
 
+    if phase == 3 and backup_region in failover_regions[:2]:
+        problems.append(
+            f"{key('backupRegion')} must not be one of the API regions in phase 3 (each holds a regional"
+            f" game database whose exports must survive its region); got {backup_region!r}."
+            f" Pick another region for {key('failoverRegions')} or the backups"
+        )
+
     domain = required("domain", "potofgold.example")
     check("domain", bool(_HOSTNAME.match(domain)), "must be a DNS zone apex such as potofgold.example")
     api_hostname = required("apiHostname", "api.potofgold.example")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import os
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Annotated
@@ -16,8 +19,10 @@ from infra.plan import sources
 from infra.plan.diff import diff_inventories, render_markdown, render_text, text_lines
 from infra.plan.engine import Plan, PlannedResource
 from infra.plan.inventory import dumps, to_inventory
+from infra.plan.promote import promote
 from infra.plan.runner import plan_stack
 from infra.plan.stackfile import PlanInputError
+from infra.policy.check import check
 
 app = typer.Typer(
     name="pog",
@@ -199,6 +204,28 @@ def diff(
     raise typer.Exit(2 if result.has_changes else 0)
 
 
+app.command()(promote)
+app.command()(check)
+
+
 @app.callback()
-def main() -> None:
+def callback() -> None:
     """Offline plan, diff, check and promotion for the Pot of Gold stacks."""
+
+
+def main() -> None:
+    """Console entry point: `pog`.
+
+    A plan allocates hundreds of thousands of short-lived objects inside the provider SDKs, and the
+    interpreter then spends over a second tearing those modules down at exit. The cyclic collector is
+    off while the command runs, and the process ends without the teardown once output is flushed.
+    """
+    gc.disable()
+    try:
+        app()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

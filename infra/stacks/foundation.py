@@ -51,11 +51,13 @@ API_PROJECT_ROLES: tuple[str, ...] = (
 
 KEY_ROTATION_PERIOD = "2592000s"  # 30 days
 
-# Data Access audit logs (CKV2_GCP_5); datastore.googleapis.com covers the Firestore API too.
+# Data Access audit logs (CKV2_GCP_5); datastore.googleapis.com covers the Firestore API too, and
+# storage.googleapis.com records who reads the backup and export buckets (CKV_GCP_62).
 AUDITED_SERVICES: tuple[str, ...] = (
     "datastore.googleapis.com",
     "secretmanager.googleapis.com",
     "cloudkms.googleapis.com",
+    "storage.googleapis.com",
 )
 AUDIT_LOG_TYPES: tuple[str, ...] = ("ADMIN_READ", "DATA_READ", "DATA_WRITE")
 

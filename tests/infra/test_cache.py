@@ -22,7 +22,7 @@ SECRET_VERSION = "gcp:secretmanager/secretVersion:SecretVersion"
 ADDRESS = "gcp:compute/address:Address"
 SUBNET = "gcp:compute/subnetwork:Subnetwork"
 
-PHASE3_REGIONS = ("us-central1", "us-east4", "europe-west1")
+PHASE3_REGIONS = ("us-central1", "us-east4", "europe-west4")
 
 
 # Loading pulumi_gcp.compute imports its deprecated aliases (MangedSslCertificate, RouterStatus), which warn.

@@ -33,7 +33,7 @@ BUCKET = "gcp:storage/bucket:Bucket"
 BUCKET_IAM = "gcp:storage/bucketIAMMember:BucketIAMMember"
 SECRET_VERSION = "gcp:secretmanager/secretVersion:SecretVersion"
 
-PHASE3_REGIONS = ("us-central1", "us-east4", "europe-west1")
+PHASE3_REGIONS = ("us-central1", "us-east4", "europe-west4")
 HOSTS = {"dev": "api.potofgold-dev.games", "prod": "api.potofgold.games"}
 ADMIN_ALLOWLIST = {"dev": ("198.51.100.0/28",), "prod": ("198.51.100.0/28", "203.0.113.40/32")}
 SECRET_LOOKING = re.compile(r"(SECRET|API_KEY|PASSWORD|TOKEN|AUTH|DSN|_URL)$")

@@ -70,6 +70,12 @@ MISTAKES: list[tuple[str, str, dict[str, str | list[str] | None], str]] = [
         {"phase": "2", "backupRegion": "us-east1"},
         "pot-of-gold:backupRegion must be outside the Firestore location 'nam5' from phase 2",
     ),
+    (
+        "backup-in-an-api-region-phase-3",
+        "prod",
+        {"phase": "3", "failoverRegions": ["us-east4", "europe-west1"]},
+        "pot-of-gold:backupRegion must not be one of the API regions in phase 3",
+    ),
     ("backup-unknown", "dev", {"backupRegion": "eu-west1"}, "pot-of-gold:backupRegion: unknown GCP region"),
     ("project-id", "dev", {"gcpProject": "Pot_Of_Gold"}, "pot-of-gold:gcpProject must be a GCP project id"),
     ("domain", "dev", {"domain": "not a domain"}, "pot-of-gold:domain must be a DNS zone apex"),
@@ -176,5 +182,5 @@ def test_phase_3_keeps_two_failover_regions_and_earlier_phases_none() -> None:
     phase_3 = parse(values, secrets)
     phase_1 = parse({**values, "phase": "1"}, secrets)
 
-    assert phase_3.api_regions == ("us-central1", "us-east4", "europe-west1")
+    assert phase_3.api_regions == ("us-central1", "us-east4", "europe-west4")
     assert phase_1.api_regions == ("us-central1",)

@@ -22,11 +22,11 @@ RTDB = "gcp:firebase/databaseInstance:DatabaseInstance"
 FIREBASE = "gcp:firebase/project:Project"
 IDENTITY = "gcp:identityplatform/config:Config"
 
-REGIONS = ("us-central1", "us-east4", "europe-west1")
+REGIONS = ("us-central1", "us-east4", "europe-west4")
 DATABASES_BY_PHASE = {
     1: {"(default)"},
     2: {"(default)", "game-sessions"},
-    3: {"(default)", "game-sessions", "games-us-central1", "games-us-east4", "games-europe-west1"},
+    3: {"(default)", "game-sessions", "games-us-central1", "games-us-east4", "games-europe-west4"},
 }
 GAMES_INDEXES = {
     ("games", (("uid", "ASCENDING"), ("finished_at", "DESCENDING"))),

@@ -27,7 +27,7 @@ ROUTER = "gcp:compute/router:Router"
 NAT = "gcp:compute/routerNat:RouterNat"
 ADDRESS = "gcp:compute/address:Address"
 
-REGIONS_BY_PHASE = {1: ["us-central1"], 2: ["us-central1"], 3: ["us-central1", "us-east4", "europe-west1"]}
+REGIONS_BY_PHASE = {1: ["us-central1"], 2: ["us-central1"], 3: ["us-central1", "us-east4", "europe-west4"]}
 
 # pulumi_gcp.compute warns about its deprecated aliases when first imported (inside the program).
 
@@ -80,7 +80,7 @@ def test_resource_counts(plan: Plan, stack_phase: tuple[str, int]) -> None:
         ADDRESS: regions,
         ROUTER: regions,
         NAT: regions,
-        AUDIT: 3,
+        AUDIT: 4,
     }
 
 
@@ -192,7 +192,7 @@ def test_one_private_subnet_per_api_region(plan: Plan, stack_phase: tuple[str, i
     assert subnets["us-central1"].inputs["ipCidrRange"] == "10.10.0.0/20"
     if stack_phase[1] == 3:
         assert subnets["us-east4"].inputs["ipCidrRange"] == "10.10.16.0/20"
-        assert subnets["europe-west1"].inputs["ipCidrRange"] == "10.10.32.0/20"
+        assert subnets["europe-west4"].inputs["ipCidrRange"] == "10.10.32.0/20"
     for i, a in enumerate(ranges):
         assert a.subnet_of(ipaddress.ip_network("10.10.0.0/16"))
         # Direct VPC egress takes ~2 addresses per instance: room for 200 instances and a rollout.
@@ -224,12 +224,13 @@ def test_nat_per_region_egresses_through_its_static_address(plan: Plan, stack_ph
         ]
 
 
-def test_data_access_audit_logs_for_firestore_secrets_and_kms(plan: Plan) -> None:
+def test_data_access_audit_logs_for_firestore_secrets_kms_and_storage(plan: Plan) -> None:
     configs = {r.inputs["service"]: r for r in mine(plan, AUDIT)}
     assert set(configs) == {
         "datastore.googleapis.com",
         "secretmanager.googleapis.com",
         "cloudkms.googleapis.com",
+        "storage.googleapis.com",
     }
     for r in configs.values():
         assert sorted(c["logType"] for c in r.inputs["auditLogConfigs"]) == [

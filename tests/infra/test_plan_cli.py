@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -67,3 +69,20 @@ def test_printed_plan_is_the_same_on_every_run() -> None:
 
     assert first.exit_code == second.exit_code == 0
     assert first.output == second.output
+
+
+def test_console_entry_point_keeps_exit_codes_and_flushes_output() -> None:
+    def pog(*args: str) -> subprocess.CompletedProcess[str]:
+        code = "import sys; from infra.plan.cli import main; sys.argv[0] = 'pog'; main()"
+        return subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, check=False
+        )
+
+    unknown = pog("plan", "staging")
+    changes = pog("diff", "dev@1", "dev@2")
+
+    assert unknown.returncode == 1
+    assert "unknown stack 'staging'" in unknown.stderr
+    assert changes.returncode == 2
+    # The last line printed is there: nothing was lost by ending the process without teardown.
+    assert changes.stdout.rstrip().endswith("~ phase: 1 -> 2")

@@ -1,0 +1,1 @@
+"""Benchmarks of the offline tooling (run with `make bench`; see bench/README.md)."""

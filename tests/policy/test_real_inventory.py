@@ -1,0 +1,298 @@
+"""Each rule against the real plans: one property of one real resource broken, the rule must fire.
+
+This is what keeps the rules honest about property names: the hand-built fixtures could agree with a
+rule on a misspelled key; the program's own inventory cannot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from infra.policy import tokens as t
+from infra.policy.check import check_inventory
+
+from .helpers import entry, inventory_for, real_context
+
+Inventory = dict[str, Any]
+
+
+def inputs(type_: str, name: str | None = None) -> Callable[[Inventory], dict[str, Any]]:
+    return lambda inventory: entry(inventory, type_, name)["inputs"]  # type: ignore[no-any-return]
+
+
+def set_input(type_: str, name: str | None, path: str, value: Any) -> Callable[[Inventory], None]:
+    def mutate(inventory: Inventory) -> None:
+        target = inputs(type_, name)(inventory)
+        *parents, last = path.split(".")
+        for step in parents:
+            target = target[int(step)] if step.isdigit() else target[step]
+        target[last] = value  # type: ignore[index]
+
+    return mutate
+
+
+def remove(type_: str, name: str) -> Callable[[Inventory], None]:
+    def mutate(inventory: Inventory) -> None:
+        inventory["resources"].remove(entry(inventory, type_, name))
+
+    return mutate
+
+
+def unprotect(type_: str, name: str) -> Callable[[Inventory], None]:
+    def mutate(inventory: Inventory) -> None:
+        entry(inventory, type_, name)["protect"] = False
+
+    return mutate
+
+
+def plain_stripe_key(inventory: Inventory) -> None:
+    envs = inputs(t.RUN_SERVICE)(inventory)["template"]["containers"][0]["envs"]
+    for env in envs:
+        if env["name"] == "POG_STRIPE_API_KEY":
+            env.pop("valueSource")
+            env["value"] = "sk_live_not_a_real_key"
+
+
+def unknown_secret_ref(inventory: Inventory) -> None:
+    envs = inputs(t.RUN_SERVICE)(inventory)["template"]["containers"][0]["envs"]
+    next(e for e in envs if "valueSource" in e)["valueSource"]["secretKeyRef"]["secret"] = "pog-prod-gone"
+
+
+def drop_admin_rate_limit(inventory: Inventory) -> None:
+    rules = inputs(t.CF_RULESET, "pog-prod-rate-limits")(inventory)["rules"]
+    rules[:] = [r for r in rules if r["ref"] != "admin"]
+
+
+def armor_default_allows(inventory: Inventory) -> None:
+    rules = inputs(t.SECURITY_POLICY, "pog-prod-api-armor")(inventory)["rules"]
+    next(r for r in rules if r["priority"] == 2147483647)["action"] = "allow"
+
+
+EXPORTS = "pog-prod-firestore-exports"
+API = "pog-prod-api-us-central1"
+DB = "pog-prod-firestore-default"
+ZONE_SSL = "pog-prod-zone-ssl"
+
+MUTATIONS: list[tuple[str, int, Callable[[Inventory], None], str]] = [
+    ("POG-GCS-001", 1, set_input(t.BUCKET, EXPORTS, "publicAccessPrevention", "inherited"), EXPORTS),
+    ("POG-GCS-002", 1, set_input(t.BUCKET, EXPORTS, "uniformBucketLevelAccess", False), EXPORTS),
+    ("POG-GCS-003", 1, set_input(t.BUCKET, EXPORTS, "versioning.enabled", False), EXPORTS),
+    ("POG-KMS-001", 1, set_input(t.CRYPTO_KEY, None, "rotationPeriod", "31536000s"), "pog-prod-data-key"),
+    ("POG-KMS-002", 1, unprotect(t.KEY_RING, "pog-prod-keyring"), "pog-prod-keyring"),
+    (
+        "POG-KMS-003",
+        1,
+        set_input("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", None, "member", "allUsers"),
+        "encrypter",
+    ),
+    (
+        "POG-IAM-001",
+        1,
+        set_input("gcp:storage/bucketIAMMember:BucketIAMMember", None, "member", "allUsers"),
+        "exports",
+    ),
+    (
+        "POG-IAM-002",
+        1,
+        set_input(
+            "gcp:projects/iAMMember:IAMMember", "pog-prod-api-logging-logwriter", "role", "roles/editor"
+        ),
+        "logwriter",
+    ),
+    (
+        "POG-IAM-003",
+        1,
+        set_input(
+            "gcp:projects/iAMMember:IAMMember",
+            "pog-prod-api-logging-logwriter",
+            "role",
+            "roles/logging.admin",
+        ),
+        "logwriter",
+    ),
+    (
+        "POG-IAM-004",
+        1,
+        set_input(
+            "gcp:projects/iAMMember:IAMMember",
+            "pog-prod-api-logging-logwriter",
+            "role",
+            "roles/iam.serviceAccountUser",
+        ),
+        "logwriter",
+    ),
+    ("POG-IAM-006", 1, remove(t.AUDIT_CONFIG, "pog-prod-audit-secretmanager"), "secretmanager"),
+    ("POG-RUN-001", 1, set_input(t.RUN_SERVICE, API, "ingress", "INGRESS_TRAFFIC_ALL"), API),
+    ("POG-RUN-002", 1, set_input(t.RUN_SERVICE, API, "ingress", "INGRESS_TRAFFIC_ALL"), API),
+    (
+        "POG-RUN-003",
+        1,
+        set_input(t.RUN_SERVICE, API, "template.serviceAccount", "1-compute@developer.gserviceaccount.com"),
+        API,
+    ),
+    ("POG-RUN-004", 1, plain_stripe_key, "POG_STRIPE_API_KEY"),
+    ("POG-RUN-005", 1, set_input(t.RUN_SERVICE, API, "template.scaling.minInstanceCount", 0), API),
+    (
+        "POG-FS-001",
+        1,
+        set_input(t.FIRESTORE_DATABASE, DB, "deleteProtectionState", "DELETE_PROTECTION_DISABLED"),
+        DB,
+    ),
+    (
+        "POG-FS-002",
+        1,
+        set_input(
+            t.FIRESTORE_DATABASE, DB, "pointInTimeRecoveryEnablement", "POINT_IN_TIME_RECOVERY_DISABLED"
+        ),
+        DB,
+    ),
+    ("POG-FS-003", 1, set_input(t.FIRESTORE_DATABASE, DB, "deletionPolicy", "DELETE"), DB),
+    (
+        "POG-FS-004",
+        1,
+        set_input(t.BACKUP_SCHEDULE, "pog-prod-backup-daily-default", "retention", "1209600s"),
+        "daily",
+    ),
+    ("POG-FS-005", 1, remove(t.BACKUP_SCHEDULE, "pog-prod-backup-weekly-default"), DB),
+    ("POG-DATA-001", 1, unprotect(t.SECRET, "pog-prod-secret-stripe-api-key"), "stripe"),
+    ("POG-BAK-001", 2, set_input(t.BUCKET, EXPORTS, "location", "us-east1"), EXPORTS),
+    ("POG-BAK-002", 1, remove(t.SCHEDULER_JOB, "pog-prod-firestore-export-default"), DB),
+    (
+        "POG-SEC-001",
+        1,
+        set_input(
+            t.SECRET,
+            "pog-prod-secret-sentry-dsn",
+            "replication",
+            {"userManaged": {"replicas": [{"location": "us-central1"}]}},
+        ),
+        "sentry",
+    ),
+    (
+        "POG-SEC-002",
+        1,
+        set_input(t.SECRET_IAM_MEMBER, None, "member", "serviceAccount:ci@x.iam.gserviceaccount.com"),
+        "accessor",
+    ),
+    ("POG-SEC-003", 1, unknown_secret_ref, API),
+    (
+        "POG-LB-001",
+        1,
+        set_input(t.BACKEND_SERVICE, "pog-prod-api-backend", "securityPolicy", ""),
+        "pog-prod-api-backend",
+    ),
+    ("POG-LB-002", 1, armor_default_allows, "pog-prod-api-armor"),
+    ("POG-LB-003", 1, set_input(t.SSL_POLICY, None, "minTlsVersion", "TLS_1_0"), "pog-prod-api-tls"),
+    (
+        "POG-LB-004",
+        1,
+        set_input(t.BACKEND_SERVICE, "pog-prod-api-backend", "logConfig.enable", False),
+        "pog-prod-api-backend",
+    ),
+    ("POG-VAL-001", 1, set_input(t.RUN_SERVICE, API, "location", "us-central9"), API),
+    ("POG-VAL-002", 1, set_input(t.FIRESTORE_DATABASE, DB, "locationId", "nam9"), DB),
+    ("POG-VAL-003", 1, set_input(t.RUN_SERVICE, API, "ingress", "INTERNAL"), API),
+    ("POG-VAL-004", 1, set_input(t.SCHEDULER_JOB, None, "attemptDeadline", "3m"), "export"),
+    ("POG-VAL-005", 1, set_input(t.SCHEDULER_JOB, None, "schedule", "every day at 3"), "export"),
+    ("POG-RDS-001", 1, set_input(t.REDIS_DATABASE, None, "enableTls", False), "pog-prod-redis-db"),
+    ("POG-RDS-002", 1, set_input(t.REDIS_DATABASE, None, "replication", False), "pog-prod-redis-db"),
+    (
+        "POG-RDS-003",
+        3,
+        set_input(t.REDIS_AA_DATABASE, None, "globalDataPersistence", "snapshot-every-1-hour"),
+        "pog-prod-redis-aa-db",
+    ),
+    ("POG-RDS-004", 1, set_input(t.REDIS_DATABASE, None, "sourceIps", []), "pog-prod-redis-db"),
+    (
+        "POG-RDS-005",
+        1,
+        set_input(t.REDIS_DATABASE, None, "throughputMeasurementBy", "ops"),
+        "pog-prod-redis-db",
+    ),
+    ("POG-CF-001", 1, set_input(t.CF_ZONE_SETTING, ZONE_SSL, "value", "full"), ZONE_SSL),
+    (
+        "POG-CF-002",
+        1,
+        set_input(t.CF_ZONE_SETTING, "pog-prod-zone-min-tls-version", "value", "1.1"),
+        "min-tls",
+    ),
+    ("POG-CF-003", 1, set_input(t.CF_RULESET, "pog-prod-waf-managed", "rules.0.enabled", False), ""),
+    ("POG-CF-004", 1, drop_admin_rate_limit, ""),
+    ("POG-CF-005", 1, set_input(t.CF_ZONE_SETTING, "pog-prod-zone-brotli", "value", "yes"), "brotli"),
+    (
+        "POG-CF-006",
+        1,
+        set_input(t.CF_RULESET, "pog-prod-rate-limits", "rules.0.ratelimit.period", 45),
+        "rate-limits",
+    ),
+    ("POG-CF-007", 1, set_input(t.CF_RULESET, "pog-prod-waf-custom", "rules.0.expression", "false"), ""),
+    ("POG-CF-008", 1, set_input(t.CF_DNS_RECORD, "pog-prod-dns-api", "proxied", False), "pog-prod-dns-api"),
+    (
+        "POG-MON-001",
+        1,
+        set_input(t.ALERT_POLICY, "pog-prod-alert-api-uptime", "documentation.content", "see the wiki"),
+        "api-uptime",
+    ),
+    (
+        "POG-MON-002",
+        1,
+        set_input(t.ALERT_POLICY, "pog-prod-alert-api-uptime", "notificationChannels", []),
+        "api-uptime",
+    ),
+    ("POG-STK-002", 3, set_input(t.BACKEND_SERVICE, "pog-prod-api-backend", "outlierDetection", None), ""),
+    ("POG-STK-003", 3, set_input(t.BACKEND_SERVICE, "pog-prod-api-backend", "outlierDetection", None), ""),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "phase", "mutate", "where"), MUTATIONS, ids=[f"{m[0]}-p{m[1]}" for m in MUTATIONS]
+)
+def test_rule_fires_on_the_real_plan(
+    rule_id: str, phase: int, mutate: Callable[[Inventory], None], where: str
+) -> None:
+    inventory = inventory_for("prod", phase)
+    before = {
+        (v.rule_id, v.resource, v.message)
+        for v in check_inventory(inventory, real_context("prod", phase)).violations
+    }
+
+    mutate(inventory)
+    after = check_inventory(inventory, real_context("prod", phase)).violations
+    new = [v for v in after if (v.rule_id, v.resource, v.message) not in before and v.rule_id == rule_id]
+
+    assert new, f"{rule_id} did not fire; new violations: {[(v.rule_id, v.message) for v in after]}"
+    assert any(where in v.resource + v.message for v in new), [(v.resource, v.message) for v in new]
+
+
+def test_every_rule_but_the_stack_file_one_is_exercised_on_the_real_plan() -> None:
+    from infra.policy.rules import ALL_RULES
+
+    exercised = {m[0] for m in MUTATIONS}
+    # STK-001 reads stack files, IAM-005 a resource type the program never declares (fixtures cover
+    # both); GCS-004 is exercised the other way round below.
+    assert {r.id for r in ALL_RULES} - exercised == {"POG-STK-001", "POG-IAM-005", "POG-GCS-004"}
+
+
+def test_backup_bucket_reads_are_logged_once_storage_has_data_access_logs() -> None:
+    """POG-GCS-004 on the real plan, and the fix it asks for: storage.googleapis.com audit logs."""
+    inventory = inventory_for("prod", 1)
+    context = real_context("prod", 1)
+    flagged = {
+        v.resource for v in check_inventory(inventory, context).violations if v.rule_id == "POG-GCS-004"
+    }
+    audit = entry(inventory, t.AUDIT_CONFIG, "pog-prod-audit-cloudkms")
+
+    inventory["resources"].append(
+        {
+            **audit,
+            "name": "pog-prod-audit-storage",
+            "inputs": {**audit["inputs"], "service": "storage.googleapis.com"},
+        }
+    )
+    after = {v.resource for v in check_inventory(inventory, context).violations if v.rule_id == "POG-GCS-004"}
+
+    assert after == set()
+    assert flagged <= {f"{t.BUCKET}::pog-prod-firestore-exports", f"{t.BUCKET}::pog-prod-redis-backups"}
