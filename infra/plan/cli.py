@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from infra.plan import sources
-from infra.plan.diff import diff_inventories, render_markdown, render_text, text_lines
+from infra.plan.diff import align_stacks, diff_inventories, render_markdown, render_text, text_lines
 from infra.plan.engine import Plan, PlannedResource
 from infra.plan.inventory import dumps, to_inventory
 from infra.plan.promote import promote
@@ -186,8 +186,19 @@ def diff(
         old, new = _resolve_operands(a, b, base)
     except (PlanInputError, pulumi.RunError) as exc:
         raise _fail(str(exc)) from None
+    across_stacks = old.inventory.get("stack") != new.inventory.get("stack")
+    old_inventory, new_inventory = align_stacks(old.inventory, new.inventory)
+    b_detail = new.detail
+    if across_stacks:
+        b_detail += "; different stacks: names aligned as pog-{env}-*, no replacement or data-loss marks"
     result = diff_inventories(
-        old.inventory, new.inventory, old.label, new.label, a_detail=old.detail, b_detail=new.detail
+        old_inventory,
+        new_inventory,
+        old.label,
+        new.label,
+        a_detail=old.detail,
+        b_detail=b_detail,
+        across_stacks=across_stacks,
     )
     if output is not None:
         report = render_markdown(result) if output_format == "markdown" else render_text(result)

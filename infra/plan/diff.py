@@ -23,10 +23,12 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from infra.config import NAME_PREFIX
 from infra.plan.engine import SECRET_MARK
 from infra.plan.replacements import DATA_HOLDING, ReplacementRule, rules_for
 
 MAX_VALUE_CHARS = 80
+NEUTRAL_PREFIX = f"{NAME_PREFIX}-{{env}}"
 FOLD_ROWS = 10  # markdown: longer lists of added or destroyed resources go in a <details> block
 
 
@@ -318,6 +320,23 @@ def _compare(
     return changes, replace
 
 
+def align_stacks(a: dict[str, Any], b: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Line up the plans of two different stacks: ``pog-dev-x`` and ``pog-prod-x`` both read ``pog-{env}-x``.
+
+    Without this every resource of one stack is "destroyed" and every one of the other "added";
+    with it, the diff shows what really differs between the environments (sizes, protection, paging).
+    """
+    if a.get("stack") == b.get("stack"):
+        return a, b
+
+    def neutral(inventory: dict[str, Any]) -> dict[str, Any]:
+        own_prefix = re.compile(rf"\b{NAME_PREFIX}-{re.escape(str(inventory.get('stack')))}\b")
+        aligned: dict[str, Any] = json.loads(own_prefix.sub(NEUTRAL_PREFIX, json.dumps(inventory)))
+        return aligned
+
+    return neutral(a), neutral(b)
+
+
 def diff_inventories(
     a: dict[str, Any],
     b: dict[str, Any],
@@ -327,8 +346,15 @@ def diff_inventories(
     a_detail: str = "",
     b_detail: str = "",
     rules: Sequence[ReplacementRule] | None = None,
+    across_stacks: bool = False,
 ) -> Diff:
-    """What changes going from inventory ``a`` to inventory ``b``."""
+    """What changes going from inventory ``a`` to inventory ``b``.
+
+    ``across_stacks``: a and b are different stacks (see align_stacks), so nothing is really replaced
+    or destroyed: differences are reported without replacement or data-loss marks.
+    """
+    if across_stacks:
+        rules = ()
     old_by_key, new_by_key = _index(a), _index(b)
     resources: list[ResourceDiff] = []
     for key in sorted(set(old_by_key) | set(new_by_key)):
@@ -346,7 +372,7 @@ def diff_inventories(
                     old["name"],
                     Action.DESTROY,
                     protected=protected,
-                    data_loss=_data_loss(old["type"], protected),
+                    data_loss=None if across_stacks else _data_loss(old["type"], protected),
                 )
             )
         else:

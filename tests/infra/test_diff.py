@@ -21,6 +21,7 @@ from infra.plan.cli import app
 from infra.plan.diff import (
     Action,
     Diff,
+    align_stacks,
     diff_inventories,
     format_value,
     parse_rule_path,
@@ -761,3 +762,26 @@ def test_base_head_of_a_committed_copy_of_this_tree_has_no_changes(
     assert "A: pot-of-gold/dev phase 1, git HEAD" in result.output
     assert "No changes." in result.output
     assert worktrees(copy) == [f"worktree {copy}"]
+
+
+def test_diff_of_two_stacks_lines_up_their_resources() -> None:
+    result = runner.invoke(app, ["diff", "dev", "prod"])
+
+    assert result.exit_code == 2, result.output
+    assert "names aligned as pog-{env}-*" in result.output
+    assert "0 to replace" in result.output
+    assert "DATA LOSS RISK" not in result.output
+    # What really differs between the environments shows as a change of the same resource.
+    assert "~ gcp:cloudrunv2/service:Service pog-{env}-api-us-central1" in result.output
+    assert "template.scaling.minInstanceCount: 0 -> 1" in result.output
+    assert "+ gcp:monitoring/notificationChannel:NotificationChannel pog-{env}-pagerduty" in result.output
+
+
+def test_align_stacks_leaves_one_stack_alone_and_aligns_whole_names_only() -> None:
+    dev = {"stack": "dev", "resources": [{"type": "t", "name": "pog-dev-x", "inputs": {"d": "pog-devx"}}]}
+    prod = {"stack": "prod", "resources": [{"type": "t", "name": "pog-prod-x", "inputs": {}}]}
+
+    assert align_stacks(dev, dev) == (dev, dev)
+    aligned_dev, aligned_prod = align_stacks(dev, prod)
+    assert aligned_dev["resources"][0]["name"] == aligned_prod["resources"][0]["name"] == "pog-{env}-x"
+    assert aligned_dev["resources"][0]["inputs"] == {"d": "pog-devx"}
