@@ -11,7 +11,6 @@ from typing import Annotated
 
 import pulumi
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
@@ -19,6 +18,7 @@ from infra.plan import sources
 from infra.plan.diff import align_stacks, diff_inventories, render_markdown, render_text, text_lines
 from infra.plan.engine import Plan, PlannedResource
 from infra.plan.inventory import dumps, to_inventory
+from infra.plan.output import console, err, fail
 from infra.plan.promote import promote
 from infra.plan.runner import plan_stack
 from infra.plan.stackfile import PlanInputError
@@ -30,14 +30,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err = Console(stderr=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    # soft_wrap: one line whatever the terminal width (rich wraps at 80 columns when not a terminal).
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(1)
 
 
 def _tree(plan: Plan, phase: int) -> Tree:
@@ -98,7 +90,7 @@ def plan(
     try:
         result, planned_phase = plan_stack(stack, phase)
     except (PlanInputError, pulumi.RunError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if not quiet:
         console.print(_tree(result, planned_phase))
     console.print(_components(result))
@@ -107,7 +99,7 @@ def plan(
         try:
             json_path.write_text(dumps(to_inventory(result, planned_phase)))
         except OSError as exc:
-            raise _fail(f"cannot write the inventory to {json_path}: {exc.strerror}") from None
+            raise fail(f"cannot write the inventory to {json_path}: {exc.strerror}") from None
         console.print(f"inventory written to {json_path}")
 
 
@@ -175,17 +167,17 @@ def diff(
     Exit code 0: no changes; 2: changes; 1: error (like terraform plan -detailed-exitcode).
     """
     if ctx.args:
-        raise _fail(
+        raise fail(
             f"unexpected {' '.join(ctx.args)!r}: pog diff takes A, an optional B and options (see --help)"
         )
     if a is None:
-        raise _fail("give two operands to compare (pog diff dev prod), or one with --base REF")
+        raise fail("give two operands to compare (pog diff dev prod), or one with --base REF")
     if output_format not in DIFF_FORMATS:
-        raise _fail(f"--format must be text or markdown; got {output_format!r}")
+        raise fail(f"--format must be text or markdown; got {output_format!r}")
     try:
         old, new = _resolve_operands(a, b, base)
     except (PlanInputError, pulumi.RunError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     across_stacks = old.inventory.get("stack") != new.inventory.get("stack")
     old_inventory, new_inventory = align_stacks(old.inventory, new.inventory)
     b_detail = new.detail
@@ -205,7 +197,7 @@ def diff(
         try:
             output.write_text(report, encoding="utf-8")
         except OSError as exc:
-            raise _fail(f"cannot write the report to {output}: {exc.strerror}") from None
+            raise fail(f"cannot write the report to {output}: {exc.strerror}") from None
         err.print(f"{result.summary if result.has_changes else 'no changes'}; report written to {output}")
     elif output_format == "markdown":
         typer.echo(render_markdown(result), nl=False)

@@ -38,6 +38,7 @@ from infra.phases import PHASES
 from infra.plan.diff import Diff, ResourceDiff, diff_inventories, render_markdown, text_lines
 from infra.plan.engine import Plan, run_program
 from infra.plan.inventory import to_inventory
+from infra.plan.output import console, fail
 from infra.plan.stackfile import REPO_ROOT, PlanInputError, load_stack
 from infra.policy.check import CheckReport, check_inventory, context_for
 
@@ -419,14 +420,13 @@ def promote(
     Shows what changes and the offline diff of the target, and runs check on the promoted target.
     Exit code 0: the promotion is possible (and written with --write); 1: refused or error.
     """
-    from infra.plan.cli import _fail, console
 
     if output_format not in FORMATS:
-        raise _fail(f"--format must be text or markdown; got {output_format!r}")
+        raise fail(f"--format must be text or markdown; got {output_format!r}")
     try:
         promotion = prepare(source, target, phase, allow_data_loss=allow_data_loss, root=root)
     except (PlanInputError, pulumi.RunError, OSError) as exc:
-        raise _fail(_one_line(exc)) from None
+        raise fail(_one_line(exc)) from None
 
     if not promotion.changes:
         digest = _digest_of(target, promotion.image.old)
@@ -444,7 +444,7 @@ def promote(
         for line in text_report(promotion):
             console.print(line, highlight=False, soft_wrap=True)
     if promotion.refusal is not None:
-        raise _fail(promotion.refusal)
+        raise fail(promotion.refusal)
     if not write_file:
         if output_format == "markdown":
             typer.echo(f"\n_{_dry_run_line(promotion)}_")
@@ -454,7 +454,7 @@ def promote(
     try:
         write(promotion)
     except PlanInputError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     what = [f"{PHASE_KEY} {promotion.phase.old} -> {promotion.phase.new}"] if promotion.phase.changed else []
     if promotion.image.changed:
         what.append(f"{IMAGE_KEY} digest {_digest_of(target, promotion.image.new)}")

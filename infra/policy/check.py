@@ -20,6 +20,7 @@ from rich.table import Table
 
 from infra.config import NAMESPACE
 from infra.plan.inventory import to_inventory
+from infra.plan.output import fail
 from infra.plan.runner import plan_stack
 from infra.plan.stackfile import REPO_ROOT, PlanInputError, load_stack
 
@@ -212,14 +213,6 @@ def render_markdown(report: CheckReport, fail_on: Severity) -> str:
 
 # --- the command -------------------------------------------------------------------------------------
 
-err = Console(stderr=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    # The style of infra/plan/cli.py: one red line, no traceback, exit 1.
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(1)
-
 
 def check(
     stack: Annotated[str, typer.Argument(help="Stack name: dev or prod (reads Pulumi.STACK.yaml)")],
@@ -243,15 +236,15 @@ def check(
     Exit code 0: no violation at or above --fail-on; 1: violations, or an error.
     """
     if output_format not in FORMATS:
-        raise _fail(f"--format must be text, json or markdown; got {output_format!r}")
+        raise fail(f"--format must be text, json or markdown; got {output_format!r}")
     try:
         level = Severity(fail_on)
     except ValueError:
-        raise _fail(f"--fail-on must be critical, high, medium or low; got {fail_on!r}") from None
+        raise fail(f"--fail-on must be critical, high, medium or low; got {fail_on!r}") from None
     try:
         report = check_stack(stack, phase)
     except (PlanInputError, pulumi.RunError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if output_format == "json":
         typer.echo(json.dumps(report.to_dict(level), indent=2, sort_keys=True))
     elif output_format == "markdown":

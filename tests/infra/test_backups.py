@@ -10,6 +10,7 @@ from infra.plan.engine import Plan, PlannedResource
 from infra.plan.mocks import PROJECT_NUMBER
 from infra.plan.stackfile import load_stack
 from infra.stacks.backups import database_slug, export_body, export_uri
+from tests.infra.layers import Layer, prefix, project
 
 DATABASE = "gcp:firestore/database:Database"
 SCHEDULE = "gcp:firestore/backupSchedule:BackupSchedule"
@@ -18,13 +19,9 @@ BUCKET = "gcp:storage/bucket:Bucket"
 BUCKET_IAM = "gcp:storage/bucketIAMMember:BucketIAMMember"
 PROJECT_IAM = "gcp:projects/iAMMember:IAMMember"
 
-
-def prefix(plan: Plan) -> str:
-    return f"pog-{plan.stack}"
-
-
-def project(plan: Plan) -> str:
-    return f"pot-of-gold-{plan.stack}"
+LAYER = Layer("potgold:backups:Backups", "backups")
+children = LAYER.children
+mine = LAYER.mine
 
 
 def config(plan: Plan, key: str) -> str:
@@ -33,14 +30,6 @@ def config(plan: Plan, key: str) -> str:
 
 def exporter(plan: Plan) -> str:
     return f"{prefix(plan)}-exporter@{project(plan)}.iam.gserviceaccount.com"
-
-
-def children(plan: Plan) -> list[PlannedResource]:
-    return plan.children_of(f"potgold:backups:Backups::{prefix(plan)}-backups")
-
-
-def mine(plan: Plan, type_: str) -> list[PlannedResource]:
-    return [r for r in children(plan) if r.type == type_]
 
 
 def database_ids(plan: Plan) -> set[str]:

@@ -11,6 +11,7 @@ import infra.stacks.data as data_module
 from infra.phases import profile_for
 from infra.plan.engine import Plan, PlannedResource
 from infra.stacks.data import RULES_FILE, game_database_ids
+from tests.infra.layers import Layer, api_member, prefix, project
 
 DATABASE = "gcp:firestore/database:Database"
 FIELD = "gcp:firestore/field:Field"
@@ -38,27 +39,10 @@ DEFAULT_ONLY_INDEXES = {
     ("events", (("active", "ASCENDING"), ("starts_at", "ASCENDING"))),
 }
 
-# pulumi_gcp.compute warns about its deprecated aliases when first imported (inside the program).
 
-
-def prefix(plan: Plan) -> str:
-    return f"pog-{plan.stack}"
-
-
-def project(plan: Plan) -> str:
-    return f"pot-of-gold-{plan.stack}"
-
-
-def api_member(plan: Plan) -> str:
-    return f"serviceAccount:{prefix(plan)}-api@{project(plan)}.iam.gserviceaccount.com"
-
-
-def children(plan: Plan) -> list[PlannedResource]:
-    return plan.children_of(f"potgold:data:Data::{prefix(plan)}-data")
-
-
-def mine(plan: Plan, type_: str) -> list[PlannedResource]:
-    return [r for r in children(plan) if r.type == type_]
+LAYER = Layer("potgold:data:Data", "data")
+children = LAYER.children
+mine = LAYER.mine
 
 
 def databases(plan: Plan) -> dict[str, PlannedResource]:

@@ -14,6 +14,7 @@ from infra.stacks.edge import (
     admin_block_expression,
 )
 from tests.infra.conftest import plan_for
+from tests.infra.layers import Layer, prefix
 
 DNS = "cloudflare:index/dnsRecord:DnsRecord"
 SETTING = "cloudflare:index/zoneSetting:ZoneSetting"
@@ -23,21 +24,13 @@ ARGO_TIERED = "cloudflare:index/argoTieredCaching:ArgoTieredCaching"
 DNS_AUTHORIZATION = "gcp:certificatemanager/dnsAuthorization:DnsAuthorization"
 CERT_MAP_ENTRY = "gcp:certificatemanager/certificateMapEntry:CertificateMapEntry"
 
-
-def prefix(plan: Plan) -> str:
-    return f"pog-{plan.stack}"
+LAYER = Layer("potgold:edge:Edge", "edge")
+children = LAYER.children
+mine = LAYER.mine
 
 
 def config(plan: Plan, key: str) -> str:
     return load_stack(plan.stack).config[f"pot-of-gold:{key}"]
-
-
-def children(plan: Plan) -> list[PlannedResource]:
-    return plan.children_of(f"potgold:edge:Edge::{prefix(plan)}-edge")
-
-
-def mine(plan: Plan, type_: str) -> list[PlannedResource]:
-    return [r for r in children(plan) if r.type == type_]
 
 
 def ruleset(plan: Plan, phase: str) -> PlannedResource:

@@ -7,8 +7,9 @@ import ipaddress
 import pytest
 
 from infra.phases import profile_for
-from infra.plan.engine import Plan, PlannedResource
+from infra.plan.engine import Plan
 from infra.stacks.foundation import APP_SECRETS, secret_id
+from tests.infra.layers import Layer, api_member, prefix, project
 
 SERVICE = "gcp:projects/service:Service"
 ACCOUNT = "gcp:serviceaccount/account:Account"
@@ -29,27 +30,10 @@ ADDRESS = "gcp:compute/address:Address"
 
 REGIONS_BY_PHASE = {1: ["us-central1"], 2: ["us-central1"], 3: ["us-central1", "us-east4", "europe-west4"]}
 
-# pulumi_gcp.compute warns about its deprecated aliases when first imported (inside the program).
 
-
-def prefix(plan: Plan) -> str:
-    return f"pog-{plan.stack}"
-
-
-def project(plan: Plan) -> str:
-    return f"pot-of-gold-{plan.stack}"
-
-
-def api_member(plan: Plan) -> str:
-    return f"serviceAccount:{prefix(plan)}-api@{project(plan)}.iam.gserviceaccount.com"
-
-
-def children(plan: Plan) -> list[PlannedResource]:
-    return plan.children_of(f"potgold:foundation:Foundation::{prefix(plan)}-foundation")
-
-
-def mine(plan: Plan, type_: str) -> list[PlannedResource]:
-    return [r for r in children(plan) if r.type == type_]
+LAYER = Layer("potgold:foundation:Foundation", "foundation")
+children = LAYER.children
+mine = LAYER.mine
 
 
 def test_children_are_parented_prefixed_and_use_the_inherited_provider(plan: Plan) -> None:

@@ -13,6 +13,7 @@ from infra.plan.stackfile import load_stack
 from infra.stacks.compute import PROBE_HEADER
 from infra.stacks.monitoring_defs import RUNBOOK_SECTIONS
 from tests.infra.conftest import PHASES, STACKS, plan_for
+from tests.infra.layers import Layer, prefix
 
 ROOT = Path(__file__).resolve().parents[2]
 CHANNEL = "gcp:monitoring/notificationChannel:NotificationChannel"
@@ -26,9 +27,9 @@ CAPACITY_ALERTS = {"db-latency", "cache-hit-rate"}
 MULTI_REGION_ALERTS = {"region-down", "regional-failover"}
 PAGED = {"CRITICAL", "ERROR"}
 
-
-def prefix(plan: Plan) -> str:
-    return f"pog-{plan.stack}"
+LAYER = Layer("potgold:observability:Observability", "observability")
+children = LAYER.children
+mine = LAYER.mine
 
 
 def config(plan: Plan, key: str) -> str:
@@ -37,14 +38,6 @@ def config(plan: Plan, key: str) -> str:
 
 def api_regions(plan: Plan) -> list[str]:
     return [r.inputs["location"] for r in plan.of_type("gcp:cloudrunv2/service:Service")]
-
-
-def children(plan: Plan) -> list[PlannedResource]:
-    return plan.children_of(f"potgold:observability:Observability::{prefix(plan)}-observability")
-
-
-def mine(plan: Plan, type_: str) -> list[PlannedResource]:
-    return [r for r in children(plan) if r.type == type_]
 
 
 def policies(plan: Plan) -> list[PlannedResource]:

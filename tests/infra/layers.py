@@ -1,0 +1,33 @@
+"""Helpers the per-layer tests share: stack-derived names and a layer's own resources."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from infra.plan.engine import Plan, PlannedResource
+
+
+def prefix(plan: Plan) -> str:
+    return f"pog-{plan.stack}"
+
+
+def project(plan: Plan) -> str:
+    return f"pot-of-gold-{plan.stack}"
+
+
+def api_member(plan: Plan) -> str:
+    return f"serviceAccount:{prefix(plan)}-api@{project(plan)}.iam.gserviceaccount.com"
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A component of the program, e.g. Layer("potgold:data:Data", "data") for pog-<env>-data."""
+
+    component_type: str
+    suffix: str
+
+    def children(self, plan: Plan) -> list[PlannedResource]:
+        return plan.children_of(f"{self.component_type}::{prefix(plan)}-{self.suffix}")
+
+    def mine(self, plan: Plan, type_: str) -> list[PlannedResource]:
+        return [r for r in self.children(plan) if r.type == type_]
