@@ -322,8 +322,9 @@ def load() -> StackConfig:
     present = {k[len(prefix) :] for k in [*CONFIG.get(), *get_config_env()] if k.startswith(prefix)}
     secret_names = set(SECRET_KEYS)
     # Unknown keys and secrets stored in plain text reach parse() as plain values so it can name them.
+    # Empty strings are schema defaults (backupRegion, pagerdutyServiceKey): parse() treats them as unset.
     values = {
-        name: config.get(name) or "?"
+        name: config.get(name) or ""
         for name in present
         if name not in secret_names or not is_config_secret(prefix + name)
     }

@@ -184,3 +184,17 @@ def test_phase_3_keeps_two_failover_regions_and_earlier_phases_none() -> None:
 
     assert phase_3.api_regions == ("us-central1", "us-east4", "europe-west4")
     assert phase_1.api_regions == ("us-central1",)
+
+
+def test_schema_defaults_the_cli_applies_count_as_unset() -> None:
+    # The Pulumi CLI hands the program the project schema's defaults: "" for backupRegion and for
+    # pagerdutyServiceKey (as a plain value). Neither is a mistake in dev.
+    stack_input = load_stack("dev")
+    config = {**stack_input.config, f"{NS}:backupRegion": "", f"{NS}:pagerdutyServiceKey": ""}
+    secret_keys = [k for k in stack_input.secret_keys if k != f"{NS}:pagerdutyServiceKey"]
+
+    plan = run_program("dev", config, secret_keys)
+
+    assert plan.outputs["environment"] == "dev"
+    exports = plan.get("gcp:storage/bucket:Bucket", "pog-dev-firestore-exports")
+    assert exports.inputs["location"] == "us-central1"  # backupRegion defaults to the primary region
