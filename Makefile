@@ -19,10 +19,11 @@ test: lint
 	$(VENV)/pytest -n auto
 
 # Regenerate the hash-pinned lock after changing dependencies in pyproject.toml.
+# --no-strip-extras: pip (the venv's 23.x) refuses an unpinned `pkg[extra]` a dependency asks for in --require-hashes mode.
 lock:
 	$(VENV)/pip install --quiet uv
 	$(VENV)/uv pip compile pyproject.toml --extra dev --generate-hashes --no-emit-index-url \
-		--no-emit-find-links --python-version 3.11 -o requirements.lock
+		--no-emit-find-links --no-strip-extras --python-version 3.11 -o requirements.lock
 
 # After an intended change to what the program declares: re-pin the per-type counts the tests check.
 pin-counts: setup

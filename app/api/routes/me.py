@@ -1,0 +1,63 @@
+"""The caller's own profile, stats, inventory and friends."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path, Request, Response
+
+from app.api.deps import ContainerDep, CurrentUser
+from app.api.errors import service_errors
+from app.api.schemas import UID_PATTERN, FriendAdd, FriendList, ProfilePatch
+from app.services.models import Inventory, Profile, ProfileChanges, Stats
+from app.services.users import etag
+
+router = APIRouter(prefix="/v1/me", tags=["me"])
+
+CACHE_CONTROL = "private, max-age=60"
+
+
+@router.get("", response_model=Profile, responses={304: {"description": "Not modified (If-None-Match)"}})
+async def get_me(request: Request, user: CurrentUser, c: ContainerDep) -> Response:
+    body = await c.users.my_profile_json(user.uid, user.name)
+    tag = etag(body)
+    headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL}
+    if tag in {t.strip() for t in request.headers.get("if-none-match", "").split(",")}:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+@router.patch("")
+async def patch_me(
+    patch: Annotated[ProfilePatch, Body()], user: CurrentUser, c: ContainerDep, response: Response
+) -> Profile:
+    changes = ProfileChanges.model_validate(patch.model_dump(exclude_unset=True))
+    profile = await c.users.update_profile(user.uid, user.name, changes)
+    response.headers["Cache-Control"] = "no-store"
+    return profile
+
+
+@router.get("/stats")
+async def get_stats(user: CurrentUser, c: ContainerDep, response: Response) -> Stats:
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    return await c.users.my_stats(user.uid, user.name)
+
+
+@router.get("/inventory")
+async def get_inventory(user: CurrentUser, c: ContainerDep, response: Response) -> Inventory:
+    """Read-only: only the server grants and spends items."""
+    response.headers["Cache-Control"] = "private, no-cache"
+    return await c.users.inventory(user.uid, user.name)
+
+
+@router.post("/friends", responses=service_errors(400, 404, 409))
+async def add_friend(body: FriendAdd, user: CurrentUser, c: ContainerDep) -> FriendList:
+    return FriendList(friends=await c.users.add_friend(user.uid, user.name, body.uid))
+
+
+@router.delete("/friends/{uid}", status_code=204, responses=service_errors(404))
+async def remove_friend(
+    uid: Annotated[str, Path(pattern=UID_PATTERN)], user: CurrentUser, c: ContainerDep
+) -> Response:
+    await c.users.remove_friend(user.uid, user.name, uid)
+    return Response(status_code=204)

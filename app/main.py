@@ -1,0 +1,115 @@
+"""The game API: ``uvicorn app.main:app``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+
+import sentry_sdk
+from brotli_asgi import BrotliMiddleware
+from fastapi import FastAPI, Request
+
+from app.api.deps import Container
+from app.api.routes import health, me, users
+from app.core import errors
+from app.core.auth import TokenVerifier
+from app.core.config import Settings, get_settings
+from app.core.middleware import BodySizeLimit
+from app.core.responses import OrjsonResponse
+from app.repositories.cache import RedisCache
+from app.repositories.clients import (
+    close_firestore,
+    firestore_client,
+    ping_firestore,
+    ping_redis,
+    redis_client,
+)
+from app.repositories.rate_limits import RateLimiter, parse_limits
+from app.repositories.users import UserRepository
+from app.services.users import ServiceError, UserService
+
+log = logging.getLogger("app")
+
+
+def _init_sentry(settings: Settings) -> None:
+    if settings.sentry_dsn is None:
+        return
+    sentry_sdk.init(
+        dsn=settings.sentry_dsn.get_secret_value(),
+        environment=settings.environment,
+        send_default_pii=False,  # no IPs, cookies, headers or user ids leave the service
+        traces_sample_rate=0.0,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = firestore_client(settings)
+        rds = redis_client(settings)
+        verifier = TokenVerifier(settings)
+        limiter = RateLimiter(rds)
+        app.state.container = Container(
+            settings=settings,
+            verifier=verifier,
+            limiter=limiter,
+            user_limits=parse_limits(settings.rate_limit_user),
+            ip_limits=parse_limits(settings.rate_limit_ip),
+            users=UserService(
+                UserRepository(db),
+                RedisCache(rds),
+                profile_ttl_s=settings.profile_cache_ttl_s,
+                inventory_ttl_s=settings.inventory_cache_ttl_s,
+            ),
+        )
+
+        async def probe() -> dict[str, str]:
+            async def check(name: str, ping: Awaitable[None]) -> tuple[str, str]:
+                try:
+                    await ping
+                except Exception as exc:
+                    return name, f"error: {type(exc).__name__}"
+                return name, "ok"
+
+            results = await asyncio.gather(
+                check("redis", ping_redis(rds)), check("firestore", ping_firestore(db))
+            )
+            return dict(results)
+
+        app.state.probe = probe
+        try:
+            yield
+        finally:
+            await rds.aclose()
+            await close_firestore(db)
+            verifier.close()
+
+    _init_sentry(settings)
+    app = FastAPI(
+        title="Pot of Gold game API",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs" if settings.environment != "prod" else None,
+        redoc_url=None,
+    )
+    errors.install(app)
+
+    async def _service_error(_: Request, exc: Exception) -> OrjsonResponse:
+        assert isinstance(exc, ServiceError)
+        return errors.error_response(exc.status, exc.code, exc.message)
+
+    app.add_exception_handler(ServiceError, _service_error)
+    app.include_router(health.router)
+    app.include_router(me.router)
+    app.include_router(users.router)
+    # Outermost first on the way in: size limit, then compression of the response.
+    app.add_middleware(BrotliMiddleware, minimum_size=512, gzip_fallback=True)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,46 @@
+"""Connections to Firestore and Redis; the only module that builds SDK clients."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as redis
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import firestore
+
+from app.core.config import Settings
+
+#: Redis is a cache: a slow Redis must not hold a request for long (reads fall back to Firestore).
+REDIS_TIMEOUT_S = 0.5
+
+
+def firestore_client(settings: Settings) -> firestore.AsyncClient:
+    if settings.firestore_emulator_host:
+        # The emulator needs no credential; google.cloud.firestore sends "Bearer owner" to it.
+        anonymous = AnonymousCredentials()  # type: ignore[no-untyped-call]
+        return firestore.AsyncClient(project=settings.firebase_project_id, credentials=anonymous)
+    return firestore.AsyncClient(project=settings.firebase_project_id)
+
+
+def redis_client(settings: Settings) -> redis.Redis:
+    return redis.Redis.from_url(
+        settings.redis_url.get_secret_value(),
+        socket_timeout=REDIS_TIMEOUT_S,
+        socket_connect_timeout=REDIS_TIMEOUT_S,
+        health_check_interval=30,
+    )
+
+
+async def ping_redis(client: redis.Redis) -> None:
+    await asyncio.wait_for(client.ping(), timeout=2.0)
+
+
+async def ping_firestore(client: firestore.AsyncClient) -> None:
+    await client.collection("_readyz").document("ping").get(timeout=2.0)
+
+
+async def close_firestore(client: firestore.AsyncClient) -> None:
+    """Close the gRPC channel (the async client has no public close)."""
+    transport = getattr(getattr(client, "_firestore_api_internal", None), "_transport", None)
+    if transport is not None:
+        await transport.close()

@@ -1,0 +1,79 @@
+"""``/users/{uid}`` in Firestore."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from google.api_core.exceptions import AlreadyExists
+from google.cloud import firestore
+
+from app.services.models import Inventory, Profile, ProfileChanges
+
+COLLECTION = "users"
+
+
+def _profile(data: dict[str, Any]) -> Profile:
+    return Profile.model_validate(data)
+
+
+class UserRepository:
+    def __init__(self, client: firestore.AsyncClient) -> None:
+        self._db = client
+
+    def _doc(self, uid: str) -> firestore.AsyncDocumentReference:
+        return self._db.collection(COLLECTION).document(uid)
+
+    async def get(self, uid: str) -> Profile | None:
+        snap = await self._doc(uid).get()
+        data = snap.to_dict()
+        return _profile(data) if snap.exists and data is not None else None
+
+    async def create(self, uid: str, display_name: str) -> Profile:
+        """Create the document with its defaults, or return the one a concurrent request created."""
+        now = datetime.now(UTC)
+        data: dict[str, Any] = {
+            "uid": uid,
+            "display_name": display_name,
+            "country": None,
+            "avatar_id": None,
+            "created_at": now,
+            "updated_at": now,
+            "stats": {"games_played": 0, "best_score": 0, "total_score": 0},
+            "inventory": {"coins": 0, "items": {}},
+            "friends": [],
+        }
+        try:
+            await self._doc(uid).create(data)
+        except AlreadyExists:
+            existing = await self.get(uid)
+            if existing is not None:
+                return existing
+            raise
+        return _profile(data)
+
+    async def update_profile(self, uid: str, changes: ProfileChanges) -> None:
+        fields: dict[str, Any] = changes.model_dump(exclude_unset=True)
+        fields["updated_at"] = datetime.now(UTC)
+        await self._doc(uid).update(fields)
+
+    async def get_inventory(self, uid: str) -> Inventory | None:
+        snap = await self._doc(uid).get(field_paths=["inventory"])
+        if not snap.exists:
+            return None
+        data = snap.to_dict() or {}
+        return Inventory.model_validate(data.get("inventory") or {})
+
+    async def add_friend(self, uid: str, friend_uid: str) -> None:
+        await self._doc(uid).update(
+            {"friends": firestore.ArrayUnion([friend_uid]), "updated_at": datetime.now(UTC)}
+        )
+
+    async def remove_friend(self, uid: str, friend_uid: str) -> None:
+        await self._doc(uid).update(
+            {"friends": firestore.ArrayRemove([friend_uid]), "updated_at": datetime.now(UTC)}
+        )
+
+    async def exists(self, uid: str) -> bool:
+        snap = await self._doc(uid).get(field_paths=["uid"])
+        return bool(snap.exists)

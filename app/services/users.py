@@ -1,0 +1,146 @@
+"""Player profiles, inventory and friends: the rules, over repository interfaces (no SDK here)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Protocol
+
+from app.services.models import Inventory, Profile, ProfileChanges, PublicProfile, Stats
+
+MAX_FRIENDS = 200
+
+
+class ServiceError(Exception):
+    """A rule the request broke; the API maps ``status``/``code`` to the error body."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class UserStore(Protocol):
+    async def get(self, uid: str) -> Profile | None: ...
+    async def create(self, uid: str, display_name: str) -> Profile: ...
+    async def update_profile(self, uid: str, changes: ProfileChanges) -> None: ...
+    async def get_inventory(self, uid: str) -> Inventory | None: ...
+    async def add_friend(self, uid: str, friend_uid: str) -> None: ...
+    async def remove_friend(self, uid: str, friend_uid: str) -> None: ...
+    async def exists(self, uid: str) -> bool: ...
+
+
+class Cache(Protocol):
+    async def get(self, key: str) -> bytes | None: ...
+    async def set(self, key: str, value: bytes, ttl_s: int) -> None: ...
+    async def delete(self, *keys: str) -> None: ...
+
+
+def default_display_name(uid: str, token_name: str | None) -> str:
+    name = (token_name or "").strip()[:32]
+    return name if len(name) >= 2 else f"Player-{uid[:6]}"
+
+
+def etag(body: bytes) -> str:
+    """A strong validator for a rendered body (clients keep a 1-minute device cache with it)."""
+    return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+
+
+class UserService:
+    """Firestore holds every profile; Redis holds rendered copies, deleted after each write commits."""
+
+    def __init__(self, store: UserStore, cache: Cache, *, profile_ttl_s: int, inventory_ttl_s: int) -> None:
+        self._store = store
+        self._cache = cache
+        self._profile_ttl_s = profile_ttl_s
+        self._inventory_ttl_s = inventory_ttl_s
+
+    @staticmethod
+    def profile_key(uid: str) -> str:
+        return f"user:{uid}:profile"
+
+    @staticmethod
+    def inventory_key(uid: str) -> str:
+        return f"user:{uid}:inventory"
+
+    async def _cache_profile(self, profile: Profile) -> bytes:
+        body = profile.model_dump_json().encode()
+        await self._cache.set(self.profile_key(profile.uid), body, self._profile_ttl_s)
+        return body
+
+    async def my_profile_json(self, uid: str, token_name: str | None) -> bytes:
+        """The caller's profile as rendered JSON (cached; the document is created on first sight)."""
+        cached = await self._cache.get(self.profile_key(uid))
+        if cached is not None:
+            return cached
+        profile = await self._store.get(uid)
+        if profile is None:
+            profile = await self._store.create(uid, default_display_name(uid, token_name))
+        return await self._cache_profile(profile)
+
+    async def my_profile(self, uid: str, token_name: str | None) -> Profile:
+        return Profile.model_validate_json(await self.my_profile_json(uid, token_name))
+
+    async def my_stats(self, uid: str, token_name: str | None) -> Stats:
+        return (await self.my_profile(uid, token_name)).stats
+
+    async def update_profile(self, uid: str, token_name: str | None, changes: ProfileChanges) -> Profile:
+        await self.my_profile(uid, token_name)  # the document exists from here on
+        if changes.model_fields_set:
+            await self._store.update_profile(uid, changes)
+            await self._cache.delete(self.profile_key(uid))
+        return await self.my_profile(uid, token_name)
+
+    async def inventory(self, uid: str, token_name: str | None) -> Inventory:
+        cached = await self._cache.get(self.inventory_key(uid))
+        if cached is not None:
+            return Inventory.model_validate_json(cached)
+        inventory = await self._store.get_inventory(uid)
+        if inventory is None:
+            await self.my_profile(uid, token_name)
+            inventory = Inventory()
+        body = inventory.model_dump_json().encode()
+        await self._cache.set(self.inventory_key(uid), body, self._inventory_ttl_s)
+        return inventory
+
+    async def any_profile(self, uid: str) -> Profile:
+        """Any player's full profile (read through the cache); 404 when there is no such player."""
+        cached = await self._cache.get(self.profile_key(uid))
+        if cached is not None:
+            return Profile.model_validate_json(cached)
+        profile = await self._store.get(uid)
+        if profile is None:
+            raise ServiceError(404, "user_not_found", "no such player")
+        await self._cache_profile(profile)
+        return profile
+
+    async def public_profile(self, uid: str) -> PublicProfile:
+        profile = await self.any_profile(uid)
+        return PublicProfile(
+            uid=profile.uid,
+            display_name=profile.display_name,
+            country=profile.country,
+            avatar_id=profile.avatar_id,
+            best_score=profile.stats.best_score,
+        )
+
+    async def add_friend(self, uid: str, token_name: str | None, friend_uid: str) -> list[str]:
+        if friend_uid == uid:
+            raise ServiceError(400, "cannot_friend_self", "you cannot add yourself as a friend")
+        me = await self.my_profile(uid, token_name)
+        if friend_uid in me.friends:
+            return me.friends
+        if len(me.friends) >= MAX_FRIENDS:
+            raise ServiceError(409, "too_many_friends", f"a player has at most {MAX_FRIENDS} friends")
+        if not await self._store.exists(friend_uid):
+            raise ServiceError(404, "user_not_found", "no such player")
+        await self._store.add_friend(uid, friend_uid)
+        await self._cache.delete(self.profile_key(uid))
+        return (await self.my_profile(uid, token_name)).friends
+
+    async def remove_friend(self, uid: str, token_name: str | None, friend_uid: str) -> None:
+        me = await self.my_profile(uid, token_name)
+        if friend_uid not in me.friends:
+            raise ServiceError(404, "friend_not_found", "that player is not in your friends")
+        await self._store.remove_friend(uid, friend_uid)
+        await self._cache.delete(self.profile_key(uid))

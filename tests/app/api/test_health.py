@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.app.backends import free_port
+from tests.app.conftest import MakeClient
+
+
+def test_healthz(client: TestClient) -> None:
+    r = client.get("/healthz")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok"}
+
+
+def test_readyz_checks_redis_and_firestore(client: TestClient) -> None:
+    r = client.get("/readyz")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok", "checks": {"redis": "ok", "firestore": "ok"}}
+
+
+def test_readyz_503_when_redis_is_down(make_client: MakeClient) -> None:
+    client = make_client(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    r = client.get("/readyz")
+    assert r.status_code == 503
+    body = r.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["firestore"] == "ok"
+    assert body["checks"]["redis"].startswith("error")
+
+
+def test_unknown_route_uses_the_error_shape(client: TestClient) -> None:
+    r = client.get("/v1/nope")
+    assert r.status_code == 404
+    assert r.json() == {"error": {"code": "not_found", "message": "Not Found"}}

@@ -1,0 +1,123 @@
+"""Real redis-server and Firestore emulator processes for the app tests (one pair per test process)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+EMULATOR_DIR = Path("/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator")
+EMULATOR_JAR = EMULATOR_DIR / "cloud-firestore-emulator.jar"
+EMULATOR_MAIN = "com.google.cloud.datastore.emulator.firestore.CloudFirestore"
+JAVA_TOOL_OPTIONS = "-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
+
+REDIS_HINT = "redis-server not found on PATH: install it (Debian/Ubuntu: apt-get install redis-server)"
+FIRESTORE_HINT = (
+    "the Firestore emulator was not found: install it with "
+    "`gcloud components install cloud-firestore-emulator` (or apt-get install "
+    "google-cloud-cli-firestore-emulator) and Java 17+ (apt-get install openjdk-17-jre-headless); "
+    "or set POG_FIRESTORE_EMULATOR_JAR to the jar"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Service:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def _wait(service: Service, ready: Callable[[], bool], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if service.process.poll() is not None:
+            raise RuntimeError(
+                f"{service.name} exited with {service.process.returncode}:\n{service.log.read_text()[-2000:]}"
+            )
+        if ready():
+            return
+        time.sleep(0.05)
+    service.stop()
+    raise RuntimeError(f"{service.name} not ready after {timeout_s} s:\n{service.log.read_text()[-2000:]}")
+
+
+def start_redis(workdir: Path) -> Service:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError(REDIS_HINT)
+    port = free_port()
+    log = workdir / f"redis-{port}.log"
+    cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+           "--dir", str(workdir)]  # fmt: skip
+    with log.open("wb") as out:
+        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    service = Service("redis-server", process, port, log)
+
+    def ready() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    _wait(service, ready, 10)
+    return service
+
+
+def start_firestore(workdir: Path) -> Service:
+    jar = Path(os.environ.get("POG_FIRESTORE_EMULATOR_JAR", EMULATOR_JAR))
+    java = shutil.which("java")
+    if not jar.is_file() or java is None:
+        raise RuntimeError(FIRESTORE_HINT)
+    port = free_port()
+    log = workdir / f"firestore-{port}.log"
+    env = {**os.environ, "JAVA_TOOL_OPTIONS": JAVA_TOOL_OPTIONS}
+    cmd = [java, "-Duser.language=en", "-cp", str(jar), EMULATOR_MAIN, "start",
+           "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+        )
+    service = Service("Firestore emulator", process, port, log)
+
+    def ready() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=0.5) as resp:
+                return bool(resp.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    _wait(service, ready, 60)
+    return service
+
+
+def clear_firestore(port: int, project: str) -> None:
+    url = f"http://127.0.0.1:{port}/emulator/v1/projects/{project}/databases/(default)/documents"
+    request = urllib.request.Request(url, method="DELETE")
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        assert resp.status == 200, resp.status

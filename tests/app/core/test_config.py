@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from ipaddress import ip_network
+
+import pytest
+from pydantic import ValidationError
+
+from app.core.config import Settings
+
+PROD = {
+    "POG_ENVIRONMENT": "prod",
+    "POG_REDIS_URL": "rediss://:pw@redis.example:6380/0",
+    "POG_SENTRY_DSN": "https://key@o1.ingest.sentry.io/1",
+    "POG_FIREBASE_PROJECT_ID": "pot-of-gold-prod",
+}
+
+
+@pytest.fixture
+def prod_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("FIRESTORE_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST", "POG_AUTH_CHECK_REVOKED"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in PROD.items():
+        monkeypatch.setenv(name, value)
+    return monkeypatch
+
+
+def test_prod_starts_with_everything_set(prod_env: pytest.MonkeyPatch) -> None:
+    settings = Settings()
+    assert settings.environment == "prod"
+    assert settings.auth_check_revoked is True
+
+
+@pytest.mark.parametrize("variable", ["FIRESTORE_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST"])
+def test_prod_refuses_emulator_variables(prod_env: pytest.MonkeyPatch, variable: str) -> None:
+    prod_env.setenv(variable, "127.0.0.1:8080")
+    with pytest.raises(ValidationError, match=variable):
+        Settings()
+
+
+@pytest.mark.parametrize("secret", ["POG_REDIS_URL", "POG_SENTRY_DSN"])
+def test_prod_refuses_a_missing_secret(prod_env: pytest.MonkeyPatch, secret: str) -> None:
+    prod_env.delenv(secret)
+    with pytest.raises(ValidationError, match=secret):
+        Settings()
+
+
+def test_prod_refuses_a_demo_project(prod_env: pytest.MonkeyPatch) -> None:
+    prod_env.setenv("POG_FIREBASE_PROJECT_ID", "demo-pot-of-gold")
+    with pytest.raises(ValidationError, match="POG_FIREBASE_PROJECT_ID"):
+        Settings()
+
+
+def test_prod_refuses_skipping_the_revocation_check(prod_env: pytest.MonkeyPatch) -> None:
+    prod_env.setenv("POG_AUTH_CHECK_REVOKED", "false")
+    with pytest.raises(ValidationError, match="POG_AUTH_CHECK_REVOKED"):
+        Settings()
+
+
+def test_dev_accepts_emulators(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POG_ENVIRONMENT", "dev")
+    monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")
+    assert Settings().firebase_auth_emulator_host == "127.0.0.1:9099"
+
+
+def test_unknown_environment_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POG_ENVIRONMENT", "staging")
+    with pytest.raises(ValidationError, match="environment"):
+        Settings()
+
+
+@pytest.mark.parametrize("raw", ['["203.0.113.0/24", "2001:db8::/32"]', "203.0.113.0/24, 2001:db8::/32"])
+def test_ip_lists_from_json_or_commas(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
+    monkeypatch.setenv("POG_ADMIN_IP_ALLOWLIST", raw)
+    assert Settings().admin_ip_allowlist == [ip_network("203.0.113.0/24"), ip_network("2001:db8::/32")]
+
+
+def test_bad_ip_list_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POG_TRUSTED_PROXIES", "not-an-ip")
+    with pytest.raises(ValidationError, match="trusted_proxies"):
+        Settings()
+
+
+def test_bad_rate_limit_notation_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POG_RATE_LIMIT_USER", "lots")
+    with pytest.raises(ValidationError, match="rate_limit_user"):
+        Settings()
