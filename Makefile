@@ -24,6 +24,8 @@ lock:
 	$(VENV)/pip install --quiet uv
 	$(VENV)/uv pip compile pyproject.toml --extra dev --generate-hashes --no-emit-index-url \
 		--no-emit-find-links --no-strip-extras --python-version 3.11 -o requirements.lock
+	$(VENV)/uv pip compile requirements-app.in -c requirements.lock --generate-hashes --no-emit-index-url \
+		--no-emit-find-links --no-strip-extras --python-version 3.11 -o requirements-app.lock
 
 # After an intended change to what the program declares: re-pin the per-type counts the tests check.
 pin-counts: setup

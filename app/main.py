@@ -12,12 +12,14 @@ from brotli_asgi import BrotliMiddleware
 from fastapi import FastAPI, Request
 
 from app.api.deps import Container
-from app.api.routes import health, me, users
+from app.api.routes import games, health, me, metrics, users
 from app.core import errors
 from app.core.auth import TokenVerifier
 from app.core.config import Settings, get_settings
 from app.core.middleware import BodySizeLimit
+from app.core.observability import RequestContext, configure_logging
 from app.core.responses import OrjsonResponse
+from app.repositories.breaker import RedisBreaker
 from app.repositories.cache import RedisCache
 from app.repositories.clients import (
     close_firestore,
@@ -26,8 +28,11 @@ from app.repositories.clients import (
     ping_redis,
     redis_client,
 )
+from app.repositories.games import GameRepository
+from app.repositories.leaderboard_sets import RedisLeaderboardSink
 from app.repositories.rate_limits import RateLimiter, parse_limits
 from app.repositories.users import UserRepository
+from app.services.games import GameService
 from app.services.users import ServiceError, UserService
 
 log = logging.getLogger("app")
@@ -52,19 +57,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = firestore_client(settings)
         rds = redis_client(settings)
         verifier = TokenVerifier(settings)
-        limiter = RateLimiter(rds)
+        # Every Redis call of the cache and the rate limiter goes through one breaker (state in memory).
+        breaker = RedisBreaker(settings.redis_breaker_threshold, settings.redis_breaker_recovery_s)
+        app.state.redis_breaker = breaker
+        limiter = RateLimiter(rds, breaker)
+        cache = RedisCache(rds, breaker)
+        user_service = UserService(
+            UserRepository(db),
+            cache,
+            profile_ttl_s=settings.profile_cache_ttl_s,
+            inventory_ttl_s=settings.inventory_cache_ttl_s,
+        )
+        game_store = GameRepository.for_settings(settings, db)
+        games_service = GameService(
+            game_store,
+            user_service,
+            cache,
+            RedisLeaderboardSink(rds, breaker),
+        )
         app.state.container = Container(
             settings=settings,
             verifier=verifier,
             limiter=limiter,
             user_limits=parse_limits(settings.rate_limit_user),
             ip_limits=parse_limits(settings.rate_limit_ip),
-            users=UserService(
-                UserRepository(db),
-                RedisCache(rds),
-                profile_ttl_s=settings.profile_cache_ttl_s,
-                inventory_ttl_s=settings.inventory_cache_ttl_s,
-            ),
+            users=user_service,
+            games=games_service,
         )
 
         async def probe() -> dict[str, str]:
@@ -85,9 +103,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await rds.aclose()
+            await game_store.close()
             await close_firestore(db)
             verifier.close()
 
+    configure_logging(settings.log_json)
     _init_sentry(settings)
     app = FastAPI(
         title="Pot of Gold game API",
@@ -106,9 +126,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(me.router)
     app.include_router(users.router)
+    app.include_router(games.router)
+    app.include_router(metrics.router)
     # Outermost first on the way in: size limit, then compression of the response.
     app.add_middleware(BrotliMiddleware, minimum_size=512, gzip_fallback=True)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Outermost: request id, trace id, the request's log line and metrics.
+    app.add_middleware(RequestContext, project=settings.firebase_project_id)
     return app
 
 

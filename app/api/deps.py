@@ -14,6 +14,7 @@ from app.core.config import Settings
 from app.core.errors import ApiError
 from app.core.net import Address, client_ip
 from app.repositories.rate_limits import RateLimiter
+from app.services.games import GameService
 from app.services.users import UserService
 
 
@@ -27,6 +28,7 @@ class Container:
     user_limits: list[RateLimitItem]
     ip_limits: list[RateLimitItem]
     users: UserService
+    games: GameService
 
 
 def container(request: Request) -> Container:

@@ -54,3 +54,5 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: str
     checks: dict[str, str] = Field(default_factory=dict)
+    #: Circuit breaker states: closed, opened or half-opened.
+    breakers: dict[str, str] = Field(default_factory=dict)

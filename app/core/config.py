@@ -55,6 +55,19 @@ class Settings(BaseSettings):
     auth_check_revoked: bool = True
     profile_cache_ttl_s: int = Field(default=24 * 3600, ge=1)
     inventory_cache_ttl_s: int = Field(default=5 * 60, ge=1)
+    #: Firestore database holding /games (phase 2+ moves games to their own database).
+    games_database: str = Field(default="(default)", min_length=1)
+    #: Redis socket (connect and read) timeout: a slow Redis costs a request at most this per call.
+    redis_timeout_ms: int = Field(default=200, ge=10, le=5000)
+    #: Consecutive Redis failures that open the breaker; seconds it stays open before a trial call.
+    redis_breaker_threshold: int = Field(default=5, ge=1)
+    redis_breaker_recovery_s: float = Field(default=10.0, gt=0)
+    #: Direct peers allowed to read /metrics (a sidecar collector on the instance's loopback).
+    metrics_allowlist: Annotated[list[Network], NoDecode] = Field(
+        default_factory=lambda: [ip_network("127.0.0.0/8"), ip_network("::1/128")]
+    )
+    #: One JSON object per log line on stdout (Cloud Logging's structured format); off: stdlib default.
+    log_json: bool = True
     #: Google's own variables, read without the prefix.
     firestore_emulator_host: str | None = Field(
         default=None, validation_alias=AliasChoices("FIRESTORE_EMULATOR_HOST")
@@ -63,12 +76,12 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("FIREBASE_AUTH_EMULATOR_HOST")
     )
 
-    @field_validator("admin_ip_allowlist", "trusted_proxies", mode="before")
+    @field_validator("admin_ip_allowlist", "trusted_proxies", "metrics_allowlist", mode="before")
     @classmethod
     def _parse_networks(cls, value: Any) -> Any:
         return _networks(value)
 
-    @field_validator("admin_ip_allowlist", "trusted_proxies")
+    @field_validator("admin_ip_allowlist", "trusted_proxies", "metrics_allowlist")
     @classmethod
     def _strict_networks(cls, value: list[Network]) -> list[Network]:
         return [ip_network(str(net), strict=False) for net in value]

@@ -7,11 +7,10 @@ import asyncio
 import redis.asyncio as redis
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import firestore
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from app.core.config import Settings
-
-#: Redis is a cache: a slow Redis must not hold a request for long (reads fall back to Firestore).
-REDIS_TIMEOUT_S = 0.5
 
 
 def firestore_client(settings: Settings) -> firestore.AsyncClient:
@@ -23,10 +22,17 @@ def firestore_client(settings: Settings) -> firestore.AsyncClient:
 
 
 def redis_client(settings: Settings) -> redis.Redis:
+    """Redis is a cache: a slow Redis must not hold a request for long (reads fall back to Firestore).
+
+    Short timeouts and no client-side retries: the circuit breaker (app/repositories/breaker.py)
+    decides when to stop trying, so one call costs at most ``redis_timeout_ms``.
+    """
+    timeout_s = settings.redis_timeout_ms / 1000
     return redis.Redis.from_url(
         settings.redis_url.get_secret_value(),
-        socket_timeout=REDIS_TIMEOUT_S,
-        socket_connect_timeout=REDIS_TIMEOUT_S,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        retry=Retry(NoBackoff(), 0),
         health_check_interval=30,
     )
 

@@ -13,6 +13,10 @@ from limits import RateLimitItem, parse_many
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
+from redis.exceptions import RedisError
+
+from app.core.metrics import REDIS_FAILURES
+from app.repositories.breaker import BreakerOpenError, RedisBreaker
 
 log = logging.getLogger("app.ratelimit")
 
@@ -24,7 +28,8 @@ class Verdict:
 
 
 class RateLimiter:
-    def __init__(self, client: redis.Redis, key_prefix: str = "ratelimit") -> None:
+    def __init__(self, client: redis.Redis, breaker: RedisBreaker, key_prefix: str = "ratelimit") -> None:
+        self._breaker = breaker
         # Shares the cache's connection pool (and its timeouts); the URI only selects the storage.
         options: dict[str, Any] = {"connection_pool": client.connection_pool}
         self._storage = RedisStorage(
@@ -32,14 +37,21 @@ class RateLimiter:
         )
         self._limiter = SlidingWindowCounterRateLimiter(self._storage)
 
+    async def _check(self, limits: list[RateLimitItem], identifiers: tuple[str, ...]) -> Verdict:
+        for item in limits:
+            if not await self._limiter.hit(item, *identifiers):
+                stats = await self._limiter.get_window_stats(item, *identifiers)
+                return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())))
+        return Verdict(True)
+
     async def hit(self, limits: list[RateLimitItem], *identifiers: str) -> Verdict:
-        """Count one request against every limit; fail open when Redis is unavailable."""
+        """Count one request against every limit; fail open when Redis is unavailable or the breaker open."""
         try:
-            for item in limits:
-                if not await self._limiter.hit(item, *identifiers):
-                    stats = await self._limiter.get_window_stats(item, *identifiers)
-                    return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())))
-        except StorageError as exc:  # wrap_exceptions=True: every Redis failure arrives as this
+            return await self._breaker.call(lambda: self._check(limits, identifiers))
+        except BreakerOpenError:
+            REDIS_FAILURES.labels(operation="rate_limit", reason="breaker_open").inc()
+        except (StorageError, RedisError, OSError) as exc:  # wrap_exceptions=True: mostly StorageError
+            REDIS_FAILURES.labels(operation="rate_limit", reason=type(exc).__name__).inc()
             log.warning("rate limiter unavailable, allowing: %s", type(exc).__name__)
         return Verdict(True)
 

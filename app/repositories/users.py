@@ -8,6 +8,7 @@ from typing import Any
 from google.api_core.exceptions import AlreadyExists
 from google.cloud import firestore
 
+from app.core.metrics import firestore_timer
 from app.services.models import Inventory, Profile, ProfileChanges
 
 COLLECTION = "users"
@@ -25,7 +26,8 @@ class UserRepository:
         return self._db.collection(COLLECTION).document(uid)
 
     async def get(self, uid: str) -> Profile | None:
-        snap = await self._doc(uid).get()
+        with firestore_timer("get"):
+            snap = await self._doc(uid).get()
         data = snap.to_dict()
         return _profile(data) if snap.exists and data is not None else None
 
@@ -44,7 +46,8 @@ class UserRepository:
             "friends": [],
         }
         try:
-            await self._doc(uid).create(data)
+            with firestore_timer("write"):
+                await self._doc(uid).create(data)
         except AlreadyExists:
             existing = await self.get(uid)
             if existing is not None:
@@ -55,25 +58,30 @@ class UserRepository:
     async def update_profile(self, uid: str, changes: ProfileChanges) -> None:
         fields: dict[str, Any] = changes.model_dump(exclude_unset=True)
         fields["updated_at"] = datetime.now(UTC)
-        await self._doc(uid).update(fields)
+        with firestore_timer("write"):
+            await self._doc(uid).update(fields)
 
     async def get_inventory(self, uid: str) -> Inventory | None:
-        snap = await self._doc(uid).get(field_paths=["inventory"])
+        with firestore_timer("get"):
+            snap = await self._doc(uid).get(field_paths=["inventory"])
         if not snap.exists:
             return None
         data = snap.to_dict() or {}
         return Inventory.model_validate(data.get("inventory") or {})
 
     async def add_friend(self, uid: str, friend_uid: str) -> None:
-        await self._doc(uid).update(
-            {"friends": firestore.ArrayUnion([friend_uid]), "updated_at": datetime.now(UTC)}
-        )
+        with firestore_timer("write"):
+            await self._doc(uid).update(
+                {"friends": firestore.ArrayUnion([friend_uid]), "updated_at": datetime.now(UTC)}
+            )
 
     async def remove_friend(self, uid: str, friend_uid: str) -> None:
-        await self._doc(uid).update(
-            {"friends": firestore.ArrayRemove([friend_uid]), "updated_at": datetime.now(UTC)}
-        )
+        with firestore_timer("write"):
+            await self._doc(uid).update(
+                {"friends": firestore.ArrayRemove([friend_uid]), "updated_at": datetime.now(UTC)}
+            )
 
     async def exists(self, uid: str) -> bool:
-        snap = await self._doc(uid).get(field_paths=["uid"])
+        with firestore_timer("get"):
+            snap = await self._doc(uid).get(field_paths=["uid"])
         return bool(snap.exists)

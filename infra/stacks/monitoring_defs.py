@@ -7,6 +7,8 @@ broken phase-3 alert fails the phase-1 plan instead of surprising the promotion.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -50,6 +52,12 @@ VALUE_TYPES: tuple[str, ...] = ("BOOL", "INT64", "DOUBLE", "DISTRIBUTION")
 GCP_METRICS: dict[str, str] = {
     "run.googleapis.com/request_count": "cloud_run_revision",
     "run.googleapis.com/request_latencies": "cloud_run_revision",
+    "run.googleapis.com/container/instance_count": "cloud_run_revision",
+    "run.googleapis.com/container/cpu/utilizations": "cloud_run_revision",
+    "run.googleapis.com/container/memory/utilizations": "cloud_run_revision",
+    "firestore.googleapis.com/document/read_count": "firestore_instance",
+    "firestore.googleapis.com/document/write_count": "firestore_instance",
+    "monitoring.googleapis.com/uptime_check/check_passed": "uptime_url",
 }
 UPTIME_METRIC = "monitoring.googleapis.com/uptime_check/check_passed"
 
@@ -198,16 +206,63 @@ MetricDefinition = LogMetricDefinition | CustomMetricDefinition
 
 
 @dataclass(frozen=True)
+class BurnRateAlert:
+    """One multi-window burn-rate policy: both lookbacks above ``burn_rate`` at once (combiner AND)."""
+
+    id: str  # fast | medium | slow ...: the policy is ``<slo id>-<id>-burn``
+    severity: Severity
+    burn_rate: float
+    long_window: str  # e.g. 3600s
+    short_window: str  # e.g. 300s
+
+
+@dataclass(frozen=True)
+class RatioSli:
+    """Request-based SLI: good = total - bad (``good_total_ratio`` with bad and total filters)."""
+
+    bad: Series
+    total: Series
+
+
+@dataclass(frozen=True)
+class DistributionCutSli:
+    """Request-based SLI: good = requests whose value is at most ``max`` (``distribution_cut``)."""
+
+    series: Series
+    max: float
+
+
+@dataclass(frozen=True)
+class SloDefinition:
+    id: str
+    display_name: str
+    owner: str
+    alert_set: str
+    runbook: str
+    summary: str
+    goal: float
+    rolling_days: int
+    sli: RatioSli | DistributionCutSli
+    burn_rate_alerts: tuple[BurnRateAlert, ...]
+    source: Path
+
+
+@dataclass(frozen=True)
 class MonitoringDefinitions:
     alerts: tuple[AlertDefinition, ...]
     metrics: Mapping[str, MetricDefinition]
+    slos: tuple[SloDefinition, ...] = ()
+    dashboards: Mapping[str, str] = dataclasses.field(default_factory=dict)  # file stem -> JSON text
 
     def select(self, sets: Iterable[str]) -> MonitoringDefinitions:
-        """Only the alerts of these sets, and only the metrics they read."""
+        """Only the alerts and SLOs of these sets, and only the metrics the alerts read."""
         wanted = set(sets)
         alerts = tuple(a for a in self.alerts if a.alert_set in wanted)
+        slos = tuple(s for s in self.slos if s.alert_set in wanted)
         used: set[str] = set().union(*(a.metric_ids() for a in alerts))
-        return MonitoringDefinitions(alerts, {k: v for k, v in self.metrics.items() if k in used})
+        return MonitoringDefinitions(
+            alerts, {k: v for k, v in self.metrics.items() if k in used}, slos, self.dashboards
+        )
 
 
 class _Fields:
@@ -525,6 +580,167 @@ def _check_runbook(f: _Fields, repo_root: Path, runbook: str) -> None:
             f.fail("runbook", f"{runbook} lacks the section(s) {', '.join(missing)}: add them")
 
 
+# --- SLOs ---------------------------------------------------------------------------------------
+
+_SLO_FIELDS = (
+    "id", "display_name", "owner", "set", "runbook", "summary", "goal", "rolling_days", "sli",
+    "burn_rate_alerts",
+)  # fmt: skip
+_BURN_FIELDS = ("id", "severity", "burn_rate", "long_window", "short_window")
+_SLI_METRICS = {
+    "ratio": ("run.googleapis.com/request_count",),
+    "distribution_cut": ("run.googleapis.com/request_latencies",),
+}
+
+
+def _slo(
+    path: Path, rel: str, repo_root: Path, metrics: Mapping[str, MetricDefinition], problems: list[str]
+) -> SloDefinition | None:
+    data = _read_yaml(path, rel, problems)
+    if data is None:
+        return None
+    f = _Fields(rel, data, problems)
+    f.unknown(_SLO_FIELDS)
+    slo_id = f.text("id", pattern=_ID)
+    if slo_id and slo_id != path.stem:
+        f.fail("id", f"must equal the file name without .yaml ({path.stem!r}); got {slo_id!r}")
+    runbook = f.text("runbook")
+    if runbook:
+        _check_runbook(f, repo_root, runbook)
+    goal = f.number("goal")
+    if not 0.0 < goal < 1.0:
+        f.fail("goal", f"must be a fraction between 0 and 1, e.g. 0.999; got {data.get('goal')!r}")
+    days = data.get("rolling_days")
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 30:
+        f.fail("rolling_days", f"must be a whole number of days from 1 to 30; got {days!r}")
+        days = 28
+    sli_fields = f.mapping("sli")
+    shapes = [k for k in _SLI_METRICS if sli_fields.has(k)]
+    sli: RatioSli | DistributionCutSli | None = None
+    if len(shapes) != 1 or set(sli_fields.data) - set(_SLI_METRICS):
+        sli_fields.fail(
+            "", f"must have exactly one of {', '.join(_SLI_METRICS)}; got {sorted(sli_fields.data)}"
+        )
+    elif shapes[0] == "ratio":
+        body = sli_fields.mapping("ratio")
+        body.unknown(("bad", "total"))
+        sli = RatioSli(_series(body.mapping("bad"), metrics), _series(body.mapping("total"), metrics))
+    else:
+        body = sli_fields.mapping("distribution_cut")
+        body.unknown(("metric", "filter", "max"))
+        series_fields = {k: v for k, v in body.data.items() if k in ("metric", "filter")}
+        sli = DistributionCutSli(
+            _series(_Fields(body.file, series_fields, body.problems, body.path), metrics), body.number("max")
+        )
+    if sli is not None:
+        used = (sli.bad, sli.total) if isinstance(sli, RatioSli) else (sli.series,)
+        for series in used:
+            if series.metric and series.metric not in _SLI_METRICS[shapes[0]]:
+                sli_fields.fail(
+                    shapes[0], f"reads {series.metric}; SLOs here use {', '.join(_SLI_METRICS[shapes[0]])}"
+                )
+    raw_alerts = data.get("burn_rate_alerts")
+    burns: list[BurnRateAlert] = []
+    if not isinstance(raw_alerts, list) or not raw_alerts:
+        f.fail("burn_rate_alerts", "must be a non-empty list (fast, medium, slow burn-rate policies)")
+        raw_alerts = []
+    for i, raw in enumerate(raw_alerts):
+        b = _Fields(rel, raw if isinstance(raw, dict) else {}, problems, f"burn_rate_alerts[{i}]")
+        b.unknown(_BURN_FIELDS)
+        severity: Any = b.choice("severity", SEVERITIES)
+        long_window = b.duration("long_window", minimum=60)
+        short_window = b.duration("short_window", minimum=60)
+        if int(short_window[:-1]) >= int(long_window[:-1]):
+            b.fail("short_window", f"must be shorter than long_window ({long_window}); got {short_window}")
+        if int(long_window[:-1]) >= days * 86_400:
+            b.fail("long_window", f"must be shorter than the SLO's {days} days; got {long_window}")
+        rate = b.number("burn_rate")
+        if rate <= 0:
+            b.fail("burn_rate", f"must be positive; got {rate!r}")
+        burns.append(
+            BurnRateAlert(b.text("id", pattern=_LABEL_VALUE), severity, rate, long_window, short_window)
+        )
+    ids = [b.id for b in burns]
+    if len(set(ids)) != len(ids):
+        f.fail("burn_rate_alerts", f"ids must be unique; got {ids}")
+    return SloDefinition(
+        id=slo_id,
+        display_name=f.text("display_name"),
+        owner=f.text("owner", pattern=_LABEL_VALUE),
+        alert_set=f.choice("set", ALERT_SETS),
+        runbook=runbook,
+        summary=f.text("summary"),
+        goal=goal,
+        rolling_days=days,
+        sli=sli or RatioSli(Series("", ""), Series("", "")),
+        burn_rate_alerts=tuple(burns),
+        source=path,
+    )
+
+
+# --- dashboards ---------------------------------------------------------------------------------
+
+_FILTER_METRIC = re.compile(r'metric\.type\s*=\s*"([^"]+)"')
+
+
+def dashboard_metric_types(dashboard: Any) -> set[str]:
+    """Every ``metric.type="..."`` named by a filter anywhere in a dashboard's JSON."""
+    found: set[str] = set()
+    if isinstance(dashboard, dict):
+        for key, value in dashboard.items():
+            if key in ("filter", "denominatorFilter", "numeratorFilter") and isinstance(value, str):
+                found.update(_FILTER_METRIC.findall(value))
+            else:
+                found |= dashboard_metric_types(value)
+    elif isinstance(dashboard, list):
+        for item in dashboard:
+            found |= dashboard_metric_types(item)
+    return found
+
+
+def known_metric_types(metrics: Mapping[str, MetricDefinition], prefix: str = "{prefix}") -> set[str]:
+    """Metric types a dashboard may chart: GCP_METRICS and the metrics defined in monitoring/metrics/."""
+    return set(GCP_METRICS) | {m.metric_type(prefix) for m in metrics.values()}
+
+
+def _dashboard(
+    path: Path, rel: str, metrics: Mapping[str, MetricDefinition], problems: list[str]
+) -> str | None:
+    text = path.read_text()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        problems.append(f"{rel}: is not valid JSON: {exc}")
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("displayName"), str):
+        problems.append(f"{rel}: must be a dashboard object with a `displayName`")
+        return None
+    layout = data.get("mosaicLayout")
+    tiles = layout.get("tiles") if isinstance(layout, dict) else None
+    if not isinstance(tiles, list) or not tiles:
+        problems.append(f"{rel}: `mosaicLayout.tiles` must be a non-empty list of tiles")
+        return None
+    for i, tile in enumerate(tiles):
+        if not isinstance(tile, dict) or not isinstance(tile.get("widget"), dict):
+            problems.append(f"{rel}: `mosaicLayout.tiles[{i}]` needs a `widget`")
+            continue
+        if any(not isinstance(tile.get(k), int) for k in ("xPos", "yPos", "width", "height")):
+            problems.append(f"{rel}: `mosaicLayout.tiles[{i}]` needs integer xPos, yPos, width and height")
+        if tile.get("xPos", 0) + tile.get("width", 0) > 48:
+            problems.append(f"{rel}: `mosaicLayout.tiles[{i}]` is wider than the 48-column grid")
+    known = known_metric_types(metrics)
+    referenced = dashboard_metric_types(data)
+    if not referenced:
+        problems.append(f"{rel}: charts no metric (no filter with metric.type=...)")
+    for metric_type in sorted(referenced - known):
+        problems.append(
+            f"{rel}: charts the unknown metric {metric_type!r}: use a metric in GCP_METRICS"
+            " (infra/stacks/monitoring_defs.py) or one defined in monitoring/metrics/"
+            " (log-based: logging.googleapis.com/user/{prefix}-<id>)"
+        )
+    return text
+
+
 def load(
     monitoring_dir: Path, *, sets: Iterable[str] | None = None, repo_root: Path | None = None
 ) -> MonitoringDefinitions:
@@ -551,10 +767,25 @@ def load(
     if not alert_paths:
         problems.append(f"{rel(monitoring_dir / 'alerts')}: no alert definitions (*.yaml) found")
     alerts = [a for p in alert_paths if (a := _alert(p, rel(p), repo_root, metrics, problems)) is not None]
+    slos = [
+        slo
+        for p in sorted((monitoring_dir / "slos").glob("*.yaml"))
+        if (slo := _slo(p, rel(p), repo_root, metrics, problems)) is not None
+    ]
+    clashes = {s.id for s in slos} & {a.id for a in alerts}
+    for clash in sorted(clashes):
+        problems.append(
+            f"monitoring/slos/{clash}.yaml: `id` is also an alert id: runbooks are per id, rename one"
+        )
+    dashboards = {
+        p.stem: text
+        for p in sorted((monitoring_dir / "dashboards").glob("*.json"))
+        if (text := _dashboard(p, rel(p), metrics, problems)) is not None
+    }
     if sets is not None:
         for unknown in sorted(set(sets) - set(ALERT_SETS)):
             problems.append(f"alert set {unknown!r} is not one of {', '.join(ALERT_SETS)} (infra/phases.py)")
     if problems:
         raise DefinitionError(problems)
-    definitions = MonitoringDefinitions(tuple(alerts), metrics)
+    definitions = MonitoringDefinitions(tuple(alerts), metrics, tuple(slos), dashboards)
     return definitions if sets is None else definitions.select(sets)

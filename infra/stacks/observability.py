@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,7 +45,11 @@ class Observability(pulumi.ComponentResource):
     metric_descriptors: dict[str, gcp.monitoring.MetricDescriptor]   custom metrics the app writes
     uptime_check: gcp.monitoring.UptimeCheckConfig                   https://<api hostname>/healthz
     region_uptime_checks: dict[str, gcp.monitoring.UptimeCheckConfig]  phase 3, keyed by region
-    alert_policies: dict[str, gcp.monitoring.AlertPolicy]            keyed by alert id, "<id>/<region>"
+    alert_policies: dict[str, gcp.monitoring.AlertPolicy]            keyed by alert id, "<id>/<region>",
+                                                                     SLO burn rates "<slo id>/<burn id>"
+    slo_service: gcp.monitoring.CustomService | None                 the API, when the phase has SLOs
+    slos: dict[str, gcp.monitoring.Slo]                              keyed by SLO id
+    dashboards: dict[str, gcp.monitoring.Dashboard]                  keyed by monitoring/dashboards/ file stem
     """
 
     def __init__(
@@ -112,6 +117,32 @@ class Observability(pulumi.ComponentResource):
                     self.alert_policies[f"{alert.id}/{region}"] = self._alert_policy(alert, region)
             else:
                 self.alert_policies[alert.id] = self._alert_policy(alert, None)
+
+        self.slo_service: gcp.monitoring.CustomService | None = None
+        self.slos: dict[str, gcp.monitoring.Slo] = {}
+        if definitions.slos:
+            self.slo_service = gcp.monitoring.CustomService(
+                f"{prefix}-slo-service-api",
+                project=args.project,
+                service_id=f"{prefix}-api",
+                display_name=f"[{prefix}] API (Cloud Run, every region)",
+                user_labels=labels(prefix, "observability"),
+                opts=child(self, depends_on=args.depends_on),
+            )
+        for slo in definitions.slos:
+            self.slos[slo.id] = self._slo(slo)
+            for burn in slo.burn_rate_alerts:
+                self.alert_policies[f"{slo.id}/{burn.id}"] = self._burn_rate_policy(slo, burn)
+
+        self.dashboards: dict[str, gcp.monitoring.Dashboard] = {
+            stem: gcp.monitoring.Dashboard(
+                f"{prefix}-dashboard-{stem}",
+                project=args.project,
+                dashboard_json=_dashboard_json(text, prefix),
+                opts=child(self, depends_on=args.depends_on),
+            )
+            for stem, text in sorted(definitions.dashboards.items())
+        }
 
         self.register_outputs(
             {
@@ -231,6 +262,112 @@ class Observability(pulumi.ComponentResource):
             )
         return check
 
+    # --- SLOs ----------------------------------------------------------------------------------
+
+    def _slo_name(self, slo: defs.SloDefinition) -> str:
+        """The SLO's resource name, the argument of select_slo_burn_rate (deterministic, no outputs)."""
+        return (
+            f"projects/{self._args.project}/services/{self._args.prefix}-api/serviceLevelObjectives/{slo.id}"
+        )
+
+    def _slo(self, slo: defs.SloDefinition) -> gcp.monitoring.Slo:
+        args = self._args
+        assert self.slo_service is not None
+        sli = slo.sli
+        if isinstance(sli, defs.RatioSli):
+            request_based = gcp.monitoring.SloRequestBasedSliArgs(
+                good_total_ratio=gcp.monitoring.SloRequestBasedSliGoodTotalRatioArgs(
+                    bad_service_filter=self._filter(sli.bad),
+                    total_service_filter=self._filter(sli.total),
+                )
+            )
+        else:
+            request_based = gcp.monitoring.SloRequestBasedSliArgs(
+                distribution_cut=gcp.monitoring.SloRequestBasedSliDistributionCutArgs(
+                    distribution_filter=self._filter(sli.series),
+                    range=gcp.monitoring.SloRequestBasedSliDistributionCutRangeArgs(max=sli.max),
+                )
+            )
+        return gcp.monitoring.Slo(
+            f"{args.prefix}-{slo.id}",
+            project=args.project,
+            service=self.slo_service.service_id,
+            slo_id=slo.id,
+            display_name=f"[{args.prefix}] {slo.display_name}",
+            goal=slo.goal,
+            rolling_period_days=slo.rolling_days,
+            request_based_sli=request_based,
+            user_labels={"owner": slo.owner, "slo_id": slo.id, "env": args.profile.environment},
+            opts=child(self, depends_on=[*args.depends_on, self.slo_service]),
+        )
+
+    def _burn_rate_policy(
+        self, slo: defs.SloDefinition, burn: defs.BurnRateAlert
+    ) -> gcp.monitoring.AlertPolicy:
+        args = self._args
+        prefix = args.prefix
+        name = self._slo_name(slo)
+        budget = f"{(1 - slo.goal) * 100:g} %"
+
+        def condition(window: str) -> gcp.monitoring.AlertPolicyConditionArgs:
+            lookback = _lookback(window)
+            return gcp.monitoring.AlertPolicyConditionArgs(
+                display_name=f"{lookback} burn rate > {burn.burn_rate:g}x",
+                condition_threshold=gcp.monitoring.AlertPolicyConditionConditionThresholdArgs(
+                    filter=f'select_slo_burn_rate("{name}", "{lookback}")',
+                    comparison="COMPARISON_GT",
+                    threshold_value=burn.burn_rate,
+                    duration="0s",
+                ),
+            )
+
+        long_lb, short_lb = _lookback(burn.long_window), _lookback(burn.short_window)
+        display_name = (
+            f"{slo.display_name}: {burn.id} burn ({burn.burn_rate:g}x over {long_lb} and {short_lb})"
+        )
+        documentation = "\n".join(
+            [
+                f"## {display_name}",
+                "",
+                slo.summary,
+                "",
+                f"Both the {long_lb} and the {short_lb} burn rates are above {burn.burn_rate:g}x:"
+                f" at this pace the {budget} error budget of {slo.rolling_days} days lasts"
+                f" {slo.rolling_days / burn.burn_rate:.1f} days.",
+                "",
+                f"- **Severity:** {burn.severity}",
+                f"- **Owner:** {slo.owner}",
+                f"- **Stack:** {prefix}",
+                f"- **SLO:** `{name}` (goal {slo.goal:g}, rolling {slo.rolling_days} days)",
+                f"- **Runbook:** `{slo.runbook}` in the pot-of-gold repository",
+                "  (start at `runbooks/README.md` if it does not load)",
+            ]
+        )
+        return gcp.monitoring.AlertPolicy(
+            f"{prefix}-alert-{slo.id}-{burn.id}-burn",
+            project=args.project,
+            display_name=f"[{prefix}] {display_name}",
+            combiner="AND",
+            conditions=[condition(burn.long_window), condition(burn.short_window)],
+            severity=burn.severity.upper(),
+            notification_channels=self._channels_for(burn.severity),
+            documentation=gcp.monitoring.AlertPolicyDocumentationArgs(
+                subject=f"[{burn.severity.upper()}] [{prefix}] {display_name}"[:255],
+                content=documentation,
+                mime_type="text/markdown",
+            ),
+            alert_strategy=gcp.monitoring.AlertPolicyAlertStrategyArgs(auto_close="1800s"),
+            user_labels={
+                "severity": burn.severity,
+                "owner": slo.owner,
+                "alert_id": slo.id,
+                "alert_set": slo.alert_set.replace("_", "-"),
+                "env": args.profile.environment,
+                "burn": burn.id,
+            },
+            opts=child(self, depends_on=[*args.depends_on, self.slos[slo.id]]),
+        )
+
     # --- alert policies ------------------------------------------------------------------------
 
     def _alert_policy(self, alert: defs.AlertDefinition, region: str | None) -> gcp.monitoring.AlertPolicy:
@@ -316,7 +453,7 @@ class Observability(pulumi.ComponentResource):
     def _filter(self, series: defs.Series) -> str:
         clauses = [f'metric.type="{self._metric_type(series.metric)}"']
         if series.filter:
-            clauses.append(series.filter)
+            clauses.append(series.filter.replace("{prefix}", self._args.prefix))
         return " AND ".join(clauses)
 
     def _uptime_condition(
@@ -379,6 +516,18 @@ def _denominator_aggregation(
         cross_series_reducer=None if aggregation.reducer == "REDUCE_NONE" else aggregation.reducer,
         group_by_fields=list(aggregation.group_by) or None,
     )
+
+
+def _lookback(window: str) -> str:
+    """``3600s`` -> ``60m``: the lookback argument of select_slo_burn_rate, in whole minutes."""
+    return f"{int(window[:-1]) // 60}m"
+
+
+def _dashboard_json(text: str, prefix: str) -> str:
+    """The dashboard file with ``{prefix}`` filled in and the stack in its title, compact and sorted."""
+    dashboard = json.loads(text.replace("{prefix}", prefix))
+    dashboard["displayName"] = f"[{prefix}] {dashboard['displayName']}"
+    return json.dumps(dashboard, sort_keys=True, separators=(",", ":"))
 
 
 def _slug(text: str) -> str:

@@ -55,9 +55,9 @@ def _wait(service: Service, ready: Callable[[], bool], timeout_s: float) -> None
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if service.process.poll() is not None:
-            raise RuntimeError(
-                f"{service.name} exited with {service.process.returncode}:\n{service.log.read_text()[-2000:]}"
-            )
+            output = service.log.read_text()[-2000:]
+            error = PortTakenError if "in use" in output.lower() else RuntimeError
+            raise error(f"{service.name} exited with {service.process.returncode}:\n{output}")
         if ready():
             return
         time.sleep(0.05)
@@ -65,11 +65,30 @@ def _wait(service: Service, ready: Callable[[], bool], timeout_s: float) -> None
     raise RuntimeError(f"{service.name} not ready after {timeout_s} s:\n{service.log.read_text()[-2000:]}")
 
 
-def start_redis(workdir: Path) -> Service:
+class PortTakenError(RuntimeError):
+    """The service exited at once: another process (a parallel test worker) took the free port first."""
+
+
+def _on_a_free_port(start: Callable[[int], Service], port: int | None) -> Service:
+    # free_port() releases the port before the service binds it, so two workers can race for it.
+    for _ in range(3 if port is None else 1):
+        try:
+            return start(port or free_port())
+        except PortTakenError:
+            if port is not None:
+                raise
+    return start(free_port())
+
+
+def start_redis(workdir: Path, port: int | None = None) -> Service:
+    """``port``: restart on the port of a stopped server (the breaker tests)."""
+    return _on_a_free_port(lambda p: _start_redis(workdir, p), port)
+
+
+def _start_redis(workdir: Path, port: int) -> Service:
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError(REDIS_HINT)
-    port = free_port()
     log = workdir / f"redis-{port}.log"
     cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
            "--dir", str(workdir)]  # fmt: skip
@@ -90,11 +109,14 @@ def start_redis(workdir: Path) -> Service:
 
 
 def start_firestore(workdir: Path) -> Service:
+    return _on_a_free_port(lambda p: _start_firestore(workdir, p), None)
+
+
+def _start_firestore(workdir: Path, port: int) -> Service:
     jar = Path(os.environ.get("POG_FIRESTORE_EMULATOR_JAR", EMULATOR_JAR))
     java = shutil.which("java")
     if not jar.is_file() or java is None:
         raise RuntimeError(FIRESTORE_HINT)
-    port = free_port()
     log = workdir / f"firestore-{port}.log"
     env = {**os.environ, "JAVA_TOOL_OPTIONS": JAVA_TOOL_OPTIONS}
     cmd = [java, "-Duser.language=en", "-cp", str(jar), EMULATOR_MAIN, "start",

@@ -10,6 +10,7 @@ import pytest
 
 from infra.plan.engine import Plan, PlannedResource
 from infra.plan.stackfile import load_stack
+from infra.stacks import monitoring_defs as defs
 from infra.stacks.compute import PROBE_HEADER
 from infra.stacks.monitoring_defs import RUNBOOK_SECTIONS
 from tests.infra.conftest import PHASES, STACKS, plan_for
@@ -21,10 +22,21 @@ POLICY = "gcp:monitoring/alertPolicy:AlertPolicy"
 UPTIME = "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig"
 LOG_METRIC = "gcp:logging/metric:Metric"
 DESCRIPTOR = "gcp:monitoring/metricDescriptor:MetricDescriptor"
+SERVICE = "gcp:monitoring/customService:CustomService"
+SLO = "gcp:monitoring/slo:Slo"
+DASHBOARD = "gcp:monitoring/dashboard:Dashboard"
 
 SEED_ALERTS = {"server-errors", "high-latency", "payment-failures", "suspicious-activity"}
 CAPACITY_ALERTS = {"db-latency", "cache-hit-rate"}
 MULTI_REGION_ALERTS = {"region-down", "regional-failover"}
+SLO_IDS = {"slo-availability", "slo-latency"}
+# Google SRE workbook pairs: burn id -> (long lookback, short lookback, burn rate, severity).
+BURNS = {
+    "fast": ("60m", "5m", 14.4, "CRITICAL"),
+    "medium": ("360m", "30m", 6.0, "CRITICAL"),
+    "slow": ("4320m", "360m", 1.0, "WARNING"),
+}
+DASHBOARDS = {"api", "data-stores", "payments", "leaderboards"}
 PAGED = {"CRITICAL", "ERROR"}
 
 LAYER = Layer("potgold:observability:Observability", "observability")
@@ -59,7 +71,74 @@ def test_children_are_prefixed_and_use_the_gcp_provider(plan: Plan) -> None:
 
 
 def test_seed_alerts_in_every_stack(plan: Plan) -> None:
-    assert alert_ids(plan) >= SEED_ALERTS | {"api-uptime", "backup-export-failed"}
+    assert alert_ids(plan) >= SEED_ALERTS | {"api-uptime", "backup-export-failed"} | SLO_IDS
+
+
+def test_slos_from_phase_1_with_exact_goals_and_windows(plan: Plan) -> None:
+    [service] = mine(plan, SERVICE)
+    assert service.inputs["serviceId"] == f"{prefix(plan)}-api"
+    slos = {s.inputs["sloId"]: s.inputs for s in mine(plan, SLO)}
+    assert set(slos) == SLO_IDS
+    api = f'resource.label.service_name=starts_with("{prefix(plan)}-api-")'
+
+    availability = slos["slo-availability"]
+    assert availability["goal"] == 0.999
+    assert availability["rollingPeriodDays"] == 28
+    ratio = availability["requestBasedSli"]["goodTotalRatio"]
+    assert 'metric.type="run.googleapis.com/request_count"' in ratio["totalServiceFilter"]
+    assert 'metric.label.response_code_class="5xx"' in ratio["badServiceFilter"]
+    assert api in ratio["totalServiceFilter"]
+    assert api in ratio["badServiceFilter"]
+
+    latency = slos["slo-latency"]
+    assert latency["goal"] == 0.99
+    assert latency["rollingPeriodDays"] == 28
+    cut = latency["requestBasedSli"]["distributionCut"]
+    assert 'metric.type="run.googleapis.com/request_latencies"' in cut["distributionFilter"]
+    assert api in cut["distributionFilter"]
+    assert cut["range"] == {"max": 200}
+
+
+def test_each_slo_has_the_multiwindow_burn_rate_policies(plan: Plan) -> None:
+    project = config(plan, "gcpProject")
+    slo_keys = {s.inputs["sloId"]: s.key for s in mine(plan, SLO)}
+    for slo_id in SLO_IDS:
+        burns = {
+            p.inputs["userLabels"]["burn"]: p
+            for p in policies(plan)
+            if p.inputs["userLabels"]["alert_id"] == slo_id
+        }
+        assert set(burns) == set(BURNS), slo_id
+        name = f"projects/{project}/services/{prefix(plan)}-api/serviceLevelObjectives/{slo_id}"
+        for burn, (long_window, short_window, rate, severity) in BURNS.items():
+            policy = burns[burn]
+            assert policy.name == f"{prefix(plan)}-alert-{slo_id}-{burn}-burn"
+            assert policy.inputs["combiner"] == "AND"
+            assert policy.inputs["severity"] == severity
+            assert slo_keys[slo_id] in policy.depends_on
+            thresholds = [c["conditionThreshold"] for c in policy.inputs["conditions"]]
+            assert [t["filter"] for t in thresholds] == [
+                f'select_slo_burn_rate("{name}", "{long_window}")',
+                f'select_slo_burn_rate("{name}", "{short_window}")',
+            ]
+            for threshold in thresholds:
+                assert threshold["thresholdValue"] == rate
+                assert threshold["comparison"] == "COMPARISON_GT"
+                assert threshold["duration"] == "0s"
+
+
+def test_dashboards_in_every_phase_chart_only_known_metrics(plan: Plan) -> None:
+    dashboards = {d.name.removeprefix(f"{prefix(plan)}-dashboard-"): d for d in mine(plan, DASHBOARD)}
+    assert set(dashboards) == DASHBOARDS
+    defined = defs.load(ROOT / "monitoring")
+    known = defs.known_metric_types(defined.metrics, prefix(plan))
+    for stem, dashboard in dashboards.items():
+        body = json.loads(dashboard.inputs["dashboardJson"])
+        assert body["displayName"].startswith(f"[{prefix(plan)}] "), stem
+        assert "{prefix}" not in dashboard.inputs["dashboardJson"], stem
+        referenced = defs.dashboard_metric_types(body)
+        assert referenced, stem
+        assert referenced <= known, f"{stem} charts {referenced - known}"
 
 
 def test_capacity_alerts_from_phase_2(plan: Plan, stack_phase: tuple[str, int]) -> None:

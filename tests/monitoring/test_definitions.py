@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 from pathlib import Path
@@ -28,6 +29,14 @@ EXPECTED_SETS = {
     "capacity": {"db-latency", "cache-hit-rate"},
     "multi_region": {"region-down", "regional-failover"},
 }
+EXPECTED_SLOS = {"slo-availability": (0.999, 28), "slo-latency": (0.99, 28)}
+# Google SRE workbook multiwindow multi-burn-rate pairs: id -> (long, short, rate, severity).
+EXPECTED_BURNS = {
+    "fast": ("3600s", "300s", 14.4, "critical"),
+    "medium": ("21600s", "1800s", 6.0, "critical"),
+    "slow": ("259200s", "21600s", 1.0, "warning"),
+}
+DASHBOARDS = {"api", "data-stores", "payments", "leaderboards"}
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +60,57 @@ def test_select_loads_only_the_phase_sets(definitions: defs.MonitoringDefinition
     assert set(selected.metrics) == used
 
 
+def test_slos_goals_windows_and_burn_rates(definitions: defs.MonitoringDefinitions) -> None:
+    slos = {s.id: s for s in definitions.slos}
+    assert {k: (s.goal, s.rolling_days) for k, s in slos.items()} == EXPECTED_SLOS
+    # The SLO targets apply from phase 1: both are in the core set.
+    assert {s.alert_set for s in slos.values()} == {"core"}
+    availability, latency = slos["slo-availability"].sli, slos["slo-latency"].sli
+    assert isinstance(availability, defs.RatioSli)
+    assert availability.bad.metric == availability.total.metric == "run.googleapis.com/request_count"
+    assert 'response_code_class="5xx"' in availability.bad.filter
+    assert isinstance(latency, defs.DistributionCutSli)
+    assert latency.series.metric == "run.googleapis.com/request_latencies"
+    assert latency.max == 200
+    for slo in slos.values():
+        burns = {b.id: (b.long_window, b.short_window, b.burn_rate, b.severity) for b in slo.burn_rate_alerts}
+        assert burns == EXPECTED_BURNS, slo.id
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_slos_are_selected_in_every_phase(definitions: defs.MonitoringDefinitions, phase: int) -> None:
+    selected = definitions.select(profile_for("prod", phase).alert_sets)
+    assert {s.id for s in selected.slos} == set(EXPECTED_SLOS)
+    assert set(selected.dashboards) == DASHBOARDS
+
+
+def test_dashboards_parse_and_chart_only_known_metrics(definitions: defs.MonitoringDefinitions) -> None:
+    assert set(definitions.dashboards) == DASHBOARDS
+    known = defs.known_metric_types(definitions.metrics)
+    alert_metrics = {
+        definitions.metrics[m].metric_type("{prefix}") if m in definitions.metrics else m
+        for a in definitions.alerts
+        for m in a.metric_ids() | {"run.googleapis.com/request_count"}
+    }
+    charted: set[str] = set()
+    for stem, text in definitions.dashboards.items():
+        body = json.loads(text)
+        tiles = body["mosaicLayout"]["tiles"]
+        assert tiles, stem
+        for tile in tiles:
+            assert tile["xPos"] + tile["width"] <= 48, stem
+            assert "xyChart" in tile["widget"], stem
+        referenced = defs.dashboard_metric_types(body)
+        assert referenced, stem
+        assert referenced <= known, f"{stem}: {referenced - known}"
+        charted |= referenced
+    # Every metric an alert reads is on some dashboard.
+    assert alert_metrics <= charted, alert_metrics - charted
+
+
 def test_every_alert_has_a_runbook_with_the_four_sections(definitions: defs.MonitoringDefinitions) -> None:
-    for alert in definitions.alerts:
+    alerts: list[defs.AlertDefinition | defs.SloDefinition] = [*definitions.alerts, *definitions.slos]
+    for alert in alerts:
         assert alert.runbook == f"runbooks/alerts/{alert.id}.md"
         lines = (ROOT / alert.runbook).read_text().splitlines()
         positions = [lines.index(section) for section in defs.RUNBOOK_SECTIONS]
@@ -64,7 +122,7 @@ def test_every_alert_has_a_runbook_with_the_four_sections(definitions: defs.Moni
 
 def test_runbook_index_lists_every_alert_and_no_orphans(definitions: defs.MonitoringDefinitions) -> None:
     index = (RUNBOOKS / "README.md").read_text()
-    ids = {a.id for a in definitions.alerts}
+    ids = {a.id for a in definitions.alerts} | {s.id for s in definitions.slos}
     for alert_id in ids:
         assert f"(alerts/{alert_id}.md)" in index, f"runbooks/README.md does not link {alert_id}"
     on_disk = {p.stem for p in (RUNBOOKS / "alerts").glob("*.md")}
@@ -257,3 +315,68 @@ def test_all_problems_reported_at_once(tmp_path: Path) -> None:
     with pytest.raises(defs.DefinitionError) as error:
         defs.load(make_tree(tmp_path, alert, runbook=None))
     assert len(error.value.problems) == 3
+
+
+VALID_SLO = """\
+id: slo-sample
+display_name: Sample SLO
+owner: platform
+set: core
+runbook: runbooks/alerts/sample.md
+summary: Budget burning.
+goal: 0.999
+rolling_days: 28
+sli:
+  ratio:
+    bad: {metric: run.googleapis.com/request_count, filter: metric.label.response_code_class="5xx"}
+    total: {metric: run.googleapis.com/request_count}
+burn_rate_alerts:
+  - {id: fast, severity: critical, burn_rate: 14.4, long_window: 3600s, short_window: 300s}
+"""
+
+
+def with_slo(tmp_path: Path, slo: str) -> Path:
+    monitoring_dir = make_tree(tmp_path)
+    (monitoring_dir / "slos").mkdir()
+    (monitoring_dir / "slos" / "slo-sample.yaml").write_text(slo)
+    return monitoring_dir
+
+
+def test_valid_slo_loads(tmp_path: Path) -> None:
+    [slo] = defs.load(with_slo(tmp_path, VALID_SLO)).slos
+    assert slo.goal == 0.999
+    assert slo.burn_rate_alerts == (defs.BurnRateAlert("fast", "critical", 14.4, "3600s", "300s"),)
+
+
+def test_rejects_bad_slo(tmp_path: Path) -> None:
+    slo = (
+        VALID_SLO.replace("goal: 0.999", "goal: 99.9")
+        .replace("rolling_days: 28", "rolling_days: 90")
+        .replace("short_window: 300s", "short_window: 7200s")
+        .replace("run.googleapis.com/request_count}", "run.googleapis.com/request_latencies}")
+    )
+    message = rejected(with_slo(tmp_path, slo))
+    assert "monitoring/slos/slo-sample.yaml: `goal` must be a fraction between 0 and 1" in message
+    assert "`rolling_days` must be a whole number of days from 1 to 30; got 90" in message
+    assert "`burn_rate_alerts[0].short_window` must be shorter than long_window" in message
+    assert "`sli.ratio` reads run.googleapis.com/request_latencies" in message
+
+
+def test_rejects_dashboard_with_unknown_metric_or_bad_json(tmp_path: Path) -> None:
+    monitoring_dir = make_tree(tmp_path)
+    (monitoring_dir / "dashboards").mkdir()
+    tile = {
+        "xPos": 0, "yPos": 0, "width": 24, "height": 16,
+        "widget": {"xyChart": {"dataSets": [{"timeSeriesQuery": {"timeSeriesFilter": {
+            "filter": 'metric.type="custom.googleapis.com/pog/unknown"'}}}]}},
+    }  # fmt: skip
+    (monitoring_dir / "dashboards" / "x.json").write_text(
+        json.dumps({"displayName": "X", "mosaicLayout": {"columns": 48, "tiles": [tile]}})
+    )
+    (monitoring_dir / "dashboards" / "y.json").write_text("{not json")
+    message = rejected(monitoring_dir)
+    assert (
+        "monitoring/dashboards/x.json: charts the unknown metric 'custom.googleapis.com/pog/unknown'"
+        in message
+    )
+    assert "monitoring/dashboards/y.json: is not valid JSON" in message

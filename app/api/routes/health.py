@@ -16,9 +16,11 @@ async def healthz() -> Health:
 
 @router.get("/readyz", responses={503: {"model": Readiness}})
 async def readyz(request: Request) -> OrjsonResponse:
-    """Readiness: Redis and Firestore answer."""
+    """Readiness: Redis and Firestore answer; ``breakers`` reports the Redis circuit breaker's state."""
     checks = await request.app.state.probe()
     ok = all(v == "ok" for v in checks.values())
+    breakers = {"redis": request.app.state.redis_breaker.state}
     return OrjsonResponse(
-        {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
+        {"status": "ok" if ok else "unavailable", "checks": checks, "breakers": breakers},
+        status_code=200 if ok else 503,
     )

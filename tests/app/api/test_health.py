@@ -15,7 +15,11 @@ def test_healthz(client: TestClient) -> None:
 def test_readyz_checks_redis_and_firestore(client: TestClient) -> None:
     r = client.get("/readyz")
     assert r.status_code == 200
-    assert r.json() == {"status": "ok", "checks": {"redis": "ok", "firestore": "ok"}}
+    assert r.json() == {
+        "status": "ok",
+        "checks": {"redis": "ok", "firestore": "ok"},
+        "breakers": {"redis": "closed"},
+    }
 
 
 def test_readyz_503_when_redis_is_down(make_client: MakeClient) -> None:

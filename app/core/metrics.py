@@ -1,0 +1,93 @@
+"""In-process metrics (Prometheus text on the internal ``/metrics``) for the alerts in monitoring/.
+
+Names follow monitoring/metrics/*.yaml: ``pog_cache_requests`` (labels ``cache``, ``result``) is
+``custom.googleapis.com/pog/cache_requests`` and ``pog_firestore_latency_ms`` (labels ``database``,
+``operation``) is ``custom.googleapis.com/pog/firestore_latency``; per-route request latency and
+status counts are for dashboards (the alerts themselves read Cloud Run's request metrics).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+_LATENCY_BUCKETS_MS = (1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+
+CACHE_REQUESTS = Counter(
+    "pog_cache_requests",
+    "Redis cache lookups, per cache and result (hit rate = hit / all).",
+    ["cache", "result"],
+    registry=REGISTRY,
+)
+FIRESTORE_LATENCY_MS = Histogram(
+    "pog_firestore_latency_ms",
+    "Latency of each Firestore call made by the repositories, in milliseconds.",
+    ["database", "operation"],
+    buckets=_LATENCY_BUCKETS_MS,
+    registry=REGISTRY,
+)
+HTTP_REQUESTS = Counter(
+    "pog_http_requests",
+    "HTTP requests per route template, method and status class (2xx..5xx).",
+    ["method", "route", "status_class"],
+    registry=REGISTRY,
+)
+HTTP_LATENCY_MS = Histogram(
+    "pog_http_request_latency_ms",
+    "HTTP request latency per route template, in milliseconds.",
+    ["method", "route"],
+    buckets=_LATENCY_BUCKETS_MS,
+    registry=REGISTRY,
+)
+REDIS_FAILURES = Counter(
+    "pog_redis_failures",
+    "Redis calls that failed or were skipped because the breaker was open, per operation.",
+    ["operation", "reason"],
+    registry=REGISTRY,
+)
+
+#: Cache names of monitoring/metrics/cache-requests.yaml, by the Redis key's shape (DESIGN.md §4).
+_CACHE_BY_PREFIX = (
+    ("leaderboard:", "leaderboard"),
+    ("activeEvents", "events"),
+    ("hotItems", "hot_items"),
+)
+
+
+def cache_name(key: str) -> str:
+    if key.startswith("user:"):
+        kind = key.rsplit(":", 1)[-1]
+        return kind if kind in {"profile", "inventory"} else "other"
+    for prefix, name in _CACHE_BY_PREFIX:
+        if key.startswith(prefix):
+            return name
+    return "other"
+
+
+def count_cache_lookup(key: str, hit: bool) -> None:
+    CACHE_REQUESTS.labels(cache=cache_name(key), result="hit" if hit else "miss").inc()
+
+
+@contextmanager
+def firestore_timer(operation: str, database: str = "(default)") -> Iterator[None]:
+    """Time one Firestore call (get, query, write, transaction or batch), failures included."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        elapsed_ms = (time.perf_counter() - start) * 1000
+        FIRESTORE_LATENCY_MS.labels(database=database, operation=operation).observe(elapsed_ms)
+
+
+def observe_request(method: str, route: str, status: int, latency_ms: float) -> None:
+    HTTP_REQUESTS.labels(method=method, route=route, status_class=f"{status // 100}xx").inc()
+    HTTP_LATENCY_MS.labels(method=method, route=route).observe(latency_ms)
+
+
+def render() -> bytes:
+    return generate_latest(REGISTRY)

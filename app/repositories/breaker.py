@@ -1,0 +1,57 @@
+"""The circuit breaker around every Redis call (purgatory, state in this process's memory).
+
+Redis is a cache and a rate-limit store, never the only copy of anything: while the breaker is open the
+callers skip Redis at once (a miss, an allowed request, a recorded invalidation) instead of waiting for a
+timeout on each call. After ``recovery_s`` the next call is a trial: success closes the breaker, failure
+opens it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from purgatory import AsyncCircuitBreakerFactory
+from purgatory.domain.model import OpenedState
+
+log = logging.getLogger("app.breaker")
+
+T = TypeVar("T")
+
+CIRCUIT = "redis"
+
+
+class BreakerOpenError(Exception):
+    """The call was not made: the breaker is open."""
+
+
+class RedisBreaker:
+    def __init__(self, threshold: int, recovery_s: float) -> None:
+        self._factory = AsyncCircuitBreakerFactory(default_threshold=threshold, default_ttl=recovery_s)
+        self._factory.add_listener(self._on_event)
+        self._state = "closed"
+
+    def _on_event(self, name: str, event_type: str, event: object) -> None:
+        if event_type != "state_changed":
+            return
+        state = str(getattr(event, "state", "unknown"))
+        if state != self._state:
+            level = logging.WARNING if state != "closed" else logging.INFO
+            extra = {"event": "breaker_state", "state": state}
+            log.log(level, "redis circuit breaker %s", state, extra=extra)
+        self._state = state
+
+    @property
+    def state(self) -> str:
+        """``closed``, ``opened`` or ``half-opened`` (as purgatory names them)."""
+        return self._state
+
+    async def call(self, operation: Callable[[], Awaitable[T]]) -> T:
+        """Run one Redis operation through the breaker; raises ``BreakerOpenError`` or the failure."""
+        breaker = await self._factory.get_breaker(CIRCUIT)
+        try:
+            async with breaker:
+                return await operation()
+        except OpenedState as exc:
+            raise BreakerOpenError(str(exc)) from None
