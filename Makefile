@@ -35,3 +35,15 @@ pin-counts: setup
 .PHONY: bench
 bench: setup
 	$(VENV)/python -m bench.plan_bench $(BENCH_ARGS)
+
+# Cached GET /v1/me against /healthz under load, and the finish-game flow against the emulator (about 40 s;
+# bench/README.md). BENCH_ARGS="--duration 4 --connections 32 --json api.json"
+.PHONY: bench-api
+bench-api: setup
+	$(VENV)/python -m bench.api_bench $(BENCH_ARGS)
+
+# The API on 127.0.0.1:8000 with reload, over a throw-away redis-server and Firestore emulator with demo
+# players; prints a dev token. Ctrl-C stops everything (scripts/run_local.py; RUN_ARGS="--port 9000").
+.PHONY: run-local
+run-local: setup
+	$(VENV)/python -m scripts.run_local $(RUN_ARGS)

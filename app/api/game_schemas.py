@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from app.services.games import MAX_SCORE, GameMode
 
@@ -23,6 +23,15 @@ DataValue = (
 )
 
 
+def _integral(value: Any) -> Any:
+    """JSON Schema's integer includes 2.0; strict mode still refuses 2.5, "2" and true."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+#: An integer as JSON Schema (and so the OpenAPI schema) defines it.
+JsonInt = Annotated[int, BeforeValidator(_integral)]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -38,10 +47,14 @@ class GameCreated(BaseModel):
 class GameEvent(Strict):
     type: EventType
     #: Milliseconds since the session started, by the client's clock; never decreasing.
-    t_ms: int = Field(ge=0, le=MAX_T_MS)
+    t_ms: JsonInt = Field(ge=0, le=MAX_T_MS)
     #: Points this event scored; the final score must be their sum.
-    points: int = Field(default=0, ge=0, le=MAX_POINTS_PER_EVENT)
-    data: Annotated[dict[DataKey, DataValue], Field(max_length=8)] = Field(default_factory=dict)
+    points: JsonInt = Field(default=0, ge=0, le=MAX_POINTS_PER_EVENT)
+    # additionalProperties: pydantic writes the key pattern as patternProperties only, which lets any other
+    # key through in the schema.
+    data: Annotated[dict[DataKey, DataValue], Field(max_length=8)] = Field(
+        default_factory=dict, json_schema_extra={"additionalProperties": False}
+    )
 
     def stored(self) -> dict[str, Any]:
         return self.model_dump(exclude_defaults=True) | {"type": self.type, "t_ms": self.t_ms}
@@ -57,4 +70,4 @@ class EventsAccepted(BaseModel):
 
 
 class GameFinish(Strict):
-    score: int = Field(ge=0, le=MAX_SCORE)
+    score: JsonInt = Field(ge=0, le=MAX_SCORE)

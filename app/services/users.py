@@ -86,6 +86,11 @@ class UserService:
 
     async def update_profile(self, uid: str, token_name: str | None, changes: ProfileChanges) -> Profile:
         await self.my_profile(uid, token_name)  # the document exists from here on
+        if "display_name" in changes.model_fields_set and changes.display_name is None:
+            # A name cannot be cleared: null leaves it as is (null clears country and avatar_id).
+            changes = ProfileChanges.model_validate(
+                changes.model_dump(exclude_unset=True, exclude={"display_name"})
+            )
         if changes.model_fields_set:
             await self._store.update_profile(uid, changes)
             await self._cache.delete(self.profile_key(uid))

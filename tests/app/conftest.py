@@ -15,7 +15,7 @@ from google.cloud import firestore
 
 from app.core.config import Settings
 from app.main import create_app
-from tests.app import backends as procs
+from scripts import services as procs
 from tests.app import tokens
 
 

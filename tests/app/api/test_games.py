@@ -19,7 +19,7 @@ from google.cloud import firestore
 from app.repositories.breaker import RedisBreaker
 from app.repositories.leaderboard_sets import RedisLeaderboardSink, board_key, period_ids
 from app.services.games import MAX_EVENTS_PER_GAME, MAX_POINTS_PER_S, Ranks, decompress_events
-from tests.app.backends import free_port
+from scripts.services import free_port
 from tests.app.conftest import Backends, MakeClient, Mint
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.app.backends import free_port
+from scripts.services import free_port
 from tests.app.conftest import MakeClient
 
 

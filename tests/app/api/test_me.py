@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from google.cloud import firestore
 
 from app.services.users import MAX_FRIENDS
-from tests.app.backends import free_port
+from scripts.services import free_port
 from tests.app.conftest import MakeClient, Mint
 
 
@@ -141,6 +141,18 @@ def test_patch_me_rejects_invalid_values(
     r = client.patch("/v1/me", headers=auth("alice"), json=body)
     assert r.status_code == 422, r.text
     assert not db.collection("users").document("alice").get().exists or _doc(db, "alice")["country"] is None
+
+
+def test_patch_me_null_display_name_leaves_it_as_is(
+    client: TestClient, auth: Mint, db: firestore.Client
+) -> None:
+    """Found by schemathesis: a null name used to be stored, and every later read of the profile failed."""
+    client.patch("/v1/me", headers=auth("alice"), json={"display_name": "Alice", "country": "IE"})
+    r = client.patch("/v1/me", headers=auth("alice"), json={"display_name": None, "country": None})
+    assert r.status_code == 200, r.text
+    assert (r.json()["display_name"], r.json()["country"]) == ("Alice", None)
+    assert _doc(db, "alice")["display_name"] == "Alice"
+    assert client.get("/v1/me", headers=auth("alice")).status_code == 200
 
 
 def test_patch_me_rejects_a_non_object_body(client: TestClient, auth: Mint) -> None:

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from google.cloud import firestore
 
 from app.core.metrics import REGISTRY
-from tests.app import backends as procs
+from scripts import services as procs
 from tests.app.conftest import MakeClient, Mint
 
 RECOVERY_S = 1.0

@@ -1,4 +1,4 @@
-"""Real redis-server and Firestore emulator processes for the app tests (one pair per test process)."""
+"""Throw-away redis-server and Firestore emulator processes on free ports (app tests, `make run-local`)."""
 
 from __future__ import annotations
 
