@@ -42,6 +42,12 @@ bench: setup
 bench-api: setup
 	$(VENV)/python -m bench.api_bench $(BENCH_ARGS)
 
+# Leaderboards with 1,000,000 players per board: page reads, submits, around-me, memory against same-run
+# baselines (a few minutes, ~2 GB of Redis; bench/README.md). BENCH_ARGS="--players 100000"
+.PHONY: bench-leaderboards
+bench-leaderboards: setup
+	$(VENV)/python -m bench.leaderboard_bench $(BENCH_ARGS)
+
 # The API on 127.0.0.1:8000 with reload, over a throw-away redis-server and Firestore emulator with demo
 # players; prints a dev token. Ctrl-C stops everything (scripts/run_local.py; RUN_ARGS="--port 9000").
 .PHONY: run-local

@@ -12,13 +12,27 @@ from brotli_asgi import BrotliMiddleware
 from fastapi import FastAPI, Request
 
 from app.api.deps import Container
-from app.api.routes import games, health, me, metrics, users
+from app.api.routes import (
+    admin_events,
+    admin_review,
+    events,
+    games,
+    health,
+    leaderboards,
+    me,
+    metrics,
+    presence,
+    transactions,
+    users,
+    webhooks,
+)
 from app.core import errors
 from app.core.auth import TokenVerifier
 from app.core.config import Settings, get_settings
 from app.core.middleware import BodySizeLimit
 from app.core.observability import RequestContext, configure_logging
 from app.core.responses import OrjsonResponse
+from app.ops.leaderboards_wiring import build_leaderboards
 from app.repositories.breaker import RedisBreaker
 from app.repositories.cache import RedisCache
 from app.repositories.clients import (
@@ -28,9 +42,11 @@ from app.repositories.clients import (
     ping_redis,
     redis_client,
 )
+from app.repositories.events_wiring import build_live_events
 from app.repositories.games import GameRepository
-from app.repositories.leaderboard_sets import RedisLeaderboardSink
+from app.repositories.ledger_wiring import build_economy
 from app.repositories.rate_limits import RateLimiter, parse_limits
+from app.repositories.redis_batch import RedisBatcher
 from app.repositories.users import UserRepository
 from app.services.games import GameService
 from app.services.users import ServiceError, UserService
@@ -60,8 +76,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Every Redis call of the cache and the rate limiter goes through one breaker (state in memory).
         breaker = RedisBreaker(settings.redis_breaker_threshold, settings.redis_breaker_recovery_s)
         app.state.redis_breaker = breaker
-        limiter = RateLimiter(rds, breaker)
-        cache = RedisCache(rds, breaker)
+        # The rate limits and cache reads of concurrent requests share one pipeline per loop iteration.
+        batcher = RedisBatcher(rds)
+        limiter = RateLimiter(rds, breaker, batcher=batcher)
+        cache = RedisCache(rds, breaker, batcher=batcher)
         user_service = UserService(
             UserRepository(db),
             cache,
@@ -69,12 +87,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             inventory_ttl_s=settings.inventory_cache_ttl_s,
         )
         game_store = GameRepository.for_settings(settings, db)
+        boards = build_leaderboards(settings, rds, breaker, db, user_service)
         games_service = GameService(
             game_store,
             user_service,
             cache,
-            RedisLeaderboardSink(rds, breaker),
+            boards.sink,
         )
+        # Tests fake RevenueCat's REST API at the HTTP boundary through app.state.revenuecat_transport.
+        transport = getattr(app.state, "revenuecat_transport", None)
+        economy = await build_economy(settings, db, rds, breaker, cache, transport)
+        live = build_live_events(settings, db, cache, economy.grants)
         app.state.container = Container(
             settings=settings,
             verifier=verifier,
@@ -83,6 +106,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ip_limits=parse_limits(settings.rate_limit_ip),
             users=user_service,
             games=games_service,
+            grants=economy.grants,
+            payments=economy.payments,
+            leaderboards=boards.service,
+            presence=boards.presence,
+            live_events=live.service,
+            notifier=live.notifier,
         )
 
         async def probe() -> dict[str, str]:
@@ -102,6 +131,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await boards.close()
+            await live.aclose()
+            await economy.aclose()
             await rds.aclose()
             await game_store.close()
             await close_firestore(db)
@@ -124,9 +156,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_exception_handler(ServiceError, _service_error)
     app.include_router(health.router)
+    # Second: the hottest public route is matched before the others are scanned.
+    app.include_router(leaderboards.router)
     app.include_router(me.router)
     app.include_router(users.router)
     app.include_router(games.router)
+    app.include_router(transactions.router)
+    app.include_router(webhooks.router)
+    app.include_router(admin_review.router)
+    app.include_router(events.router)
+    app.include_router(admin_events.router)
+    app.include_router(presence.router)
     app.include_router(metrics.router)
     # Outermost first on the way in: size limit, then compression of the response.
     app.add_middleware(BrotliMiddleware, minimum_size=512, gzip_fallback=True)

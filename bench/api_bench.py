@@ -32,7 +32,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -75,6 +75,12 @@ class LoadResult:
     rps: float
     p50_ms: float
     p99_ms: float
+    #: CPU seconds the uvicorn worker used during the run (Linux /proc; 0 when unknown).
+    worker_cpu_s: float = 0.0
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return self.worker_cpu_s / self.requests * 1e6 if self.requests and self.worker_cpu_s else 0.0
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,12 @@ class Results:
     def ratio(self) -> float:
         return self.me.rps / self.bare.rps if self.bare.rps else 0.0
 
+    @property
+    def cpu_ratio(self) -> float:
+        """Worker CPU per bare request / per /v1/me request: the ratio on a core of its own."""
+        me = self.me.cpu_us_per_request
+        return self.bare.cpu_us_per_request / me if me else 0.0
+
     def to_json(self) -> dict[str, Any]:
         return {
             "tool": self.tool,
@@ -105,6 +117,7 @@ class Results:
             "bare": asdict(self.bare),
             "me": asdict(self.me),
             "ratio_me_bare": self.ratio,
+            "cpu_ratio_me_bare": self.cpu_ratio,
             "ratio_target": RATIO_TARGET,
             "flow": {step: asdict(stats) for step, stats in self.flow.items()},
             "me_backend": self.me_backend,
@@ -356,8 +369,18 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=10)
 
 
-def start_api(stack: ExitStack, env: dict[str, str], workdir: Path) -> str:
-    """uvicorn, one worker, access log off, on a free port of 127.0.0.1; its base URL once it answers."""
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def start_api(stack: ExitStack, env: dict[str, str], workdir: Path) -> tuple[str, int]:
+    """uvicorn, one worker, access log off, on a free port of 127.0.0.1; its base URL once it answers,
+    and its PID."""
     port = services.free_port()
     log = workdir / "uvicorn.log"
     cmd = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
@@ -376,7 +399,7 @@ def start_api(stack: ExitStack, env: dict[str, str], workdir: Path) -> str:
         try:
             with urllib.request.urlopen(f"{base}/readyz", timeout=1) as resp:
                 if resp.status == 200:
-                    return base
+                    return base, process.pid
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.1)
@@ -461,7 +484,7 @@ def run_benchmark(duration_s: float, connections: int, games: int, load: str, qu
         say(f"redis-server pid {rds.process.pid}, Firestore emulator pid {fs.process.pid}")
         env = app_environment(rds.port, fs.port)
         seed_player(env)
-        base = start_api(stack, env, workdir)
+        base, api_pid = start_api(stack, env, workdir)
         say(f"uvicorn at {base}; load from {tool}, {connections} connections, {duration_s:g} s per endpoint")
         headers = {"Authorization": f"Bearer {dev_token(PLAYER[0], PROJECT)}"}
         with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
@@ -471,11 +494,17 @@ def run_benchmark(duration_s: float, connections: int, games: int, load: str, qu
         # A short run of each first: connection set-up and first-request costs stay out of the figures.
         for path in (BARE_PATH, ME_PATH):
             measure(tool, wrk, base + path, headers, connections, min(1.0, duration_s))
+
+        def measured(path: str) -> LoadResult:
+            cpu_before = process_cpu_s(api_pid)
+            result = measure(tool, wrk, base + path, headers, connections, duration_s)
+            return replace(result, worker_cpu_s=process_cpu_s(api_pid) - cpu_before)
+
         say(f"measuring {BARE_PATH}")
-        bare = measure(tool, wrk, base + BARE_PATH, headers, connections, duration_s)
+        bare = measured(BARE_PATH)
         say(f"measuring {ME_PATH} (cached)")
         before = _counters(base)
-        me = measure(tool, wrk, base + ME_PATH, headers, connections, duration_s)
+        me = measured(ME_PATH)
         after = _counters(base)
         me_backend = {name: after[name] - before[name] for name in after}
         say(f"finish-game flow, {games} games in a row")
@@ -507,6 +536,13 @@ def format_report(results: Results) -> str:
         load_row(f"cached GET {me.path}", me),
         f"  {'me / bare':<22} {results.ratio:>9.2f}         (target >= {RATIO_TARGET}: {verdict})",
     ]
+    if results.cpu_ratio:
+        cpu_verdict = "met" if results.cpu_ratio >= RATIO_TARGET else "MISSED"
+        lines.append(
+            f"  worker CPU per request: bare {bare.cpu_us_per_request:,.0f} us, /v1/me "
+            f"{me.cpu_us_per_request:,.0f} us; CPU ratio {results.cpu_ratio:.2f} "
+            f"(the ratio with a core of its own: {cpu_verdict})"
+        )
     backend = results.me_backend
     lines.append(
         f"  during the /v1/me run: {backend['cache_hits']:,} cache hits, {backend['cache_misses']:,} misses, "

@@ -84,8 +84,9 @@ compute = Compute(
         plain_env={
             "POG_ENVIRONMENT": cfg.environment,
             "POG_FIREBASE_PROJECT_ID": cfg.gcp_project,
-            "POG_KMS_KEY": foundation.crypto_key.id,
+            "POG_AUDIT_KMS_KEY": foundation.crypto_key.id,
         },
+        games_databases=data.game_database_ids,
         network=foundation.network,
         subnets=foundation.subnets,
         profile=profile,

@@ -180,16 +180,24 @@ def pog_problems(command: list[str], registered: dict[str, Any]) -> list[str]:
         return [f"{shown!r}: call pog as {POG} (no virtualenv is activated in a workflow)"]
     if len(command) < 2 or command[1].startswith("-"):
         return [f"{shown!r}: no subcommand"]
-    name = command[1]
-    if name not in registered:
-        return [f"{shown!r}: `pog {name}` is not registered (registered: {', '.join(sorted(registered))})"]
-    params = registered[name].params
+    name, rest, commands = command[1], command[2:], registered
+    while True:  # a sub-app (pog backup ...) names its own subcommand next
+        if name not in commands:
+            return [f"{shown!r}: `pog {name}` is not registered (registered: {', '.join(sorted(commands))})"]
+        found = commands[name]
+        if not hasattr(found, "commands"):  # a group (typer.core.TyperGroup) lists its subcommands
+            break
+        if not rest or rest[0].startswith("-"):
+            return [f"{shown!r}: no subcommand after pog {name}"]
+        commands = {f"{name} {sub}": cmd for sub, cmd in found.commands.items()}
+        name, rest = f"{name} {rest[0]}", rest[1:]
+    params = found.params
     options = {
         opt: p for p in params if p.param_type_name == "option" for opt in (*p.opts, *p.secondary_opts)
     }
     arguments = [p for p in params if p.param_type_name == "argument"]
     problems, given, positional = [], set(), 0
-    words = iter(command[2:])
+    words = iter(rest)
     for word in words:
         if not word.startswith("-") or word == "-":
             positional += 1
@@ -237,6 +245,11 @@ def test_the_pog_call_checker_catches_mistakes() -> None:
     assert "arguments, got 0" in pog_problems([POG, "plan"], registered)[0]
     assert "arguments, got 2" in pog_problems([POG, "plan", "dev", "prod"], registered)[0]
     assert "call pog as" in pog_problems(["pog", "plan", "dev"], registered)[0]
+    assert pog_problems([POG, "backup", "snapshot", "--stack", "prod"], registered) == []
+    assert "no subcommand after pog backup" in pog_problems([POG, "backup", "--stack", "prod"], registered)[0]
+    assert "`pog backup nope` is not registered" in pog_problems([POG, "backup", "nope"], registered)[0]
+    assert "has no option --bogus" in pog_problems([POG, "backup", "snapshot", "--bogus"], registered)[0]
+    assert "requires --stack" in pog_problems([POG, "backup", "snapshot"], registered)[0]
 
 
 def test_the_shell_reader_finds_commands_where_the_shell_does() -> None:
@@ -257,7 +270,7 @@ def test_the_shell_reader_finds_commands_where_the_shell_does() -> None:
 
 
 def test_the_workflows_exist() -> None:
-    assert {"ci.yml", "preview.yml", "deploy.yml", "promote.yml"} <= set(WORKFLOWS)
+    assert {"ci.yml", "preview.yml", "deploy.yml", "promote.yml", "snapshot.yml"} <= set(WORKFLOWS)
 
 
 @pytest.mark.parametrize("name", sorted(WORKFLOWS))
@@ -522,3 +535,35 @@ def test_promote_writes_the_stack_file_and_opens_a_pull_request() -> None:
     assert len(opens) == 1
     assert "Pulumi." in str(opens[0].with_.get("add-paths"))
     assert opens[0].index > max(s.index for s, _, _ in calls)
+
+
+# --- snapshot.yml -------------------------------------------------------------------------------------------
+
+
+def test_snapshot_runs_monthly_and_on_demand_for_every_stack_with_federated_credentials() -> None:
+    snapshot = WORKFLOWS["snapshot.yml"]
+    assert _trigger_names(snapshot) == {"schedule", "workflow_dispatch"}
+    (schedule,) = _triggers(snapshot)["schedule"]
+    minute, hour, day, month, weekday = schedule["cron"].split()
+    assert (month, weekday) == ("*", "*"), "once a month"
+    assert day.isdigit(), "a fixed day of the month"
+    assert 1 <= int(day) <= 28, "a day that every month has"
+    assert minute.isdigit()
+    assert hour.isdigit()
+    assert set(_triggers(snapshot)["workflow_dispatch"]["inputs"]["stack"]["options"]) == STACKS
+    calls = _pog_lines("snapshot.yml", "backup")
+    assert calls, "snapshot.yml runs no pog backup"
+    for step, _, command in calls:
+        assert command[2] == "snapshot"
+        assert step.env("STACK") == "${{ matrix.stack }}"
+        assert step.env("PULUMI_ACCESS_TOKEN") == "${{ secrets.PULUMI_ACCESS_TOKEN }}"
+        matrix = str(step.job["strategy"]["matrix"]["stack"])
+        assert all(f'"{stack}"' in matrix for stack in STACKS), "the schedule snapshots every stack"
+        assert _environment(step.job) == "${{ matrix.stack }}"
+        before = step.job["steps"][: step.index]
+        auth = [s for s in before if str(s.get("uses", "")).startswith(AUTH)]
+        assert auth, f"{step}: authenticate to GCP before the snapshot"
+        assert all("workload_identity_provider" in (s.get("with") or {}) for s in auth)
+        installs = [s for s in before if str(s.get("uses", "")).startswith("pulumi/actions@")]
+        assert installs, f"{step}: the snapshot runs `pulumi stack export`: install the CLI first"
+        assert all("command" not in (s.get("with") or {}) for s in installs), "install only, change nothing"

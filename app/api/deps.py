@@ -13,8 +13,14 @@ from app.core.auth import InvalidTokenError, Principal, TokenVerifier
 from app.core.config import Settings
 from app.core.errors import ApiError
 from app.core.net import Address, client_ip
-from app.repositories.rate_limits import RateLimiter
+from app.repositories.rate_limits import RateLimiter, Verdict
 from app.services.games import GameService
+from app.services.grants import GrantService
+from app.services.leaderboards_service import LeaderboardService
+from app.services.live_events import LiveEventService
+from app.services.notifications import Notifier
+from app.services.payments import PaymentService
+from app.services.presence import PresenceService
 from app.services.users import UserService
 
 
@@ -29,9 +35,18 @@ class Container:
     ip_limits: list[RateLimitItem]
     users: UserService
     games: GameService
+    #: The one Granter (purchases, rewards, admin) and the payment webhooks.
+    grants: GrantService
+    payments: PaymentService
+    leaderboards: LeaderboardService
+    presence: PresenceService
+    #: Live events (join, claim through ``grants``) and push notifications.
+    live_events: LiveEventService
+    notifier: Notifier
 
 
-def container(request: Request) -> Container:
+async def container(request: Request) -> Container:
+    # async: FastAPI runs a sync dependency in the thread pool, a hop per request for a lookup.
     found: Container = request.app.state.container
     return found
 
@@ -39,9 +54,18 @@ def container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(container)]
 
 
-def caller_ip(request: Request, c: ContainerDep) -> Address | None:
+async def caller_ip(request: Request, c: ContainerDep) -> Address | None:
     peer = request.client.host if request.client else None
-    return client_ip(peer, request.headers.get("cf-connecting-ip"), c.settings.trusted_proxies)
+    settings = c.settings
+    hops = settings.forwarded_for_hops
+    forwarded_for = ",".join(request.headers.getlist("x-forwarded-for")) if hops else None
+    return client_ip(
+        peer,
+        request.headers.get("cf-connecting-ip"),
+        settings.trusted_proxies,
+        forwarded_for,
+        hops,
+    )
 
 
 def _unauthorized(message: str) -> ApiError:
@@ -58,19 +82,38 @@ def _too_many(retry_after_s: int) -> ApiError:
 
 
 async def limit_ip(c: ContainerDep, ip: Annotated[Address | None, Depends(caller_ip)]) -> None:
-    """Per-IP limit, counted before the token is checked (it also slows token guessing)."""
-    verdict = await c.limiter.hit(c.ip_limits, "ip", str(ip))
+    """The per-IP limit alone, for routes without a caller (``current_user`` counts it itself)."""
+    _enforce(await c.limiter.hit(c.ip_limits, "ip", str(ip)))
+
+
+def _enforce(verdict: Verdict) -> None:
     if not verdict.allowed:
         raise _too_many(verdict.retry_after_s)
 
 
-async def current_user(request: Request, c: ContainerDep, _: Annotated[None, Depends(limit_ip)]) -> Principal:
+async def current_user(
+    request: Request, c: ContainerDep, ip: Annotated[Address | None, Depends(caller_ip)]
+) -> Principal:
+    """The caller of a valid Firebase ID token, counted against the per-IP and per-user limits.
+
+    A token this process has verified before (until its ``exp``; never with ``check_revoked``) needs no
+    SDK call, and both limits are taken in one Redis round trip. Any other request is counted against
+    its IP before its token is checked (that also slows token guessing), then against its user.
+    """
     header = request.headers.get("authorization")
+    scheme, _sep, token = (header or "").partition(" ")
+    token = token.strip()
+    well_formed = scheme.lower() == "bearer" and 0 < len(token) <= 4096
+    known = c.verifier.remembered(token) if well_formed else None
+    if known is not None:
+        _enforce(
+            await c.limiter.hit_many([(c.ip_limits, ("ip", str(ip))), (c.user_limits, ("user", known.uid))])
+        )
+        return known
+    _enforce(await c.limiter.hit(c.ip_limits, "ip", str(ip)))
     if not header:
         raise _unauthorized("missing bearer token")
-    scheme, _sep, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or len(token) > 4096:
+    if not well_formed:
         raise _unauthorized("malformed Authorization header; expected 'Bearer <Firebase ID token>'")
     try:
         principal = await c.verifier.verify(token)
@@ -78,9 +121,7 @@ async def current_user(request: Request, c: ContainerDep, _: Annotated[None, Dep
         raise _unauthorized("invalid or expired token") from exc
     except FirebaseError as exc:  # certificate fetch or revocation check could not be made
         raise ApiError(503, "auth_unavailable", "token verification is unavailable, retry") from exc
-    verdict = await c.limiter.hit(c.user_limits, "user", principal.uid)
-    if not verdict.allowed:
-        raise _too_many(verdict.retry_after_s)
+    _enforce(await c.limiter.hit(c.user_limits, "user", principal.uid))
     return principal
 
 

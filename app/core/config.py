@@ -18,7 +18,16 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 Network = IPv4Network | IPv6Network
 
 #: Secrets the API needs in prod (Secret Manager injects them on Cloud Run: infra/stacks/foundation.py).
-PROD_REQUIRED_SECRETS = ("POG_REDIS_URL", "POG_SENTRY_DSN")
+PROD_REQUIRED_SECRETS = (
+    "POG_REDIS_URL",
+    "POG_SENTRY_DSN",
+    "POG_STRIPE_API_KEY",
+    "POG_STRIPE_WEBHOOK_SECRET",
+    "POG_REVENUECAT_API_KEY",
+    "POG_REVENUECAT_WEBHOOK_AUTH",
+    "POG_AUDIT_KMS_KEY",
+    "POG_AUDIT_WRAPPED_KEY",
+)
 EMULATOR_VARIABLES = ("FIRESTORE_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST")
 
 
@@ -47,6 +56,9 @@ class Settings(BaseSettings):
     sentry_dsn: SecretStr | None = None
     admin_ip_allowlist: Annotated[list[Network], NoDecode] = Field(default_factory=list)
     trusted_proxies: Annotated[list[Network], NoDecode] = Field(default_factory=list)
+    #: X-Forwarded-For entries our own load balancer appends after the address it was connected from
+    #: (Google's external Application Load Balancer: 1, its own address). 0: use the socket's peer.
+    forwarded_for_hops: int = Field(default=0, ge=0, le=8)
     #: ``limits`` notation, e.g. "120/minute" or "10/second;600/hour".
     rate_limit_user: str = "120/minute"
     rate_limit_ip: str = "600/minute"
@@ -68,6 +80,42 @@ class Settings(BaseSettings):
     )
     #: One JSON object per log line on stdout (Cloud Logging's structured format); off: stdlib default.
     log_json: bool = True
+    #: Leaderboards (app/services/leaderboards.py): score rules per board, e.g. "daily:global=incr"
+    #: (default: every board keeps each player's best); the live stream's push interval; presence TTL.
+    leaderboard_rules: str = ""
+    leaderboard_stream_interval_s: float = Field(default=30.0, gt=0, le=300)
+    presence_ttl_s: int = Field(default=60, ge=5, le=3600)
+    #: Payments (app/services/payments.py). The Stripe webhook secret may list several (comma-separated)
+    #: while a secret is rotated; a delivery signed with any of them is accepted.
+    stripe_api_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    revenuecat_api_key: SecretStr | None = None
+    #: The exact Authorization header value configured on RevenueCat's webhook.
+    revenuecat_webhook_auth: SecretStr | None = None
+    revenuecat_api_url: str = "https://api.revenuecat.com"
+    #: Audit log encryption (app/core/crypto.py): a KMS-wrapped data key in prod, a local key otherwise.
+    audit_kms_key: str | None = Field(
+        default=None, pattern=r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$"
+    )
+    audit_wrapped_key: SecretStr | None = None
+    #: Base64 of 32 bytes; dev and test only.
+    audit_local_key: SecretStr | None = None
+    #: Fraud checks (app/services/fraud.py): velocity windows in ``limits`` notation, then patterns.
+    fraud_purchase_limit_user: str = "5/hour;20/day"
+    fraud_purchase_limit_ip: str = "20/hour"
+    fraud_refund_limit_user: str = "2/day"
+    fraud_claim_limit_user: str = "30/hour"
+    fraud_claim_limit_ip: str = "200/hour"
+    #: Hold a purchase whose list price is more than this many times the player's average purchase.
+    fraud_amount_factor: float = Field(default=10.0, gt=1)
+    #: Hold purchases of a player whose refunds / purchases exceed this (after ``fraud_min_history``).
+    fraud_refund_ratio: float = Field(default=0.3, gt=0, le=1)
+    fraud_min_history: int = Field(default=3, ge=1)
+    #: Hold a purchase whose country differs from the profile's country.
+    fraud_country_check: bool = True
+    #: Base URL that FCM calls go to instead of Google (a local fake); dev and test only. Unset outside prod:
+    #: push notifications are off (device tokens are still kept).
+    fcm_endpoint: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
     #: Google's own variables, read without the prefix.
     firestore_emulator_host: str | None = Field(
         default=None, validation_alias=AliasChoices("FIRESTORE_EMULATOR_HOST")
@@ -86,7 +134,15 @@ class Settings(BaseSettings):
     def _strict_networks(cls, value: list[Network]) -> list[Network]:
         return [ip_network(str(net), strict=False) for net in value]
 
-    @field_validator("rate_limit_user", "rate_limit_ip")
+    @field_validator(
+        "rate_limit_user",
+        "rate_limit_ip",
+        "fraud_purchase_limit_user",
+        "fraud_purchase_limit_ip",
+        "fraud_refund_limit_user",
+        "fraud_claim_limit_user",
+        "fraud_claim_limit_ip",
+    )
     @classmethod
     def _valid_limit(cls, value: str) -> str:
         parse_limit(value)  # raises ValueError naming the bad notation
@@ -99,6 +155,8 @@ class Settings(BaseSettings):
         for name in EMULATOR_VARIABLES:
             if getattr(self, name.lower()):
                 raise SettingsError(f"{name} is set: emulators are for dev and test; unset it in prod")
+        if self.fcm_endpoint is not None:
+            raise SettingsError("POG_FCM_ENDPOINT is set: a fake FCM endpoint is for dev and test only")
         missing = [
             name
             for name in PROD_REQUIRED_SECRETS

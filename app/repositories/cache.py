@@ -2,7 +2,8 @@
 
 Every call goes through the Redis circuit breaker. An invalidation that fails is remembered in this
 process and retried before the next cache read, so a value cached before a write is not served after
-Redis comes back (until then every read goes to Firestore).
+Redis comes back (until then every read goes to Firestore). Reads are batched with the Redis commands of
+concurrent requests (``RedisBatcher``: one pipeline per event-loop iteration).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from redis.exceptions import RedisError
 
 from app.core.metrics import REDIS_FAILURES, count_cache_lookup
 from app.repositories.breaker import BreakerOpenError, RedisBreaker
+from app.repositories.redis_batch import RedisBatcher
 
 log = logging.getLogger("app.cache")
 
@@ -28,8 +30,11 @@ def _reason(exc: BaseException) -> str:
 
 
 class RedisCache:
-    def __init__(self, client: redis.Redis, breaker: RedisBreaker) -> None:
+    def __init__(
+        self, client: redis.Redis, breaker: RedisBreaker, batcher: RedisBatcher | None = None
+    ) -> None:
         self._redis = client
+        self._batcher = batcher or RedisBatcher(client)
         self._breaker = breaker
         self._pending: dict[str, None] = {}  # insertion-ordered set
 
@@ -53,7 +58,7 @@ class RedisCache:
         value: object = None
         if not self._pending or await self._flush_pending():
             try:
-                value = await self._breaker.call(lambda: self._redis.get(key))
+                value = (await self._breaker.call(lambda: self._batcher.execute([("GET", key)])))[0]
             except _FAILURES as exc:
                 REDIS_FAILURES.labels(operation="get", reason=_reason(exc)).inc()
                 if not isinstance(exc, BreakerOpenError):

@@ -198,7 +198,9 @@ class GameRepository:
                 raise ServiceError(409, "profile_missing", "the player's profile is gone; retry")
             stats = update_stats(Stats.model_validate(data.get("stats") or {}), verdict.final_score)
             score = verdict.final_score
-            txn.update(ref, {"status": GameStatus.finished.value, "final_score": score, "finished_at": now})
+            # The country goes with the game: the leaderboards are rebuilt from /games (country boards too).
+            outcome = {"status": GameStatus.finished.value, "final_score": score, "finished_at": now}
+            txn.update(ref, outcome | {"country": country})
             txn.update(user_ref, {"stats": stats.model_dump(), "updated_at": now})
             finished = replace(game, status=GameStatus.finished, final_score=score, finished_at=now)
             return Finished(finished, country)
@@ -264,5 +266,5 @@ class GameRepository:
             return country if isinstance(country, str) else None
 
         country = await scored(self._users.transaction())
-        await ref.update({"stats_applied": True})
+        await ref.update({"stats_applied": True, "country": country})
         return Finished(game, country)

@@ -1,22 +1,32 @@
-"""Per-user and per-IP rate limits in Redis with ``limits`` (sliding window counters)."""
+"""Per-user and per-IP rate limits in Redis with ``limits`` (sliding window counters).
+
+``hit`` counts one request against a list of limits through the library's strategy, one Redis call per
+limit. ``hit_many`` counts it against several lists (the caller's IP and user) in one round trip, batched
+with the commands of concurrent requests (``RedisBatcher``): each limit is the library's own
+sliding-window Lua script on the library's own keys, so both paths share counters and the library's
+``get_window_stats`` reads them (for ``Retry-After``).
+"""
 
 from __future__ import annotations
 
 import logging
 import math
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as redis
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import RedisStorage
+from limits.aio.storage.redis.bridge import RedisBridge
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from app.core.metrics import REDIS_FAILURES
 from app.repositories.breaker import BreakerOpenError, RedisBreaker
+from app.repositories.redis_batch import RedisBatcher
 
 log = logging.getLogger("app.ratelimit")
 
@@ -27,9 +37,23 @@ class Verdict:
     retry_after_s: int = 0
 
 
+#: Limits and the identifiers they are counted under, e.g. ``(ip_limits, ("ip", "203.0.113.7"))``.
+LimitCheck = tuple[Sequence[RateLimitItem], tuple[str, ...]]
+
+
 class RateLimiter:
-    def __init__(self, client: redis.Redis, breaker: RedisBreaker, key_prefix: str = "ratelimit") -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        breaker: RedisBreaker,
+        key_prefix: str = "ratelimit",
+        batcher: RedisBatcher | None = None,
+    ) -> None:
+        self._client = client
+        self._batcher = batcher or RedisBatcher(client)
         self._breaker = breaker
+        self._key_prefix = key_prefix
+        self._acquire = client.register_script(RedisBridge.SCRIPT_ACQUIRE_SLIDING_WINDOW)
         # Shares the cache's connection pool (and its timeouts); the URI only selects the storage.
         options: dict[str, Any] = {"connection_pool": client.connection_pool}
         self._storage = RedisStorage(
@@ -44,16 +68,59 @@ class RateLimiter:
                 return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())))
         return Verdict(True)
 
-    async def hit(self, limits: list[RateLimitItem], *identifiers: str) -> Verdict:
-        """Count one request against every limit; fail open when Redis is unavailable or the breaker open."""
+    def _window_keys(self, item: RateLimitItem, identifiers: tuple[str, ...]) -> tuple[str, str]:
+        """The previous and current window keys the library's sliding window counter uses."""
+        key = item.key_for(*identifiers)
+        storage = self._storage
+        return (
+            f"{self._key_prefix}:{storage._previous_window_key(key)}",
+            f"{self._key_prefix}:{storage._current_window_key(key)}",
+        )
+
+    async def _acquire_all(self, hits: list[tuple[RateLimitItem, tuple[str, ...]]]) -> list[Any]:
+        commands = []
+        for item, identifiers in hits:
+            previous, current = self._window_keys(item, identifiers)
+            commands.append(
+                ("EVALSHA", self._acquire.sha, 2, previous, current, item.amount, item.get_expiry(), 1)
+            )
+        return await self._batcher.execute(commands)
+
+    async def _check_many(self, checks: Sequence[LimitCheck]) -> Verdict:
+        hits = [(item, identifiers) for limits, identifiers in checks for item in limits]
         try:
-            return await self._breaker.call(lambda: self._check(limits, identifiers))
+            results = await self._acquire_all(hits)
+        except NoScriptError:
+            # A new or flushed Redis: every call of the script failed alike, so none was counted.
+            await self._client.script_load(self._acquire.script)
+            results = await self._acquire_all(hits)
+        for (item, identifiers), acquired in zip(hits, results, strict=True):
+            if not acquired:
+                stats = await self._limiter.get_window_stats(item, *identifiers)
+                return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())))
+        return Verdict(True)
+
+    async def _guarded(self, check: Callable[[], Awaitable[Verdict]]) -> Verdict:
+        try:
+            return await self._breaker.call(check)
         except BreakerOpenError:
             REDIS_FAILURES.labels(operation="rate_limit", reason="breaker_open").inc()
         except (StorageError, RedisError, OSError) as exc:  # wrap_exceptions=True: mostly StorageError
             REDIS_FAILURES.labels(operation="rate_limit", reason=type(exc).__name__).inc()
             log.warning("rate limiter unavailable, allowing: %s", type(exc).__name__)
         return Verdict(True)
+
+    async def hit(self, limits: list[RateLimitItem], *identifiers: str) -> Verdict:
+        """Count one request against every limit; fail open when Redis is unavailable or the breaker open."""
+        return await self._guarded(lambda: self._check(limits, identifiers))
+
+    async def hit_many(self, checks: Sequence[LimitCheck]) -> Verdict:
+        """Count one request against every limit of every check in one Redis round trip; fails open.
+
+        Each limit is taken atomically (a refused one is not counted) but the limits are not taken as a
+        whole: a request refused by one may still count against the others of the same call.
+        """
+        return await self._guarded(lambda: self._check_many(checks))
 
 
 def parse_limits(notation: str) -> list[RateLimitItem]:

@@ -14,6 +14,9 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
+from app.ops.audit_cli import audit_app
+from app.ops.leaderboards_cli import leaderboards_app
+from backups.cli import backup_app
 from infra.plan import sources
 from infra.plan.diff import align_stacks, diff_inventories, render_markdown, render_text, text_lines
 from infra.plan.engine import Plan, PlannedResource
@@ -209,6 +212,9 @@ def diff(
 
 app.command()(promote)
 app.command()(check)
+app.add_typer(backup_app, name="backup")
+app.add_typer(audit_app, name="audit")
+app.add_typer(leaderboards_app, name="leaderboards")
 
 
 @app.callback()

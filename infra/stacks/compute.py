@@ -19,6 +19,10 @@ PORT = 8080
 PROBE_HEADER = "x-pog-probe-region"
 # Cloudflare puts the visitor's address here; Cloud Armor reads it as origin.user_ip.
 CLIENT_IP_HEADER = "CF-Connecting-IP"
+#: Google's external Application Load Balancer appends "<address it was connected from>, <its own address>"
+#: to X-Forwarded-For; the app reads the connecting address one entry left of the end (app/core/net.py):
+#: on Cloud Run the socket's peer is Google's infrastructure and proves nothing.
+LB_FORWARDED_FOR_HOPS = 1
 
 MAX_RANGES_PER_RULE = 10  # Cloud Armor: src_ip_ranges per rule
 # Decoded and lower-cased so /v1/%61dmin or /V1//admin cannot slip past the rule to the app's router.
@@ -91,6 +95,8 @@ class ComputeArgs:
     service_account: gcp.serviceaccount.Account
     secrets: dict[str, gcp.secretmanager.Secret]
     plain_env: dict[str, pulumi.Input[str]]
+    #: API region -> the Firestore database that holds that region's game sessions (POG_GAMES_DATABASE).
+    games_databases: dict[str, str]
     network: gcp.compute.Network
     subnets: dict[str, gcp.compute.Subnetwork]
     profile: PhaseProfile
@@ -362,8 +368,13 @@ class Compute(pulumi.ComponentResource):
         args = self._args
         plain: dict[str, pulumi.Input[str]] = {
             "POG_ADMIN_IP_ALLOWLIST": json.dumps(list(args.admin_ip_allowlist)),
+            # The app believes CF-Connecting-IP only from these connecting addresses: Cloud Armor admits
+            # nothing else, and the ingress setting lets nothing but the load balancer reach the service.
+            "POG_TRUSTED_PROXIES": json.dumps([*CLOUDFLARE_IPV4, *CLOUDFLARE_IPV6]),
+            "POG_FORWARDED_FOR_HOPS": str(LB_FORWARDED_FOR_HOPS),
             **args.plain_env,
             "POG_REGION": region,
+            "POG_GAMES_DATABASE": args.games_databases[region],
         }
         clash = sorted(plain.keys() & args.secrets.keys())
         if clash:

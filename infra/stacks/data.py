@@ -35,6 +35,8 @@ class CompositeIndex:
 COMPOSITE_INDEXES: tuple[CompositeIndex, ...] = (
     CompositeIndex(GAMES_COLLECTION, (("uid", "ASCENDING"), ("finished_at", "DESCENDING"))),
     CompositeIndex(GAMES_COLLECTION, (("status", "ASCENDING"), ("final_score", "DESCENDING"))),
+    # Leaderboard rebuilds: a period's finished games (app/repositories/leaderboard_archive.py).
+    CompositeIndex(GAMES_COLLECTION, (("status", "ASCENDING"), ("finished_at", "ASCENDING"))),
     CompositeIndex("transactions", (("uid", "ASCENDING"), ("created_at", "DESCENDING"))),
     CompositeIndex("review_queue", (("status", "ASCENDING"), ("created_at", "ASCENDING"))),
     CompositeIndex("events", (("active", "ASCENDING"), ("starts_at", "ASCENDING"))),

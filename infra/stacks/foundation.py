@@ -18,6 +18,8 @@ APP_SECRETS: tuple[str, ...] = (
     "POG_REVENUECAT_WEBHOOK_AUTH",
     "POG_SENTRY_DSN",
     "POG_REDIS_URL",  # version written by the cache layer, write-only
+    # The audit log's data key, wrapped by the KMS key (runbooks/procedures/key-rotation.md).
+    "POG_AUDIT_WRAPPED_KEY",
 )
 
 # Every API a layer of this program calls; other layers depend on these resources.

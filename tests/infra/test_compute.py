@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from typing import Any
 
 import pytest
 
+from app.core.config import Settings
 from infra.phases import profile_for
 from infra.plan.engine import Plan, PlannedResource
 from infra.plan.mocks import PROJECT_NUMBER
@@ -118,10 +120,26 @@ def test_secrets_reach_the_container_only_as_secret_manager_references(plan: Pla
         assert set(secret) == set(APP_SECRETS)
         for env_var, ref in secret.items():
             assert ref == {"secret": secret_id(f"pog-{plan.stack}", env_var), "version": "latest"}
-        # POG_KMS_KEY names a key (a resource id); it holds no key material.
+        # POG_AUDIT_KMS_KEY names a key (a resource id); it holds no key material.
         assert [name for name in plain if SECRET_LOOKING.search(name)] == []
         assert plain["POG_REGION"] == service.inputs["location"]
         assert plain["POG_ENVIRONMENT"] == plan.stack
+
+
+def test_the_app_knows_which_connections_came_through_cloudflare(plan: Plan) -> None:
+    """The client IP settings (app/core/net.py): Cloudflare's ranges are the trusted proxies, and the
+    connecting address is the load balancer's X-Forwarded-For entry, not Cloud Run's socket peer."""
+    for service in _mine(plan, RUN):
+        plain = {e["name"]: e["value"] for e in _container(service)["envs"] if "valueSource" not in e}
+        trusted = json.loads(plain["POG_TRUSTED_PROXIES"])
+        assert trusted == [*CLOUDFLARE_IPV4, *CLOUDFLARE_IPV6]
+        assert plain["POG_FORWARDED_FOR_HOPS"] == "1"
+        # What the app's settings parse: the same networks, and the hop count in range.
+        settings = Settings(
+            trusted_proxies=plain["POG_TRUSTED_PROXIES"], forwarded_for_hops=plain["POG_FORWARDED_FOR_HOPS"]
+        )
+        assert [str(net) for net in settings.trusted_proxies] == trusted
+        assert settings.forwarded_for_hops == compute.LB_FORWARDED_FOR_HOPS
 
 
 def test_health_probes(plan: Plan) -> None:

@@ -463,7 +463,7 @@ CASES: list[Case] = [
         run_service(
             envs=[
                 env("POG_STRIPE_API_KEY", secret="pog-prod-stripe-api-key"),
-                env("POG_KMS_KEY", "projects/p/locations/l/keyRings/r/cryptoKeys/k"),
+                env("POG_AUDIT_KMS_KEY", "projects/p/locations/l/keyRings/r/cryptoKeys/k"),
                 env("POG_REGION", "us-central1"),
             ]
         ),

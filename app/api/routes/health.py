@@ -16,11 +16,15 @@ async def healthz() -> Health:
 
 @router.get("/readyz", responses={503: {"model": Readiness}})
 async def readyz(request: Request) -> OrjsonResponse:
-    """Readiness: Redis and Firestore answer; ``breakers`` reports the Redis circuit breaker's state."""
+    """Readiness: Firestore answers. Redis is reported too, but without it the app still serves (reads from
+    Firestore behind the circuit breaker): failing readiness then would take every instance out of the
+    load balancer and turn a cache outage into an API outage. ``degraded`` says Redis is not answering."""
     checks = await request.app.state.probe()
-    ok = all(v == "ok" for v in checks.values())
     breakers = {"redis": request.app.state.redis_breaker.state}
-    return OrjsonResponse(
-        {"status": "ok" if ok else "unavailable", "checks": checks, "breakers": breakers},
-        status_code=200 if ok else 503,
-    )
+    if checks.get("firestore") != "ok":
+        status, code = "unavailable", 503
+    elif all(v == "ok" for v in checks.values()):
+        status, code = "ok", 200
+    else:
+        status, code = "degraded", 200
+    return OrjsonResponse({"status": status, "checks": checks, "breakers": breakers}, status_code=code)

@@ -22,12 +22,13 @@ def test_readyz_checks_redis_and_firestore(client: TestClient) -> None:
     }
 
 
-def test_readyz_503_when_redis_is_down(make_client: MakeClient) -> None:
+def test_readyz_stays_ready_but_degraded_when_redis_is_down(make_client: MakeClient) -> None:
+    """The instance still serves from Firestore: it must stay in the load balancer."""
     client = make_client(redis_url=f"redis://127.0.0.1:{free_port()}/0")
     r = client.get("/readyz")
-    assert r.status_code == 503
+    assert r.status_code == 200
     body = r.json()
-    assert body["status"] == "unavailable"
+    assert body["status"] == "degraded"
     assert body["checks"]["firestore"] == "ok"
     assert body["checks"]["redis"].startswith("error")
 

@@ -1,0 +1,123 @@
+"""AES-256-GCM for the audit log's sensitive fields (store transaction ids, payment details).
+
+Envelope encryption: a 256-bit data key encrypts the fields; in prod the data key is stored wrapped by a
+Cloud KMS key (``POG_AUDIT_KMS_KEY``, ``POG_AUDIT_WRAPPED_KEY``) and unwrapped once at start-up, so the
+plaintext key exists only in the process's memory. Dev and test use ``POG_AUDIT_LOCAL_KEY``.
+
+Each sealed value is bound to its audit entry: the entry id is the GCM associated data, so a ciphertext
+copied onto another entry does not decrypt.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from app.core.config import Settings
+
+log = logging.getLogger("app.crypto")
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+#: Used in dev and test when no local key is configured (never in prod: the settings refuse it).
+_DEV_KEY = hashlib.sha256(b"pot-of-gold dev-only audit key; not a secret").digest()
+
+
+class CryptoError(Exception):
+    """A key cannot be loaded, or a sealed value does not open."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    key_id: str
+    nonce: bytes
+    ciphertext: bytes
+
+    def to_doc(self) -> dict[str, str]:
+        return {
+            "kid": self.key_id,
+            "nonce": base64.b64encode(self.nonce).decode(),
+            "ct": base64.b64encode(self.ciphertext).decode(),
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Sealed:
+        try:
+            return cls(str(doc["kid"]), base64.b64decode(doc["nonce"]), base64.b64decode(doc["ct"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CryptoError("malformed sealed value") from exc
+
+
+class FieldCipher:
+    def __init__(self, key: bytes) -> None:
+        if len(key) != KEY_BYTES:
+            raise CryptoError(f"the audit data key must be {KEY_BYTES} bytes, got {len(key)}")
+        self._aead = AESGCM(key)
+        # Which key sealed a value (rotation keeps old keys around to open old entries).
+        self.key_id = hashlib.sha256(b"pog-audit-kid" + key).hexdigest()[:16]
+
+    def seal(self, fields: dict[str, Any], associated: str) -> Sealed:
+        nonce = os.urandom(NONCE_BYTES)
+        data = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
+        return Sealed(self.key_id, nonce, self._aead.encrypt(nonce, data, associated.encode()))
+
+    def open(self, sealed: Sealed, associated: str) -> dict[str, Any]:
+        if sealed.key_id != self.key_id:
+            raise CryptoError(f"sealed with key {sealed.key_id}, not the loaded key {self.key_id}")
+        try:
+            data = self._aead.decrypt(sealed.nonce, sealed.ciphertext, associated.encode())
+        except InvalidTag as exc:
+            raise CryptoError("sealed value does not open (tampered, or another entry's)") from exc
+        fields: dict[str, Any] = orjson.loads(data)
+        return fields
+
+
+KmsDecrypt = Callable[[str, bytes], bytes]
+
+
+def kms_decrypt(key_name: str, ciphertext: bytes) -> bytes:
+    """Unwrap with Cloud KMS (Application Default Credentials; the runtime account holds decrypter)."""
+    from google.cloud import kms  # imported here: only prod start-up needs the client
+
+    client = kms.KeyManagementServiceClient()
+    response = client.decrypt(request={"name": key_name, "ciphertext": ciphertext})
+    return bytes(response.plaintext)
+
+
+def _b64_key(value: str, name: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError as exc:
+        raise CryptoError(f"{name} is not valid base64") from exc
+
+
+def load_data_key(settings: Settings, decrypt: KmsDecrypt = kms_decrypt) -> bytes:
+    """The audit data key: unwrapped by KMS when a KMS key is configured (always in prod), else local."""
+    if settings.audit_kms_key and settings.audit_wrapped_key is not None:
+        wrapped = _b64_key(settings.audit_wrapped_key.get_secret_value(), "POG_AUDIT_WRAPPED_KEY")
+        try:
+            key = decrypt(settings.audit_kms_key, wrapped)
+        except Exception as exc:
+            message = f"cannot unwrap the audit data key with {settings.audit_kms_key}: {exc}"
+            raise CryptoError(message) from exc
+        if len(key) != KEY_BYTES:
+            raise CryptoError(f"the unwrapped audit data key has {len(key)} bytes, expected {KEY_BYTES}")
+        return key
+    if settings.environment == "prod":  # the settings guard makes this unreachable; kept as a backstop
+        raise CryptoError("prod needs POG_AUDIT_KMS_KEY and POG_AUDIT_WRAPPED_KEY")
+    if settings.audit_local_key is not None:
+        key = _b64_key(settings.audit_local_key.get_secret_value(), "POG_AUDIT_LOCAL_KEY")
+        if len(key) != KEY_BYTES:
+            raise CryptoError(f"POG_AUDIT_LOCAL_KEY must decode to {KEY_BYTES} bytes, got {len(key)}")
+        return key
+    log.warning("POG_AUDIT_LOCAL_KEY unset: the audit log uses the built-in dev key")
+    return _DEV_KEY

@@ -1,0 +1,44 @@
+"""Reads of the audit log for verification (``pog audit verify``): whole chains, in any order."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from google.cloud import firestore
+
+from app.repositories.ledger import CHAINS, TRANSACTIONS
+from app.services.audit import ChainHead
+
+
+class AuditReader:
+    def __init__(self, client: firestore.AsyncClient) -> None:
+        self._db = client
+
+    async def chains(self, uid: str | None = None) -> dict[str, list[dict[str, Any]]]:
+        """chain -> its entries (each with ``_doc_id``, the document's own id), one chain or all."""
+        query: Any = self._db.collection(TRANSACTIONS)
+        if uid is not None:
+            query = query.where(filter=firestore.FieldFilter("uid", "==", uid))
+        found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        async for doc in query.stream():
+            data = doc.to_dict() or {}
+            data["_doc_id"] = doc.id
+            found[str(data.get("uid"))].append(data)
+        return dict(found)
+
+    async def heads(self, uid: str | None = None) -> dict[str, ChainHead]:
+        if uid is not None:
+            snaps = [await self._db.collection(CHAINS).document(uid).get()]
+        else:
+            snaps = [snap async for snap in self._db.collection(CHAINS).stream()]
+        heads: dict[str, ChainHead] = {}
+        for snap in snaps:
+            data = snap.to_dict() if snap.exists else None
+            if data is not None:
+                heads[snap.id] = ChainHead(int(data.get("seq", 0)), str(data.get("hash")), data.get("at"))
+        return heads
+
+
+def head_path(chain: str) -> str:
+    return f"{CHAINS}/{chain}"

@@ -1,0 +1,87 @@
+"""Display names for leaderboard entries, in batch: process memory, then the profile cache, then Firestore.
+
+One ``MGET`` of ``user:{uid}:profile`` (the rendered profiles UserService caches and deletes on every
+profile write) and one Firestore ``get_all`` (``display_name`` only) for the rest. Names found are kept in
+process memory for ``ttl_s`` (a rename shows within a minute).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import orjson
+import redis.asyncio as redis
+from google.cloud import firestore
+
+from app.core.metrics import firestore_timer
+from app.repositories.breaker import RedisBreaker
+from app.repositories.leaderboard_sets import FAILURES
+from app.repositories.users import COLLECTION as USERS
+from app.services.users import UserService, default_display_name
+
+
+class DisplayNames:
+    def __init__(
+        self,
+        client: redis.Redis,
+        breaker: RedisBreaker,
+        db: firestore.AsyncClient,
+        ttl_s: float = 60.0,
+        max_entries: int = 100_000,
+    ) -> None:
+        self._redis = client
+        self._breaker = breaker
+        self._db = db
+        self._ttl_s = ttl_s
+        self._max = max_entries
+        self._memory: OrderedDict[str, tuple[str, float]] = OrderedDict()
+
+    def _remember(self, uid: str, name: str, now: float) -> None:
+        self._memory[uid] = (name, now + self._ttl_s)
+        self._memory.move_to_end(uid)
+        while len(self._memory) > self._max:
+            self._memory.popitem(last=False)
+
+    async def names(self, uids: Sequence[str]) -> dict[str, str]:
+        now = time.monotonic()
+        found: dict[str, str] = {}
+        missing: list[str] = []
+        for uid in dict.fromkeys(uids):
+            kept = self._memory.get(uid)
+            if kept is not None and kept[1] > now:
+                found[uid] = kept[0]
+            else:
+                missing.append(uid)
+        if missing:
+            missing = await self._from_profile_cache(missing, found, now)
+        if missing:
+            await self._from_firestore(missing, found, now)
+        return found
+
+    async def _from_profile_cache(self, uids: list[str], found: dict[str, str], now: float) -> list[str]:
+        keys = [UserService.profile_key(uid) for uid in uids]
+        try:
+            values = await self._breaker.call(lambda: self._redis.mget(keys))
+        except FAILURES:
+            return uids
+        rest: list[str] = []
+        for uid, value in zip(uids, values, strict=True):
+            name = orjson.loads(value).get("display_name") if isinstance(value, bytes) else None
+            if isinstance(name, str):
+                found[uid] = name
+                self._remember(uid, name, now)
+            else:
+                rest.append(uid)
+        return rest
+
+    async def _from_firestore(self, uids: list[str], found: dict[str, str], now: float) -> None:
+        refs = [self._db.collection(USERS).document(uid) for uid in uids]
+        with firestore_timer("get"):
+            async for snap in self._db.get_all(refs, field_paths=["display_name"]):
+                data = snap.to_dict() if snap.exists else None
+                name = data.get("display_name") if data else None
+                name = name if isinstance(name, str) else default_display_name(snap.id, None)
+                found[snap.id] = name
+                self._remember(snap.id, name, now)

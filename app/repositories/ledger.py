@@ -1,0 +1,340 @@
+"""The ledger in Firestore: one transaction per grant, revocation or review decision.
+
+Documents (all server-only; infra/stacks/firestore.rules denies clients):
+
+- ``/users/{uid}``: ``inventory {coins, items}`` and ``economy {debt, flags, entitlements, purchases,
+  refunds, spent_usd_cents}``;
+- ``/transactions/{chain}:{seq}``: the audit entries, only ever created (``create`` fails on an existing
+  id, so an entry cannot be overwritten), never updated or deleted by the app;
+- ``/audit_chains/{chain}``: each chain's head (last ``seq``, ``hash``, ``at``);
+- ``/processed_sources/{sha256(source_id)}``: the processed-source markers;
+- ``/payments/{sha256(key)}``: one record per store payment (its state across events);
+- ``/review_queue/{id}``: held grants.
+
+Writes are buffered during the work function and handed to the transaction at its end (Firestore
+transactions read everything before they write), so the work may read and write in any order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeVar
+
+from google.api_core.exceptions import Aborted, DeadlineExceeded
+from google.cloud import firestore
+from google.cloud.firestore_v1.async_transaction import AsyncTransaction
+
+from app.core.metrics import firestore_timer
+from app.repositories.users import COLLECTION as USERS
+from app.services.audit import ChainHead
+from app.services.grants_models import (
+    EntryPage,
+    LedgerTxn,
+    Marker,
+    PaymentRecord,
+    PaymentState,
+    ReviewItem,
+    ReviewPage,
+    ReviewStatus,
+    Wallet,
+)
+from app.services.users import ServiceError
+
+log = logging.getLogger("app.ledger")
+
+T = TypeVar("T")
+
+TRANSACTIONS = "transactions"
+CHAINS = "audit_chains"
+MARKERS = "processed_sources"
+PAYMENTS = "payments"
+REVIEW = "review_queue"
+#: How long a contended transaction is retried before the request answers 503 (the provider retries).
+RETRY_BUDGET_S = 20.0
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _wallet(uid: str, data: Mapping[str, Any] | None) -> Wallet:
+    if data is None:
+        return Wallet(uid, exists=False)
+    inventory = data.get("inventory") or {}
+    economy = data.get("economy") or {}
+    debt = economy.get("debt") or {}
+    country = data.get("country")
+    return Wallet(
+        uid=uid,
+        exists=True,
+        coins=int(inventory.get("coins", 0)),
+        items={str(k): int(v) for k, v in (inventory.get("items") or {}).items()},
+        debt_coins=int(debt.get("coins", 0)),
+        debt_items={str(k): int(v) for k, v in (debt.get("items") or {}).items()},
+        flags=[str(f) for f in economy.get("flags") or []],
+        entitlements={str(k): dict(v) for k, v in (economy.get("entitlements") or {}).items()},
+        country=country if isinstance(country, str) else None,
+        purchases=int(economy.get("purchases", 0)),
+        refunds=int(economy.get("refunds", 0)),
+        spent_usd_cents=int(economy.get("spent_usd_cents", 0)),
+    )
+
+
+def _payment(data: Mapping[str, Any]) -> PaymentRecord:
+    return PaymentRecord(
+        key=str(data["key"]),
+        state=PaymentState(data["state"]),
+        uid=data.get("uid"),
+        product_id=data.get("product_id"),
+        coins=int(data.get("coins", 0)),
+        items={str(k): int(v) for k, v in (data.get("items") or {}).items()},
+        entitlement=data.get("entitlement"),
+        revocations=[str(r) for r in data.get("revocations") or []],
+        review_id=data.get("review_id"),
+        source_id=data.get("source_id"),
+    )
+
+
+def review_item(data: Mapping[str, Any]) -> ReviewItem:
+    return ReviewItem(
+        id=str(data["id"]),
+        status=ReviewStatus(data["status"]),
+        uid=str(data["uid"]),
+        reasons=[str(r) for r in data.get("reasons") or []],
+        source=str(data["source"]),
+        source_id=str(data["source_id"]),
+        coins=int(data.get("coins", 0)),
+        items={str(k): int(v) for k, v in (data.get("items") or {}).items()},
+        reason=str(data.get("reason", "")),
+        created_at=data["created_at"],
+        payment_key=data.get("payment_key"),
+        price_usd_cents=int(data.get("price_usd_cents", 0)),
+        entitlement=data.get("entitlement"),
+        decided_by=data.get("decided_by"),
+        decided_at=data.get("decided_at"),
+        note=str(data.get("note", "")),
+    )
+
+
+_Op = tuple[Literal["create", "set", "update"], dict[str, Any]]
+
+
+class _Txn(LedgerTxn):
+    def __init__(self, db: firestore.AsyncClient, txn: AsyncTransaction) -> None:
+        self._db = db
+        self._txn = txn
+        self._writes: dict[str, tuple[firestore.AsyncDocumentReference, _Op]] = {}
+
+    def _ref(self, collection: str, doc_id: str) -> firestore.AsyncDocumentReference:
+        return self._db.collection(collection).document(doc_id)
+
+    async def _read(self, ref: firestore.AsyncDocumentReference) -> dict[str, Any] | None:
+        with firestore_timer("get"):
+            snap = await ref.get(transaction=self._txn)
+        return snap.to_dict() if snap.exists else None
+
+    def _write(self, ref: firestore.AsyncDocumentReference, op: _Op) -> None:
+        self._writes[ref.path] = (ref, op)
+
+    async def wallet(self, uid: str) -> Wallet:
+        return _wallet(uid, await self._read(self._ref(USERS, uid)))
+
+    async def head(self, chain: str) -> ChainHead:
+        data = await self._read(self._ref(CHAINS, chain))
+        if data is None:
+            return ChainHead()
+        return ChainHead(seq=int(data["seq"]), hash=str(data["hash"]), at=data.get("at"))
+
+    async def marker(self, source_id: str) -> Marker | None:
+        data = await self._read(self._ref(MARKERS, _digest(source_id)))
+        return _marker(data) if data is not None else None
+
+    async def payment(self, key: str) -> PaymentRecord | None:
+        data = await self._read(self._ref(PAYMENTS, _digest(key)))
+        return _payment(data) if data is not None else None
+
+    async def review(self, item_id: str) -> ReviewItem | None:
+        data = await self._read(self._ref(REVIEW, item_id))
+        return review_item(data) if data is not None else None
+
+    def put_wallet(self, wallet: Wallet) -> None:
+        fields = {
+            "inventory": {"coins": wallet.coins, "items": dict(wallet.items)},
+            "economy": {
+                "debt": {"coins": wallet.debt_coins, "items": dict(wallet.debt_items)},
+                "flags": list(wallet.flags),
+                "flagged": bool(wallet.flags),
+                "entitlements": dict(wallet.entitlements),
+                "purchases": wallet.purchases,
+                "refunds": wallet.refunds,
+                "spent_usd_cents": wallet.spent_usd_cents,
+            },
+            "updated_at": datetime.now(UTC),
+        }
+        self._write(self._ref(USERS, wallet.uid), ("update", fields))
+
+    def append(self, entry: Mapping[str, Any]) -> None:
+        self._write(self._ref(TRANSACTIONS, str(entry["id"])), ("create", dict(entry)))
+
+    def put_head(self, chain: str, head: ChainHead) -> None:
+        self._write(self._ref(CHAINS, chain), ("set", {"seq": head.seq, "hash": head.hash, "at": head.at}))
+
+    def put_marker(self, marker: Marker) -> None:
+        data = {
+            "source_id": marker.source_id,
+            "outcome": marker.outcome,
+            "kind": marker.kind,
+            "uid": marker.uid,
+            "review_id": marker.review_id,
+            "at": datetime.now(UTC),
+        }
+        self._write(self._ref(MARKERS, _digest(marker.source_id)), ("set", data))
+
+    def put_payment(self, record: PaymentRecord) -> None:
+        data = {
+            "key": record.key,
+            "state": record.state.value,
+            "uid": record.uid,
+            "product_id": record.product_id,
+            "coins": record.coins,
+            "items": dict(record.items),
+            "entitlement": record.entitlement,
+            "revocations": list(record.revocations),
+            "review_id": record.review_id,
+            "source_id": record.source_id,
+            "updated_at": datetime.now(UTC),
+        }
+        self._write(self._ref(PAYMENTS, _digest(record.key)), ("set", data))
+
+    def put_review(self, item: ReviewItem) -> None:
+        data = {
+            "id": item.id,
+            "status": item.status.value,
+            "uid": item.uid,
+            "reasons": list(item.reasons),
+            "source": item.source,
+            "source_id": item.source_id,
+            "coins": item.coins,
+            "items": dict(item.items),
+            "reason": item.reason,
+            "created_at": item.created_at,
+            "payment_key": item.payment_key,
+            "price_usd_cents": item.price_usd_cents,
+            "entitlement": item.entitlement,
+            "decided_by": item.decided_by,
+            "decided_at": item.decided_at,
+            "note": item.note,
+        }
+        self._write(self._ref(REVIEW, item.id), ("set", data))
+
+    def flush(self) -> None:
+        for ref, (kind, data) in self._writes.values():
+            if kind == "create":
+                self._txn.create(ref, data)
+            elif kind == "set":
+                self._txn.set(ref, data)
+            else:
+                self._txn.update(ref, data)
+
+
+def _marker(data: Mapping[str, Any]) -> Marker:
+    return Marker(
+        source_id=str(data["source_id"]),
+        outcome=str(data.get("outcome", "")),
+        kind=str(data.get("kind", "")),
+        uid=data.get("uid"),
+        review_id=data.get("review_id"),
+    )
+
+
+class LedgerRepository:
+    def __init__(self, client: firestore.AsyncClient) -> None:
+        self._db = client
+
+    async def run(
+        self,
+        work: Callable[[LedgerTxn], Awaitable[T]],
+        settled: Callable[[], Awaitable[T | None]] | None = None,
+    ) -> T:
+        """Run ``work`` in one transaction, retried from scratch when Firestore aborts it.
+
+        The client library retries only a failed commit; a contended read (the emulator's pessimistic
+        locks, Firestore's lock timeouts) aborts before that, so the whole attempt is retried here, with
+        jittered backoff, for at most ``RETRY_BUDGET_S``. Before each retry ``settled`` (a plain read,
+        no locks) may answer instead: e.g. a concurrent delivery of the same event has committed, so this
+        one is a duplicate without taking part in the contention again.
+        """
+
+        @firestore.async_transactional
+        async def attempt(txn: AsyncTransaction) -> T:
+            view = _Txn(self._db, txn)
+            result = await work(view)
+            view.flush()
+            return result
+
+        deadline = time.monotonic() + RETRY_BUDGET_S
+        delay = 0.05
+        while True:
+            try:
+                with firestore_timer("transaction"):
+                    return await attempt(self._db.transaction(max_attempts=1))
+            except (Aborted, DeadlineExceeded, ValueError) as exc:
+                if isinstance(exc, ValueError) and "attempts" not in str(exc):
+                    raise
+                if time.monotonic() + delay > deadline:
+                    log.warning("ledger transaction gave up: contention", extra={"event": "ledger_busy"})
+                    raise ServiceError(503, "ledger_busy", "the ledger is busy; retry") from exc
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 2.0)
+            if settled is not None and (answer := await settled()) is not None:
+                return answer
+
+    async def find_marker(self, source_id: str) -> Marker | None:
+        with firestore_timer("get"):
+            snap = await self._db.collection(MARKERS).document(_digest(source_id)).get()
+        data = snap.to_dict() if snap.exists else None
+        return _marker(data) if data is not None else None
+
+    async def _cursor_snapshot(self, collection: str, cursor: str, field: str, expected: str) -> Any:
+        """A cursor is the id of the last document of the previous page; it must be one of the caller's."""
+        if not cursor or len(cursor) > 300 or "/" in cursor:
+            raise ServiceError(404, "cursor_not_found", "the cursor is not one of your pages")
+        with firestore_timer("get"):
+            snap = await self._db.collection(collection).document(cursor).get()
+        if not snap.exists or (snap.to_dict() or {}).get(field) != expected:
+            raise ServiceError(404, "cursor_not_found", "the cursor is not one of your pages")
+        return snap
+
+    async def entries(self, uid: str, limit: int, cursor: str | None) -> EntryPage:
+        query = (
+            self._db.collection(TRANSACTIONS)
+            .where(filter=firestore.FieldFilter("uid", "==", uid))
+            .order_by("created_at", direction=firestore.Query.DESCENDING)
+        )
+        if cursor is not None:
+            query = query.start_after(await self._cursor_snapshot(TRANSACTIONS, cursor, "uid", uid))
+        with firestore_timer("query"):
+            docs = [doc.to_dict() or {} async for doc in query.limit(limit + 1).stream()]
+        more = len(docs) > limit
+        docs = docs[:limit]
+        return EntryPage(docs, str(docs[-1]["id"]) if more and docs else None)
+
+    async def review_items(self, status: ReviewStatus, limit: int, cursor: str | None) -> ReviewPage:
+        query = (
+            self._db.collection(REVIEW)
+            .where(filter=firestore.FieldFilter("status", "==", status.value))
+            .order_by("created_at")
+        )
+        if cursor is not None:
+            query = query.start_after(await self._cursor_snapshot(REVIEW, cursor, "status", status.value))
+        with firestore_timer("query"):
+            docs = [doc.to_dict() or {} async for doc in query.limit(limit + 1).stream()]
+        more = len(docs) > limit
+        items = [review_item(d) for d in docs[:limit]]
+        return ReviewPage(items, items[-1].id if more and items else None)

@@ -1,0 +1,51 @@
+"""Online status in Redis: ``{presence}:{uid}`` holds the last heartbeat, expiring after the TTL.
+
+The hash tag keeps every presence key in one slot on a Redis cluster, so a friends list is read with one
+``MGET`` (one round trip) there too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import orjson
+import redis.asyncio as redis
+
+from app.repositories.breaker import RedisBreaker
+from app.repositories.leaderboard_sets import FAILURES
+from app.services.presence import Heartbeat, PresenceUnavailableError
+
+
+def presence_key(uid: str) -> str:
+    return f"{{presence}}:{uid}"
+
+
+class RedisPresence:
+    def __init__(self, client: redis.Redis, breaker: RedisBreaker) -> None:
+        self._redis = client
+        self._breaker = breaker
+
+    async def beat(self, uid: str, beat: Heartbeat, ttl_s: int) -> None:
+        value = orjson.dumps({"status": beat.status, "at": beat.at.isoformat()})
+        try:
+            await self._breaker.call(lambda: self._redis.set(presence_key(uid), value, ex=ttl_s))
+        except FAILURES as exc:
+            raise PresenceUnavailableError(type(exc).__name__) from exc
+
+    async def beats(self, uids: Sequence[str]) -> list[Heartbeat | None]:
+        if not uids:
+            return []
+        keys = [presence_key(uid) for uid in uids]
+        try:
+            values = await self._breaker.call(lambda: self._redis.mget(keys))
+        except FAILURES as exc:
+            raise PresenceUnavailableError(type(exc).__name__) from exc
+        out: list[Heartbeat | None] = []
+        for value in values:
+            if isinstance(value, bytes):
+                data = orjson.loads(value)
+                out.append(Heartbeat(status=data["status"], at=datetime.fromisoformat(data["at"])))
+            else:
+                out.append(None)
+        return out

@@ -1,0 +1,110 @@
+"""Firebase Cloud Messaging through ``firebase_admin.messaging`` (the FCM HTTP v1 API).
+
+In prod the app's default credentials authorise the calls. ``POG_FCM_ENDPOINT`` (dev and test only; the
+settings refuse it in prod) points the SDK's v1 URLs (``.../v1/projects/{p}/messages:send`` and the
+topic ``registrations``) at another base URL, e.g. a local fake that records requests: everything else
+(message encoding, HTTP client, retries, FCM error mapping) is the SDK's own code.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+
+import firebase_admin
+from fastapi.concurrency import run_in_threadpool
+from firebase_admin import credentials, messaging
+
+from app.core.auth import AnonymousCredential
+from app.core.config import Settings
+from app.services.notifications import Push
+
+log = logging.getLogger("app.push")
+
+#: FCM accepts at most 500 messages per send_each call.
+BATCH = 500
+HTTP_TIMEOUT_S = 10
+#: FCM errors after which a registration token is useless.
+_GONE = (messaging.UnregisteredError, messaging.SenderIdMismatchError)
+
+
+class PushError(Exception):
+    """FCM refused or could not be reached for every recipient."""
+
+
+class FcmGateway:
+    def __init__(self, settings: Settings) -> None:
+        cred: credentials.Base
+        cred = credentials.ApplicationDefault() if settings.environment == "prod" else AnonymousCredential()
+        self._app = firebase_admin.initialize_app(
+            cred,
+            options={"projectId": settings.firebase_project_id, "httpTimeout": HTTP_TIMEOUT_S},
+            name=f"pog-push-{id(self)}",
+        )
+        self._service = messaging._get_messaging_service(self._app)
+        if settings.fcm_endpoint is not None:
+            self._point_at(settings.fcm_endpoint.rstrip("/"), settings.firebase_project_id)
+
+    def _point_at(self, base: str, project: str) -> None:
+        # The SDK has no endpoint option; these are the two URLs it builds in its constructor. Fail loudly
+        # if a new SDK version renames them rather than silently sending to Google.
+        for attribute in ("_fcm_url", "_fcm_topic_url"):
+            if not isinstance(getattr(self._service, attribute, None), str):
+                raise RuntimeError(
+                    f"firebase_admin.messaging has no {attribute}: cannot use POG_FCM_ENDPOINT"
+                )
+        self._service._fcm_url = f"{base}/v1/projects/{project}/messages:send"
+        self._service._fcm_topic_url = f"{base}/v1/projects/{project}/registrations"
+
+    async def close(self) -> None:
+        # The SDK's own close runs asyncio.run(), which cannot run inside the server's event loop.
+        await self._service._async_client.aclose()
+        await run_in_threadpool(firebase_admin.delete_app, self._app)
+
+    @staticmethod
+    def _message(push: Push, *, token: str | None = None, topic: str | None = None) -> messaging.Message:
+        # firebase_admin 7.7 deprecates ``token`` for Firebase Installation ids (``fid``), but the client
+        # SDKs hand out registration tokens and FCM v1 takes them; silenced the way the SDK's own
+        # send_each_for_multicast does.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return messaging.Message(
+                token=token,
+                topic=topic,
+                notification=messaging.Notification(title=push.title, body=push.body),
+                data=dict(push.data),
+            )
+
+    async def send_to_tokens(self, tokens: Sequence[str], push: Push) -> list[str]:
+        gone: list[str] = []
+        failures: list[BaseException] = []
+        for start in range(0, len(tokens), BATCH):
+            batch = list(tokens[start : start + BATCH])
+            messages = [self._message(push, token=t) for t in batch]
+            result = await messaging.send_each_async(messages, dry_run=False, app=self._app)
+            for token, response in zip(batch, result.responses, strict=True):
+                if response.success:
+                    continue
+                if isinstance(response.exception, _GONE):
+                    gone.append(token)
+                elif response.exception is not None:
+                    failures.append(response.exception)
+        if failures and len(failures) + len(gone) == len(tokens):
+            raise PushError(f"FCM refused every message: {type(failures[0]).__name__}") from failures[0]
+        return gone
+
+    async def send_to_topic(self, topic: str, push: Push) -> None:
+        result = await messaging.send_each_async(
+            [self._message(push, topic=topic)], dry_run=False, app=self._app
+        )
+        response = result.responses[0]
+        if not response.success:
+            raise PushError(f"FCM refused the topic message: {type(response.exception).__name__}")
+
+    async def subscribe(self, tokens: Sequence[str], topic: str) -> None:
+        result = await messaging.subscribe_to_topic_async(list(tokens), topic, app=self._app)
+        if result.failure_count:
+            raise PushError(
+                f"{result.failure_count} token(s) not subscribed to {topic}: {result.errors[0].reason}"
+            )

@@ -1,0 +1,648 @@
+"""The grant service: the one way currency, items and entitlements change (implements ``Granter``).
+
+Each operation is ONE ledger transaction that reads the processed-source marker, the player's wallet,
+the payment record and the audit chain heads, and writes the wallet, the audit entries, the chain heads,
+the marker and (for payments) the payment record together. So:
+
+- a second delivery of the same ``source_id`` finds the marker and changes nothing (DUPLICATE);
+- a payment is granted at most once whichever of its events arrives first or how often (the payment
+  record's state), and a refund or dispute that arrives before its purchase is remembered
+  (``revoke_pending``) and applied when the purchase arrives;
+- balances never go negative: a revocation takes what is there and records the rest as debt, which
+  later grants pay off first; the player is flagged (``debt``, ``refund``, ``chargeback``).
+
+A fraud hit (velocity, unusual pattern, receipt mismatch, unknown player) holds the grant: a review item
+is written instead of the wallet change, and approving it applies the grant once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from app.core.crypto import FieldCipher
+from app.services.audit import AuditRecord, ChainHead, admin_chain, chain_entry, head_after, redact
+from app.services.fraud import PurchaseFacts, Thresholds, unusual_patterns
+from app.services.grant_port import GrantOutcome, GrantRequest, GrantSource
+from app.services.grants_models import (
+    EntryPage,
+    Ledger,
+    LedgerTxn,
+    Marker,
+    PaymentRecord,
+    PaymentState,
+    ReviewItem,
+    ReviewPage,
+    ReviewStatus,
+    Velocity,
+    Wallet,
+)
+from app.services.users import Cache, ServiceError, UserService
+
+_UID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+#: Where entries about a payment for no recognisable player go (their review item names the raw id).
+UNMATCHED_CHAIN = "system:unmatched"
+MAX_SOURCE_ID = 512
+MAX_ITEM_COUNT = 1_000_000
+
+log = logging.getLogger("app.grants")
+
+
+class Outcome(StrEnum):
+    granted = "granted"
+    duplicate = "duplicate"
+    held = "held"
+    revoked = "revoked"
+    #: A revocation for a payment not seen yet: applied when the purchase arrives.
+    pending = "pending"
+    #: Accepted and recorded; nothing to change (informational events, sandbox in prod, ...).
+    recorded = "recorded"
+    #: Entitlements ended, moved or changed.
+    entitlements = "entitlements"
+
+
+_PORT_OUTCOME = {Outcome.granted: GrantOutcome.GRANTED, Outcome.held: GrantOutcome.HELD}
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    outcome: Outcome
+    review_id: str | None = None
+    #: Why a grant was held (``held`` only).
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Purchase:
+    """A store payment behind a grant: its key across events, facts for the fraud checks, secrets."""
+
+    payment_key: str
+    product_id: str
+    facts: PurchaseFacts
+    #: Encrypted in the audit entry: store transaction ids, payment details.
+    sensitive: Mapping[str, Any] = field(default_factory=dict)
+    #: {id, product_id, expires_at_ms, store} for subscription products.
+    entitlement: Mapping[str, Any] | None = None
+    #: Reasons found before the transaction (receipt validation mismatch, ...): hold for review.
+    review_reasons: tuple[str, ...] = ()
+    ip: str | None = None
+
+
+def valid_uid(uid: str) -> bool:
+    return bool(_UID.match(uid))
+
+
+def review_id_for(source_id: str) -> str:
+    return hashlib.sha256(source_id.encode()).hexdigest()[:24]
+
+
+def _check_request(request: GrantRequest) -> None:
+    if not request.source_id or len(request.source_id) > MAX_SOURCE_ID:
+        raise ServiceError(422, "invalid_grant", f"source_id must have 1..{MAX_SOURCE_ID} characters")
+    if request.coins < 0:
+        raise ServiceError(422, "invalid_grant", "a grant cannot take coins away; revocations do that")
+    if any(n < 1 or n > MAX_ITEM_COUNT for n in request.items.values()):
+        raise ServiceError(422, "invalid_grant", f"item counts must be 1..{MAX_ITEM_COUNT}")
+    if request.coins == 0 and not request.items:
+        raise ServiceError(422, "invalid_grant", "the grant grants nothing")
+
+
+def _credit(wallet: Wallet, coins: int, items: Mapping[str, int]) -> None:
+    """Add to the wallet; a debt is paid off first."""
+    paid = min(coins, wallet.debt_coins)
+    wallet.debt_coins -= paid
+    wallet.coins += coins - paid
+    for item, count in items.items():
+        owed = wallet.debt_items.get(item, 0)
+        paid_items = min(count, owed)
+        if owed - paid_items:
+            wallet.debt_items[item] = owed - paid_items
+        else:
+            wallet.debt_items.pop(item, None)
+        if count - paid_items:
+            wallet.items[item] = wallet.items.get(item, 0) + count - paid_items
+    if not wallet.debt_coins and not wallet.debt_items and "debt" in wallet.flags:
+        wallet.flags.remove("debt")
+
+
+def _debit(wallet: Wallet, coins: int, items: Mapping[str, int]) -> None:
+    """Take from the wallet, never below zero: what is missing becomes debt and flags the player."""
+    taken = min(coins, wallet.coins)
+    wallet.coins -= taken
+    wallet.debt_coins += coins - taken
+    for item, count in items.items():
+        have = wallet.items.get(item, 0)
+        taken_items = min(count, have)
+        if have - taken_items:
+            wallet.items[item] = have - taken_items
+        else:
+            wallet.items.pop(item, None)
+        if count - taken_items:
+            wallet.debt_items[item] = wallet.debt_items.get(item, 0) + count - taken_items
+    if wallet.debt_coins or wallet.debt_items:
+        _flag(wallet, "debt")
+
+
+def _flag(wallet: Wallet, flag: str) -> None:
+    if flag not in wallet.flags:
+        wallet.flags.append(flag)
+
+
+class _Chains:
+    """Appends audit entries inside one transaction, keeping each chain's head in memory."""
+
+    def __init__(self, txn: LedgerTxn, cipher: FieldCipher, now: datetime) -> None:
+        self._txn = txn
+        self._cipher = cipher
+        self._now = now
+        self._heads: dict[str, ChainHead] = {}
+
+    async def load(self, *chains: str) -> None:
+        """Read the heads up front (Firestore transactions read everything before writing)."""
+        for chain in chains:
+            if chain not in self._heads:
+                self._heads[chain] = await self._txn.head(chain)
+
+    def append(self, chain: str, record: AuditRecord) -> None:
+        entry = chain_entry(chain, self._heads[chain], record, self._now, self._cipher)
+        self._txn.append(entry)
+        self._heads[chain] = head_after(entry)
+        self._txn.put_head(chain, self._heads[chain])
+
+
+class GrantService:
+    def __init__(
+        self,
+        ledger: Ledger,
+        cache: Cache,
+        cipher: FieldCipher,
+        velocity: Velocity,
+        thresholds: Thresholds,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._ledger = ledger
+        self._cache = cache
+        self._cipher = cipher
+        self._velocity = velocity
+        self._thresholds = thresholds
+        self._clock = clock
+        self._flights: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    # --- the Granter port ---------------------------------------------------------------------------
+
+    async def grant(self, request: GrantRequest) -> GrantOutcome:
+        """Rewards and admin grants (purchases go through ``purchase``)."""
+        result = await self.apply(request)
+        return _PORT_OUTCOME.get(result.outcome, GrantOutcome.DUPLICATE)
+
+    @asynccontextmanager
+    async def _single_flight(self, source_id: str) -> AsyncIterator[None]:
+        """Deliveries of one source in this process run one after the other: the later ones find the
+        marker and answer at once instead of contending for the same documents (across processes the
+        transaction alone keeps it exactly-once)."""
+        lock, users = self._flights.get(source_id, (asyncio.Lock(), 0))
+        self._flights[source_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._flights[source_id]
+            if users <= 1:
+                del self._flights[source_id]
+            else:
+                self._flights[source_id] = (lock, users - 1)
+
+    async def apply(
+        self, request: GrantRequest, purchase: Purchase | None = None, ip: str | None = None
+    ) -> Result:
+        _check_request(request)
+        async with self._single_flight(request.source_id):
+            return await self._apply(request, purchase, ip)
+
+    async def _apply(self, request: GrantRequest, purchase: Purchase | None, ip: str | None) -> Result:
+        known = await self._ledger.find_marker(request.source_id)
+        if known is not None:
+            return Result(Outcome.duplicate, known.review_id)
+        reasons: list[str] = []
+        if purchase is not None:
+            reasons.extend(purchase.review_reasons)
+            ip = purchase.ip or ip
+        kind = _velocity_kind(request.source)
+        if kind and valid_uid(request.uid):
+            reasons.extend(await self._velocity.exceeded(kind, request.uid, ip, request.source_id))
+        result = await self._ledger.run(
+            lambda txn: self._apply_txn(txn, request, purchase, reasons), lambda: self.seen(request.source_id)
+        )
+        if result.outcome in (Outcome.granted, Outcome.revoked):
+            await self._invalidate(request.uid)
+        elif result.outcome is Outcome.held:
+            # Counted by the log-based metric behind the suspicious-activity alert (monitoring/metrics/).
+            log.warning(
+                "grant held for review",
+                extra={
+                    "event": "fraud_flagged",
+                    "rule": ",".join(result.reasons),
+                    "uid": request.uid,
+                    "review_id": result.review_id,
+                },
+            )
+        return result
+
+    async def seen(self, source_id: str) -> Result | None:
+        """``duplicate`` when ``source_id`` was processed already (a read outside any transaction)."""
+        marker = await self._ledger.find_marker(source_id)
+        return Result(Outcome.duplicate, marker.review_id) if marker is not None else None
+
+    async def purchase(self, request: GrantRequest, purchase: Purchase) -> Result:
+        return await self.apply(request, purchase)
+
+    async def _apply_txn(
+        self, txn: LedgerTxn, request: GrantRequest, purchase: Purchase | None, pre_reasons: list[str]
+    ) -> Result:
+        now = self._clock()
+        if (await txn.marker(request.source_id)) is not None:
+            return Result(Outcome.duplicate)
+        uid_ok = valid_uid(request.uid)
+        chain = request.uid if uid_ok else UNMATCHED_CHAIN
+        chains = _Chains(txn, self._cipher, now)
+        await chains.load(chain)
+        wallet = await txn.wallet(request.uid) if uid_ok else Wallet(request.uid, exists=False)
+        payment = await txn.payment(purchase.payment_key) if purchase is not None else None
+        marker = Marker(request.source_id, "", kind=request.source.value, uid=request.uid)
+        sensitive = dict(purchase.sensitive) if purchase is not None else None
+        base = AuditRecord(
+            kind="grant",
+            source=request.source.value,
+            source_id=request.source_id,
+            coins=request.coins,
+            items=request.items,
+            reason=request.reason,
+            sensitive=sensitive,
+        )
+
+        if payment is not None and payment.state in (PaymentState.granted, PaymentState.held):
+            marker.outcome = Outcome.duplicate.value  # another event of the same payment got here first
+            txn.put_marker(marker)
+            return Result(Outcome.duplicate, payment.review_id)
+
+        if payment is not None and payment.state is PaymentState.revoke_pending and purchase is not None:
+            # Refunded or disputed before the purchase arrived: record both, the player keeps nothing.
+            wallet.purchases += 1
+            wallet.refunds += 1
+            for revocation in payment.revocations:
+                _flag(wallet, revocation)
+            record = _with(base, kind="purchase_revoked", coins=0, items={}, reason="revoked before delivery")
+            chains.append(chain, _balances(record, wallet))
+            payment = _payment_from(purchase, request, PaymentState.revoked, payment.revocations)
+            txn.put_payment(payment)
+            if wallet.exists:
+                txn.put_wallet(wallet)
+            marker.outcome = Outcome.revoked.value
+            txn.put_marker(marker)
+            return Result(Outcome.revoked)
+
+        reasons = list(pre_reasons)
+        if not wallet.exists:
+            reasons.append("unknown_user")
+        if purchase is not None and wallet.exists:
+            reasons.extend(unusual_patterns(wallet, purchase.facts, self._thresholds))
+        if reasons:
+            item = ReviewItem(
+                id=review_id_for(request.source_id),
+                status=ReviewStatus.pending,
+                uid=request.uid,
+                reasons=reasons,
+                source=request.source.value,
+                source_id=request.source_id,
+                coins=request.coins,
+                items=dict(request.items),
+                reason=request.reason,
+                created_at=now,
+                payment_key=purchase.payment_key if purchase is not None else None,
+                price_usd_cents=purchase.facts.price_usd_cents if purchase is not None else 0,
+                entitlement=dict(purchase.entitlement) if purchase and purchase.entitlement else None,
+            )
+            txn.put_review(item)
+            held = _with(base, kind="hold", coins=0, items={}, reason=",".join(reasons), review_id=item.id)
+            chains.append(chain, held)
+            if purchase is not None:
+                record_ = _payment_from(purchase, request, PaymentState.held, [])
+                record_.review_id = item.id
+                txn.put_payment(record_)
+            marker.outcome, marker.review_id = Outcome.held.value, item.id
+            txn.put_marker(marker)
+            return Result(Outcome.held, item.id, tuple(reasons))
+
+        _credit(wallet, request.coins, request.items)
+        if purchase is not None:
+            wallet.purchases += 1
+            wallet.spent_usd_cents += purchase.facts.price_usd_cents
+            if purchase.entitlement:
+                _grant_entitlement(wallet, purchase.entitlement)
+            txn.put_payment(_payment_from(purchase, request, PaymentState.granted, []))
+        txn.put_wallet(wallet)
+        chains.append(chain, _balances(base, wallet))
+        marker.outcome = Outcome.granted.value
+        txn.put_marker(marker)
+        return Result(Outcome.granted)
+
+    # --- revocations ---------------------------------------------------------------------------------
+
+    async def revoke(
+        self,
+        source_id: str,
+        payment_key: str,
+        revocation: str,
+        sensitive: Mapping[str, Any] | None = None,
+    ) -> Result:
+        """A refund or dispute of ``payment_key``: take back what it granted (once), flag the player."""
+        if not source_id or len(source_id) > MAX_SOURCE_ID:
+            raise ServiceError(422, "invalid_revocation", "bad source id")
+        async with self._single_flight(source_id):
+            return await self._revoke(source_id, payment_key, revocation, sensitive)
+
+    async def _revoke(
+        self, source_id: str, payment_key: str, revocation: str, sensitive: Mapping[str, Any] | None
+    ) -> Result:
+        known = await self._ledger.find_marker(source_id)
+        if known is not None:
+            return Result(Outcome.duplicate)
+
+        async def settled() -> tuple[Result, str | None] | None:
+            return (Result(Outcome.duplicate), None) if await self.seen(source_id) else None
+
+        result, uid = await self._ledger.run(
+            lambda txn: self._revoke_txn(txn, source_id, payment_key, revocation, sensitive), settled
+        )
+        if uid is not None and result.outcome is Outcome.revoked:
+            await self._invalidate(uid)
+            if valid_uid(uid):
+                await self._velocity.exceeded("refund", uid, None, source_id)
+        return result
+
+    async def _revoke_txn(
+        self,
+        txn: LedgerTxn,
+        source_id: str,
+        payment_key: str,
+        revocation: str,
+        sensitive: Mapping[str, Any] | None,
+    ) -> tuple[Result, str | None]:
+        now = self._clock()
+        if (await txn.marker(source_id)) is not None:
+            return Result(Outcome.duplicate), None
+        payment = await txn.payment(payment_key)
+        marker = Marker(source_id, "", kind=revocation)
+        if payment is None or payment.state in (PaymentState.awaiting, PaymentState.revoke_pending):
+            pending = payment or PaymentRecord(payment_key, PaymentState.revoke_pending)
+            pending.state = PaymentState.revoke_pending
+            if revocation not in pending.revocations:
+                pending.revocations.append(revocation)
+            txn.put_payment(pending)
+            marker.outcome, marker.uid = Outcome.pending.value, pending.uid
+            txn.put_marker(marker)
+            return Result(Outcome.pending), pending.uid
+        uid = payment.uid or ""
+        uid_ok = valid_uid(uid)
+        chain = uid if uid_ok else UNMATCHED_CHAIN
+        chains = _Chains(txn, self._cipher, now)
+        await chains.load(chain)
+        wallet = await txn.wallet(uid) if uid_ok else Wallet(uid, exists=False)
+        item = await txn.review(payment.review_id) if payment.review_id else None
+        marker.uid = uid
+        first = revocation not in payment.revocations
+        if first:
+            payment.revocations.append(revocation)
+        record = AuditRecord(
+            kind="revoke",
+            source="purchase",
+            source_id=source_id,
+            reason=revocation,
+            sensitive=dict(sensitive) if sensitive else None,
+        )
+        outcome = Outcome.recorded
+        if payment.state is PaymentState.granted:
+            _debit(wallet, payment.coins, payment.items)
+            if payment.entitlement:
+                wallet.entitlements.pop(payment.entitlement, None)
+            wallet.refunds += 1
+            record = _with(record, coins=-payment.coins, items={k: -v for k, v in payment.items.items()})
+            outcome = Outcome.revoked
+        elif payment.state is PaymentState.held and item is not None and item.status is ReviewStatus.pending:
+            item.status, item.decided_at, item.note = ReviewStatus.void, now, f"payment {revocation}"
+            txn.put_review(item)
+            wallet.refunds += 1
+            record = _with(record, kind="hold_void", review_id=item.id)
+            outcome = Outcome.revoked
+        elif not first:
+            marker.outcome = Outcome.duplicate.value
+            txn.put_marker(marker)
+            return Result(Outcome.duplicate), uid
+        else:
+            record = _with(record, kind="revoke_noted")
+        payment.state = PaymentState.revoked
+        txn.put_payment(payment)
+        _flag(wallet, revocation)
+        if wallet.exists:
+            txn.put_wallet(wallet)
+        chains.append(chain, _balances(record, wallet))
+        marker.outcome = outcome.value
+        txn.put_marker(marker)
+        return Result(outcome), uid
+
+    # --- informational events and entitlements --------------------------------------------------------
+
+    async def record(self, source_id: str, kind: str, uid: str | None = None) -> Result:
+        """An accepted event that changes nothing: the marker records it (and dedupes it)."""
+
+        async def work(txn: LedgerTxn) -> Result:
+            if (await txn.marker(source_id)) is not None:
+                return Result(Outcome.duplicate)
+            txn.put_marker(Marker(source_id, Outcome.recorded.value, kind=kind, uid=uid))
+            return Result(Outcome.recorded)
+
+        async with self._single_flight(source_id):
+            return await self._ledger.run(work, lambda: self.seen(source_id))
+
+    async def change_entitlements(
+        self,
+        source_id: str,
+        kind: str,
+        uids: list[str],
+        edit: Callable[[dict[str, Wallet]], dict[str, str]],
+    ) -> Result:
+        """Once per ``source_id``: ``edit`` changes the existing players' wallets (uid -> Wallet) and
+        returns uid -> audit reason for each wallet it changed."""
+        valid = list(dict.fromkeys(uid for uid in uids if valid_uid(uid)))
+
+        async def work(txn: LedgerTxn) -> Result:
+            now = self._clock()
+            if (await txn.marker(source_id)) is not None:
+                return Result(Outcome.duplicate)
+            chains = _Chains(txn, self._cipher, now)
+            await chains.load(*valid)
+            wallets = {uid: await txn.wallet(uid) for uid in valid}
+            changed = edit({uid: w for uid, w in wallets.items() if w.exists})
+            for uid, reason in changed.items():
+                wallet = wallets[uid]
+                txn.put_wallet(wallet)
+                record = AuditRecord(kind=kind, source="purchase", source_id=source_id, reason=reason)
+                chains.append(uid, _balances(record, wallet))
+            joined = ",".join(valid)[:1500]
+            txn.put_marker(Marker(source_id, Outcome.entitlements.value, kind=kind, uid=joined))
+            return Result(Outcome.entitlements)
+
+        async with self._single_flight(source_id):
+            result = await self._ledger.run(work, lambda: self.seen(source_id))
+        for uid in valid:
+            await self._invalidate(uid)
+        return result
+
+    # --- review queue ---------------------------------------------------------------------------------
+
+    async def review_queue(self, status: ReviewStatus, limit: int, cursor: str | None) -> ReviewPage:
+        return await self._ledger.review_items(status, limit, cursor)
+
+    async def approve(self, item_id: str, admin_uid: str, note: str) -> ReviewItem:
+        return await self._decide(item_id, admin_uid, note, approve=True)
+
+    async def reject(self, item_id: str, admin_uid: str, note: str) -> ReviewItem:
+        return await self._decide(item_id, admin_uid, note, approve=False)
+
+    async def _decide(self, item_id: str, admin_uid: str, note: str, *, approve: bool) -> ReviewItem:
+        async def work(txn: LedgerTxn) -> ReviewItem:
+            now = self._clock()
+            item = await txn.review(item_id)
+            if item is None:
+                raise ServiceError(404, "review_item_not_found", "no such review item")
+            if item.status is not ReviewStatus.pending:
+                raise ServiceError(409, "already_decided", f"the item is {item.status.value} already")
+            uid_ok = valid_uid(item.uid)
+            admin = admin_chain(admin_uid)
+            chain = item.uid if uid_ok else UNMATCHED_CHAIN
+            chains = _Chains(txn, self._cipher, now)
+            await chains.load(chain, admin)
+            wallet = await txn.wallet(item.uid) if uid_ok else Wallet(item.uid, exists=False)
+            payment = await txn.payment(item.payment_key) if item.payment_key else None
+            marker = await txn.marker(item.source_id) or Marker(item.source_id, "", uid=item.uid)
+            actor = f"admin:{admin_uid}"
+            if approve:
+                if not wallet.exists:
+                    raise ServiceError(409, "user_missing", "the player does not exist; reject the item")
+                _credit(wallet, item.coins, item.items)
+                if item.payment_key:
+                    wallet.purchases += 1
+                    wallet.spent_usd_cents += item.price_usd_cents
+                if item.entitlement:
+                    _grant_entitlement(wallet, item.entitlement)
+                txn.put_wallet(wallet)
+                granted = AuditRecord(
+                    kind="grant",
+                    source=item.source,
+                    source_id=item.source_id,
+                    actor=actor,
+                    coins=item.coins,
+                    items=item.items,
+                    reason=f"approved: {note}".strip(),
+                    review_id=item.id,
+                )
+                chains.append(chain, _balances(granted, wallet))
+                if payment is not None:
+                    payment.state = PaymentState.granted
+                    txn.put_payment(payment)
+                marker.outcome = Outcome.granted.value
+            else:
+                rejected = AuditRecord(
+                    kind="hold_rejected",
+                    source=item.source,
+                    source_id=item.source_id,
+                    actor=actor,
+                    reason=f"rejected: {note}".strip(),
+                    review_id=item.id,
+                )
+                chains.append(chain, rejected)
+                if payment is not None:
+                    payment.state = PaymentState.rejected
+                    txn.put_payment(payment)
+                marker.outcome = "rejected"
+            txn.put_marker(marker)
+            item.status = ReviewStatus.approved if approve else ReviewStatus.rejected
+            item.decided_by, item.decided_at, item.note = admin_uid, now, note
+            txn.put_review(item)
+            action = AuditRecord(
+                kind="review_approve" if approve else "review_reject",
+                source=item.source,
+                source_id=item.source_id,
+                actor=actor,
+                coins=item.coins if approve else 0,
+                items=item.items if approve else {},
+                reason=f"{item.uid}: {note}".strip(),
+                review_id=item.id,
+            )
+            chains.append(admin, action)
+            return item
+
+        decided = await self._ledger.run(work)
+        if approve:
+            await self._invalidate(decided.uid)
+        return decided
+
+    # --- reads ----------------------------------------------------------------------------------------
+
+    async def transactions(self, uid: str, limit: int, cursor: str | None) -> EntryPage:
+        """The player's own audit entries, newest first, redacted (nothing sealed, no hashes)."""
+        page = await self._ledger.entries(uid, limit, cursor)
+        return EntryPage([redact(entry) for entry in page.entries], page.next_cursor)
+
+    async def _invalidate(self, uid: str) -> None:
+        if valid_uid(uid):
+            await self._cache.delete(UserService.inventory_key(uid))
+
+
+def _velocity_kind(source: GrantSource) -> str | None:
+    if source is GrantSource.PURCHASE:
+        return "purchase"
+    if source in (GrantSource.EVENT_REWARD, GrantSource.LEADERBOARD_REWARD):
+        return "claim"
+    return None
+
+
+def _with(record: AuditRecord, **changes: Any) -> AuditRecord:
+    values = {name: getattr(record, name) for name in record.__dataclass_fields__}
+    values.update(changes)
+    return AuditRecord(**values)
+
+
+def _balances(record: AuditRecord, wallet: Wallet) -> AuditRecord:
+    if not wallet.exists:
+        return record
+    return _with(record, balance_coins=wallet.coins, debt_coins=wallet.debt_coins)
+
+
+def _grant_entitlement(wallet: Wallet, entitlement: Mapping[str, Any]) -> None:
+    ent = dict(entitlement)
+    wallet.entitlements[str(ent.pop("id"))] = ent
+
+
+def _payment_from(
+    purchase: Purchase, request: GrantRequest, state: PaymentState, revocations: list[str]
+) -> PaymentRecord:
+    return PaymentRecord(
+        key=purchase.payment_key,
+        state=state,
+        uid=request.uid,
+        product_id=purchase.product_id,
+        coins=request.coins,
+        items=dict(request.items),
+        entitlement=str(purchase.entitlement["id"]) if purchase.entitlement else None,
+        revocations=list(revocations),
+        source_id=request.source_id,
+    )

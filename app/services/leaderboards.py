@@ -1,0 +1,400 @@
+"""Leaderboard rules: periods, boards, the score encoding, pages, around-me windows, deltas (pure code).
+
+Periods roll over at UTC boundaries: ``daily`` (``2026-11-26``), ``weekly`` (ISO week, ``2026-W48``, from
+Monday 00:00), ``monthly`` (``2026-11``) and ``all_time`` (``all``, never resets). Boards: ``global``, one
+``country:CC`` per ISO country (the player's country when the game finished) and ``friends`` (the caller's
+friends list and the caller, ranked by their entries on the global board; nothing is stored for it).
+
+Score rule per board: ``best`` (a player's best in the period, the default) or ``incr`` (cumulative). The
+tie-break is in the sorted-set score itself, so a board is a plain Redis sorted set of uids and every read
+is one ``ZREVRANGE``/``ZREVRANK``::
+
+    encoded = score * 2**T + (2**T - 1 - seconds_since_period_start)
+
+with T bits of time per period (daily 17, weekly 20, monthly 22, all_time 29 counted from 2025-01-01,
+enough until 2042). ``encoded`` stays below 2**53, so the double Redis stores is exact. A higher score ranks
+higher; on equal scores the **earlier** achievement (for ``incr``: the earlier time the total was reached)
+ranks higher; on the same score and second, the higher uid in byte order (Redis's own order of equal
+scores). ``best`` keeps the highest ``encoded``: with two games of the same score the earlier one stays.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from functools import lru_cache
+
+from app.services.countries import ISO_3166_ALPHA2
+from app.services.users import ServiceError
+
+PAGE_SIZE = 100
+MAX_RADIUS = 50
+ALL_TIME_START = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+class Period(StrEnum):
+    daily = "daily"
+    weekly = "weekly"
+    monthly = "monthly"
+    all_time = "all_time"
+
+
+class Scope(StrEnum):
+    global_ = "global"
+    country = "country"
+    friends = "friends"
+
+
+class Rule(StrEnum):
+    best = "best"
+    incr = "incr"
+
+
+PERIODS: tuple[Period, ...] = tuple(Period)
+TIME_BITS: Mapping[Period, int] = {
+    Period.daily: 17,  # 86,400 s < 2**17
+    Period.weekly: 20,  # 604,800 s < 2**20
+    Period.monthly: 22,  # 2,678,400 s < 2**22
+    Period.all_time: 29,  # 17 years from ALL_TIME_START
+}
+_ID_PATTERNS: Mapping[Period, re.Pattern[str]] = {
+    Period.daily: re.compile(r"^\d{4}-\d{2}-\d{2}$"),
+    Period.weekly: re.compile(r"^\d{4}-W\d{2}$"),
+    Period.monthly: re.compile(r"^\d{4}-\d{2}$"),
+    Period.all_time: re.compile(r"^all$"),
+}
+#: How long a finished period's board stays in Redis after its end (the archive job reads it at reset).
+KEEP_AFTER_END: Mapping[Period, timedelta] = {
+    Period.daily: timedelta(days=1),
+    Period.weekly: timedelta(days=7),
+    Period.monthly: timedelta(days=31),
+}
+
+
+def _utc(at: datetime) -> datetime:
+    return at.astimezone(UTC)
+
+
+def period_id(period: Period, at: datetime) -> str:
+    at = _utc(at)
+    if period is Period.daily:
+        return at.strftime("%Y-%m-%d")
+    if period is Period.weekly:
+        year, week, _ = at.isocalendar()
+        return f"{year}-W{week:02d}"
+    if period is Period.monthly:
+        return at.strftime("%Y-%m")
+    return "all"
+
+
+def period_ids(at: datetime) -> dict[str, str]:
+    return {period.value: period_id(period, at) for period in PERIODS}
+
+
+def period_start(period: Period, at: datetime) -> datetime:
+    at = _utc(at)
+    day = at.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period is Period.daily:
+        return day
+    if period is Period.weekly:
+        return day - timedelta(days=at.weekday())
+    if period is Period.monthly:
+        return day.replace(day=1)
+    return ALL_TIME_START
+
+
+def period_end(period: Period, start: datetime) -> datetime | None:
+    """The next reset after a period that starts at ``start`` (``None``: all-time never resets)."""
+    if period is Period.daily:
+        return start + timedelta(days=1)
+    if period is Period.weekly:
+        return start + timedelta(days=7)
+    if period is Period.monthly:
+        return (
+            start.replace(year=start.year + 1, month=1)
+            if start.month == 12
+            else start.replace(month=start.month + 1)
+        )
+    return None
+
+
+def parse_period_id(period: Period, pid: str) -> datetime:
+    """The start of the period named ``pid``; 422 for a malformed or impossible id."""
+    if not _ID_PATTERNS[period].match(pid):
+        raise ServiceError(422, "invalid_period_id", f"{pid!r} is not a {period.value} period id")
+    try:
+        if period is Period.daily:
+            return datetime.strptime(pid, "%Y-%m-%d").replace(tzinfo=UTC)
+        if period is Period.weekly:
+            return datetime.strptime(pid + "-1", "%G-W%V-%u").replace(tzinfo=UTC)
+        if period is Period.monthly:
+            return datetime.strptime(pid, "%Y-%m").replace(tzinfo=UTC)
+    except ValueError:
+        raise ServiceError(422, "invalid_period_id", f"{pid!r} is not a {period.value} period id") from None
+    return ALL_TIME_START
+
+
+def previous_period_id(period: Period, at: datetime) -> str | None:
+    if period is Period.all_time:
+        return None
+    return period_id(period, period_start(period, at) - timedelta(seconds=1))
+
+
+# --- the encoding -----------------------------------------------------------------------------------
+
+
+def max_score(period: Period) -> int:
+    return int(2 ** (53 - TIME_BITS[period])) - 1
+
+
+def time_offset(period: Period, achieved_at: datetime) -> int:
+    """Whole seconds since the period started; the encoding's range is checked here."""
+    offset = int((_utc(achieved_at) - period_start(period, achieved_at)).total_seconds())
+    if not 0 <= offset < 2 ** TIME_BITS[period]:
+        raise ValueError(f"{achieved_at.isoformat()} is outside the encodable range of the {period} boards")
+    return offset
+
+
+def encode(period: Period, score: int, offset: int) -> int:
+    span: int = 2 ** TIME_BITS[period]
+    return min(score, max_score(period)) * span + (span - 1 - offset)
+
+
+def decode(period: Period, encoded: float) -> tuple[int, int]:
+    """``(score, seconds since the period started)`` of a stored sorted-set score."""
+    span = 2 ** TIME_BITS[period]
+    value = int(encoded)
+    return value // span, span - 1 - value % span
+
+
+# --- boards -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    """One stored board: a period's ``global`` board or one of its ``country:CC`` boards."""
+
+    period: Period
+    period_id: str
+    name: str  # "global" or "country:IE"
+
+    @property
+    def scope(self) -> Scope:
+        return Scope.global_ if self.name == "global" else Scope.country
+
+    @property
+    def country(self) -> str | None:
+        return self.name.split(":", 1)[1] if self.name.startswith("country:") else None
+
+
+def board_name(country: str | None) -> str:
+    return f"country:{country}" if country else "global"
+
+
+def valid_country(code: str) -> str:
+    if code not in ISO_3166_ALPHA2:
+        raise ServiceError(422, "invalid_country", f"{code!r} is not an ISO 3166-1 alpha-2 country code")
+    return code
+
+
+class BoardRules:
+    """The score rule of each (period, board kind); ``incr`` only where /games can rebuild it.
+
+    Spec: comma-separated ``period:kind=rule`` items, kind ``global`` or ``country``, e.g.
+    ``daily:global=incr,daily:country=incr``. Finished games stay in /games 7 days (their TTL), so a
+    cumulative board must be daily or weekly to be rebuilt exactly from them.
+    """
+
+    INCR_PERIODS = (Period.daily, Period.weekly)
+
+    def __init__(self, rules: Mapping[tuple[Period, str], Rule] | None = None) -> None:
+        self._rules = dict(rules or {})
+        for (period, kind), rule in self._rules.items():
+            if kind not in {"global", "country"}:
+                raise ValueError(f"board kind must be global or country, not {kind!r}")
+            if rule is Rule.incr and period not in self.INCR_PERIODS:
+                raise ValueError(
+                    f"{period}:{kind}=incr: incr boards must be daily or weekly (rebuilt from /games)"
+                )
+
+    @classmethod
+    def parse(cls, spec: str) -> BoardRules:
+        rules: dict[tuple[Period, str], Rule] = {}
+        for item in filter(None, (part.strip() for part in spec.split(","))):
+            board, sep, rule = item.partition("=")
+            period, sep2, kind = board.partition(":")
+            if not sep or not sep2:
+                raise ValueError(f"leaderboard rule {item!r}: expected period:kind=rule")
+            try:
+                rules[(Period(period), kind)] = Rule(rule)
+            except ValueError:
+                raise ValueError(f"leaderboard rule {item!r}: unknown period or rule") from None
+        return cls(rules)
+
+    def rule(self, period: Period, name: str) -> Rule:
+        kind = "global" if name == "global" else "country"
+        return self._rules.get((period, kind), Rule.best)
+
+    def any_incr(self) -> bool:
+        return any(rule is Rule.incr for rule in self._rules.values())
+
+
+@dataclass(frozen=True, slots=True)
+class BoardWrite:
+    """What a finished game changes on one board (one entry of the submit script)."""
+
+    board: Board
+    rule: Rule
+    offset: int
+    expire_at: int | None  # unix seconds, None for all-time
+
+
+@lru_cache(maxsize=64)
+def _frame(period: Period, start: datetime) -> tuple[str, int, int | None]:
+    """``(period id, start in unix seconds, expire-at)`` of the period starting at ``start``."""
+    end = period_end(period, start)
+    expire_at = int((end + KEEP_AFTER_END[period]).timestamp()) if end is not None else None
+    return period_id(period, start), int(start.timestamp()), expire_at
+
+
+def writes_for_game(
+    rules: BoardRules, score: int, country: str | None, finished_at: datetime
+) -> list[BoardWrite]:
+    """Every board a finished game belongs to: per period the global board, and the country board."""
+    writes: list[BoardWrite] = []
+    names = ["global"] + ([board_name(country)] if country in ISO_3166_ALPHA2 else [])
+    at_s = int(finished_at.timestamp())
+    for period in PERIODS:
+        pid, start_s, expire_at = _frame(period, period_start(period, finished_at))
+        offset = at_s - start_s
+        if not 0 <= offset < 2 ** TIME_BITS[period]:
+            raise ValueError(
+                f"{finished_at.isoformat()} is outside the encodable range of the {period} boards"
+            )
+        for name in names:
+            writes.append(BoardWrite(Board(period, pid, name), rules.rule(period, name), offset, expire_at))
+    return writes
+
+
+# --- standings as pure data (rebuilds, archives, tests) -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredGame:
+    game_id: str
+    uid: str
+    score: int
+    country: str | None
+    finished_at: datetime
+
+
+def fold_games(
+    rules: BoardRules,
+    period: Period,
+    games: Sequence[ScoredGame],
+    base: Mapping[str, dict[str, int]] | None = None,
+) -> dict[str, dict[str, int]]:
+    """board name -> uid -> encoded score after applying ``games`` (exactly what the submit script does)."""
+    boards: dict[str, dict[str, int]] = {name: dict(entries) for name, entries in (base or {}).items()}
+    span = 2 ** TIME_BITS[period]
+    for game in sorted(games, key=lambda g: (g.finished_at, g.game_id)):
+        offset = time_offset(period, game.finished_at)
+        names = ["global"] + ([board_name(game.country)] if game.country in ISO_3166_ALPHA2 else [])
+        for name in names:
+            entries = boards.setdefault(name, {})
+            current = entries.get(game.uid)
+            if rules.rule(period, name) is Rule.best:
+                value = encode(period, game.score, offset)
+                entries[game.uid] = value if current is None else max(current, value)
+            else:
+                total = game.score + (current // span if current is not None else 0)
+                entries[game.uid] = encode(period, total, offset)
+    return boards
+
+
+def ranked(entries: Mapping[str, int]) -> list[tuple[str, int]]:
+    """Highest encoded first; equal encoded scores by uid descending, as ``ZREVRANGE`` orders them."""
+    return sorted(entries.items(), key=lambda item: (item[1], item[0].encode()), reverse=True)
+
+
+# --- pages, windows, deltas ---------------------------------------------------------------------------
+
+
+def page_bounds(page: int, size: int = PAGE_SIZE) -> tuple[int, int]:
+    """0-based inclusive ``(start, stop)`` ranks of a 1-based page."""
+    start = (page - 1) * size
+    return start, start + size - 1
+
+
+def around_bounds(rank0: int, total: int, radius: int) -> tuple[int, int]:
+    """A window of ``2 * radius + 1`` ranks centred on ``rank0`` and shifted (not cut) at the board's edges.
+
+    At rank 1 the window is ranks 1..2r+1; at the last rank it ends there; a board smaller than the window
+    is shown whole. Pages play no part: the window never stops at a page boundary.
+    """
+    size = 2 * radius + 1
+    start = max(0, min(rank0 - radius, total - size))
+    stop = min(total - 1, start + size - 1)
+    return start, stop
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    rank: int
+    uid: str
+    score: int
+
+
+def entries_from(period: Period, first_rank0: int, members: Sequence[tuple[str, float]]) -> list[Entry]:
+    return [
+        Entry(rank=first_rank0 + i + 1, uid=uid, score=decode(period, value)[0])
+        for i, (uid, value) in enumerate(members)
+    ]
+
+
+def changed_entries(old: Sequence[Entry], new: Sequence[Entry]) -> tuple[list[Entry], list[str]]:
+    """Entries of ``new`` whose rank or score differ from ``old`` (or are new), and uids that left."""
+    before = {e.uid: (e.rank, e.score) for e in old}
+    now = {e.uid for e in new}
+    changed = [e for e in new if before.get(e.uid) != (e.rank, e.score)]
+    removed = [e.uid for e in old if e.uid not in now]
+    return changed, removed
+
+
+# --- what the stores answer ---------------------------------------------------------------------------
+
+
+class LeaderboardUnavailableError(Exception):
+    """Redis could not be reached (or its breaker is open): the live boards cannot be read now."""
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOutcome:
+    lost: bool
+    #: 0-based rank on each period's global board (None when absent)
+    ranks: dict[Period, int | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Slice:
+    """A consistent read of part of a board: its version, size and members (uid, encoded score)."""
+
+    version: int
+    total: int
+    start: int
+    members: list[tuple[str, float]]
+    alive: bool = True
+    rank0: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveInfo:
+    """A period's document in Firestore: a final archive or a checkpoint of a running board."""
+
+    final: bool
+    as_of: datetime
+    boards: dict[str, int]
+    rewards_done_at: datetime | None = None

@@ -1,0 +1,364 @@
+"""Live events: admins schedule them, players join, play and claim the reward once.
+
+Progress is computed at claim time from the player's finished games (``/games``, finished between joining
+and the end of the event), not kept by a hook in the finish path. A finished game never changes again, so
+progress only grows during the window: reading it outside the claim transaction can under-count a game
+that finishes at that instant (the player is told how far they are and claims again), never over-count.
+The claim itself is ``create``-if-absent of ``/events/{id}/reward_claims/{uid}`` inside a transaction that
+re-reads the event and the participation, so any number of concurrent claims record exactly one; the
+grant then goes through the ``Granter`` with ``source_id`` ``event:{eventId}:{uid}``, which grants once
+however often it is asked. A hook would have to be idempotent per game itself, would be lost on a crash
+between the finish commit and the hook (and the finish may commit in another database), and would add a
+write per finished game on a shared document.
+
+A claim whose grant failed, or was interrupted by a crash, stays ``pending``; the next claim retries the
+grant (safe: the grant dedups on ``source_id``). Concurrent duplicates of a fresh claim do not retry it
+(``REGRANT_AFTER``): they answer ``pending`` instead of piling onto the same grant transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+import orjson
+from pydantic import BaseModel, TypeAdapter
+
+from app.services.grant_port import Granter, GrantOutcome, GrantRequest, GrantSource
+from app.services.live_events_models import (
+    MAX_EVENT_DURATION,
+    MAX_START_AHEAD,
+    MAX_START_IN_PAST,
+    MIN_EVENT_DURATION,
+    ClaimRecord,
+    ClaimStatus,
+    EventSpec,
+    GoalMetric,
+    LiveEvent,
+    Participation,
+    grant_source_id,
+)
+from app.services.users import Cache, ServiceError
+
+log = logging.getLogger("app.events")
+
+ACTIVE_EVENTS_KEY = "activeEvents"
+ACTIVE_EVENTS_TTL_S = 3600
+HOT_ITEMS_KEY = "hotItems"
+HOT_ITEMS_TTL_S = 600
+#: Events read into the ``activeEvents`` copy (those not ended yet, soonest first).
+MAX_LISTED_EVENTS = 100
+HOT_ITEMS_WINDOW = timedelta(days=7)
+HOT_ITEMS_SAMPLE = 2_000
+HOT_ITEMS_SHOWN = 10
+#: A pending claim younger than this is a concurrent duplicate of one in flight: not regranted.
+REGRANT_AFTER = timedelta(seconds=15)
+
+_EVENTS = TypeAdapter(list[LiveEvent])
+
+
+class EventStore(Protocol):
+    async def create_event(self, spec: EventSpec, created_by: str, now: datetime) -> LiveEvent: ...
+    async def get_event(self, event_id: str) -> LiveEvent | None: ...
+    async def not_ended(self, now: datetime, limit: int) -> list[LiveEvent]: ...
+    async def mark_announced(self, event_id: str, now: datetime) -> bool: ...
+    async def join(self, event_id: str, uid: str, now: datetime) -> Participation: ...
+    async def get_participation(self, event_id: str, uid: str) -> Participation | None: ...
+    async def get_claim(self, event_id: str, uid: str) -> ClaimRecord | None: ...
+    async def create_claim(
+        self,
+        event_id: str,
+        uid: str,
+        decide: Callable[[LiveEvent | None, Participation | None], ClaimRecord],
+    ) -> tuple[ClaimRecord, bool]: ...
+    async def set_claim_status(self, event_id: str, uid: str, status: ClaimStatus, failed: bool) -> None: ...
+    async def recent_claimed_items(self, since: datetime, limit: int) -> list[dict[str, int]]: ...
+
+
+class ProgressReader(Protocol):
+    async def progress(self, uid: str, metric: GoalMetric, since: datetime, until: datetime) -> int: ...
+
+
+class EventNotifier(Protocol):
+    async def event_started(self, event: LiveEvent) -> bool: ...
+    async def reward_granted(self, uid: str, event: LiveEvent, claim: ClaimRecord) -> bool: ...
+
+
+class HotItem(BaseModel):
+    item_id: str
+    #: Units claimed from event rewards over the last 7 days.
+    claimed: int
+
+
+class ActiveEvents(BaseModel):
+    events: list[LiveEvent]
+    hot_items: list[HotItem]
+    #: Started events whose start has not been pushed yet (the caller announces them after answering).
+    unannounced: list[str]
+
+
+class MyProgress(BaseModel):
+    event_id: str
+    joined: bool
+    joined_at: datetime | None
+    metric: GoalMetric
+    progress: int
+    target: int
+    qualified: bool
+    claim: ClaimStatus | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    event: LiveEvent
+    claim: ClaimRecord
+    #: This request recorded the claim (the others answer the same claim again).
+    first: bool
+    #: This request saw the grant apply: the reward notification goes out once, from here.
+    newly_granted: bool
+
+
+def _not_found() -> ServiceError:
+    return ServiceError(404, "event_not_found", "no such event")
+
+
+def _invalid(message: str) -> ServiceError:
+    return ServiceError(422, "invalid_event", message)
+
+
+def check_spec(spec: EventSpec, now: datetime, known_items: Collection[str]) -> None:
+    """The rules of a new event that depend on the clock and the catalog (422 ``invalid_event``)."""
+    if spec.starts_at >= spec.ends_at:
+        raise _invalid("starts_at must be before ends_at")
+    length = spec.ends_at - spec.starts_at
+    if length < MIN_EVENT_DURATION or length > MAX_EVENT_DURATION:
+        raise _invalid(f"an event lasts between {MIN_EVENT_DURATION} and {MAX_EVENT_DURATION}")
+    if spec.starts_at < now - MAX_START_IN_PAST:
+        raise _invalid("starts_at is in the past")
+    if spec.starts_at > now + MAX_START_AHEAD:
+        raise _invalid(f"starts_at is more than {MAX_START_AHEAD.days} days ahead")
+    unknown = sorted(set(spec.rewards.items) - set(known_items))
+    if unknown:
+        raise _invalid(f"unknown item id(s) in rewards: {', '.join(unknown)}")
+    if spec.rewards.coins == 0 and not spec.rewards.items:
+        raise _invalid("rewards grant nothing: give coins, items or both")
+
+
+def judge_claim(
+    event: LiveEvent | None, part: Participation | None, uid: str, progress: int, now: datetime
+) -> ClaimRecord:
+    """The claim to record, decided on the state the claim transaction read."""
+    if event is None:
+        raise _not_found()
+    if now < event.starts_at:
+        raise ServiceError(409, "event_not_started", f"the event starts at {event.starts_at.isoformat()}")
+    if now >= event.claim_until:
+        raise ServiceError(409, "claim_window_closed", f"claims closed at {event.claim_until.isoformat()}")
+    if part is None:
+        raise ServiceError(409, "not_joined", "join the event before claiming its reward")
+    if progress < event.goal.target:
+        raise ServiceError(
+            409,
+            "not_qualified",
+            f"{event.goal.metric.value} is {progress} of {event.goal.target} since you joined",
+        )
+    return ClaimRecord(
+        uid=uid,
+        event_id=event.event_id,
+        claimed_at=now,
+        progress=progress,
+        coins=event.rewards.coins,
+        items=dict(event.rewards.items),
+    )
+
+
+def rank_items(claimed: Sequence[dict[str, int]], shown: int) -> list[HotItem]:
+    totals: dict[str, int] = {}
+    for items in claimed:
+        for item_id, count in items.items():
+            totals[item_id] = totals.get(item_id, 0) + count
+    ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:shown]
+    return [HotItem(item_id=item_id, claimed=count) for item_id, count in ranked]
+
+
+_STATUS_BY_OUTCOME = {
+    GrantOutcome.GRANTED: ClaimStatus.granted,
+    # The grant service saw this source before (a retry after a crash between grant and status update).
+    GrantOutcome.DUPLICATE: ClaimStatus.granted,
+    GrantOutcome.HELD: ClaimStatus.held,
+}
+
+
+class LiveEventService:
+    def __init__(
+        self,
+        store: EventStore,
+        progress: ProgressReader,
+        granter: Granter,
+        notifier: EventNotifier,
+        cache: Cache,
+        known_items: Collection[str],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._store = store
+        self._progress = progress
+        #: Public so that the wiring (and tests) can swap the grant service in.
+        self.granter = granter
+        self._notifier = notifier
+        self._cache = cache
+        self._known_items = frozenset(known_items)
+        self._clock = clock
+
+    # --- admin ------------------------------------------------------------------------------------------
+
+    async def create(self, admin_uid: str, spec: EventSpec) -> LiveEvent:
+        now = self._clock()
+        check_spec(spec, now, self._known_items)
+        event = await self._store.create_event(spec, admin_uid, now)
+        await self._cache.delete(ACTIVE_EVENTS_KEY)
+        log.info("live event created", extra={"event": "live_event_created", "event_id": event.event_id})
+        return event
+
+    # --- players ----------------------------------------------------------------------------------------
+
+    async def _not_ended(self) -> list[LiveEvent]:
+        cached = await self._cache.get(ACTIVE_EVENTS_KEY)
+        if cached is not None:
+            try:
+                return _EVENTS.validate_json(cached)
+            except ValueError:
+                log.warning("unreadable activeEvents copy; reading Firestore")
+        events = await self._store.not_ended(self._clock(), MAX_LISTED_EVENTS)
+        await self._cache.set(ACTIVE_EVENTS_KEY, _EVENTS.dump_json(events), ACTIVE_EVENTS_TTL_S)
+        return events
+
+    async def hot_items(self) -> list[HotItem]:
+        cached = await self._cache.get(HOT_ITEMS_KEY)
+        if cached is not None:
+            try:
+                return [HotItem.model_validate(i) for i in orjson.loads(cached)]
+            except ValueError:
+                log.warning("unreadable hotItems copy; reading Firestore")
+        since = self._clock() - HOT_ITEMS_WINDOW
+        ranked = rank_items(await self._store.recent_claimed_items(since, HOT_ITEMS_SAMPLE), HOT_ITEMS_SHOWN)
+        await self._cache.set(HOT_ITEMS_KEY, orjson.dumps([i.model_dump() for i in ranked]), HOT_ITEMS_TTL_S)
+        return ranked
+
+    async def active(self) -> ActiveEvents:
+        now = self._clock()
+        events = [e for e in await self._not_ended() if e.is_active(now)]
+        unannounced = [e.event_id for e in events if e.announced_at is None]
+        return ActiveEvents(events=events, hot_items=await self.hot_items(), unannounced=unannounced)
+
+    async def _event(self, event_id: str) -> LiveEvent:
+        event = await self._store.get_event(event_id)
+        if event is None:
+            raise _not_found()
+        return event
+
+    async def join(self, uid: str, event_id: str) -> Participation:
+        """Idempotent: joining again answers the first join."""
+        event = await self._event(event_id)
+        now = self._clock()
+        if now < event.starts_at:
+            raise ServiceError(409, "event_not_started", f"the event starts at {event.starts_at.isoformat()}")
+        if now >= event.ends_at:
+            raise ServiceError(409, "event_ended", f"the event ended at {event.ends_at.isoformat()}")
+        return await self._store.join(event_id, uid, now)
+
+    async def _player_progress(self, uid: str, event: LiveEvent, part: Participation, now: datetime) -> int:
+        until = min(now, event.ends_at)
+        return await self._progress.progress(uid, event.goal.metric, part.joined_at, until)
+
+    async def my_progress(self, uid: str, event_id: str) -> MyProgress:
+        event = await self._event(event_id)
+        part = await self._store.get_participation(event_id, uid)
+        progress = await self._player_progress(uid, event, part, self._clock()) if part else 0
+        claim = await self._store.get_claim(event_id, uid)
+        return MyProgress(
+            event_id=event_id,
+            joined=part is not None,
+            joined_at=part.joined_at if part else None,
+            metric=event.goal.metric,
+            progress=progress,
+            target=event.goal.target,
+            qualified=progress >= event.goal.target,
+            claim=claim.status if claim else None,
+        )
+
+    async def claim(self, uid: str, event_id: str) -> ClaimResult:
+        event = await self._event(event_id)
+        existing = await self._store.get_claim(event_id, uid)
+        if existing is not None:
+            return await self._settle(event, existing, first=False)
+        now = self._clock()
+        part = await self._store.get_participation(event_id, uid)
+        progress = 0
+        if part is not None and event.starts_at <= now < event.claim_until:
+            progress = await self._player_progress(uid, event, part, now)
+
+        def decide(current: LiveEvent | None, current_part: Participation | None) -> ClaimRecord:
+            return judge_claim(current, current_part, uid, progress, now)
+
+        record, created = await self._store.create_claim(event_id, uid, decide)
+        return await self._settle(event, record, first=created)
+
+    async def _settle(self, event: LiveEvent, record: ClaimRecord, *, first: bool) -> ClaimResult:
+        """Apply the grant of a recorded claim unless it is known to be applied (or in flight)."""
+        if record.status is not ClaimStatus.pending:
+            return ClaimResult(event, record, first=first, newly_granted=False)
+        in_flight = not record.grant_failed and self._clock() - record.claimed_at < REGRANT_AFTER
+        if not first and in_flight:
+            return ClaimResult(event, record, first=False, newly_granted=False)
+        request = GrantRequest(
+            uid=record.uid,
+            source=GrantSource.EVENT_REWARD,
+            source_id=grant_source_id(record.event_id, record.uid),
+            coins=record.coins,
+            items=dict(record.items),
+            reason=f"live event {event.name}",
+        )
+        try:
+            outcome = await self.granter.grant(request)
+        except ServiceError:
+            await self._store.set_claim_status(record.event_id, record.uid, ClaimStatus.pending, failed=True)
+            raise
+        except Exception as exc:
+            log.exception("event reward grant failed", extra={"event": "event_grant_failed"})
+            await self._store.set_claim_status(record.event_id, record.uid, ClaimStatus.pending, failed=True)
+            raise ServiceError(
+                503, "grant_unavailable", "the claim is recorded; claim again to receive the reward"
+            ) from exc
+        status = _STATUS_BY_OUTCOME[outcome]
+        await self._store.set_claim_status(record.event_id, record.uid, status, failed=False)
+        settled = replace(record, status=status, grant_failed=False)
+        return ClaimResult(event, settled, first=first, newly_granted=outcome is GrantOutcome.GRANTED)
+
+    # --- push notifications (run after the response; they never fail a request) ----------------------
+
+    async def announce(self, event_ids: Sequence[str]) -> int:
+        """Push the start of each started event once (a transaction marks it announced first)."""
+        sent = 0
+        now = self._clock()
+        for event_id in event_ids:
+            try:
+                event = await self._store.get_event(event_id)
+                if event is None or not event.is_active(now) or event.announced_at is not None:
+                    continue
+                if not await self._store.mark_announced(event_id, now):
+                    continue  # another request announced it
+                await self._cache.delete(ACTIVE_EVENTS_KEY)
+            except Exception:
+                # Not announced now; the next listing tries again.
+                log.exception("event announcement failed", extra={"event": "event_announce_failed"})
+                continue
+            sent += int(await self._notifier.event_started(event))
+        return sent
+
+    async def notify_claim(self, result: ClaimResult) -> bool:
+        if not result.newly_granted:
+            return False
+        return await self._notifier.reward_granted(result.claim.uid, result.event, result.claim)

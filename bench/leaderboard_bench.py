@@ -1,0 +1,505 @@
+"""Leaderboards at a million players: page reads, submits, around-me and memory, each against a baseline
+measured in the same run (bench/README.md, "Leaderboard benchmark").
+
+One run starts a redis-server and the Firestore emulator on free ports (scripts/services.py), preloads
+``--players`` players into each period's global board (and the same players spread over 40 country
+boards) with pipelined ``ZADD`` in batches of 10,000, then measures:
+
+- page read: ``GET /v1/leaderboards/daily/global?page=1`` against the bare ``GET /healthz`` of the same
+  app (uvicorn, one worker, access log off; the load generator of bench/api_bench.py);
+- submit: in-process ops/s of the sink's submit (every board of one game, one script call) against one
+  raw ``ZADD`` from the same client, same concurrency;
+- around-me: p50/p99 of the service's ``around_me`` (radius 5) and the Redis round trips per call,
+  counted at the connection (one ``send`` of a command or a pipeline is one round trip);
+- memory: ``MEMORY USAGE`` of a board, its version key and its share of the period's board list, per
+  player, against a plain sorted set of the same members with the plain scores.
+
+Figures are printed with "met"/"MISSED" against the issue's targets, never asserted.
+
+    .venv/bin/python -m bench.leaderboard_bench [--players N] [--duration S] [--connections N]
+        [--ops-seconds S] [--samples N] [--load auto|wrk|python] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import redis
+import redis.asyncio as aioredis
+from redis.asyncio.connection import Connection
+
+from bench.api_bench import (
+    BenchError,
+    LoadResult,
+    _interrupt_on_sigterm,
+    app_environment,
+    measure,
+    percentile,
+    pick_tool,
+    start_api,
+)
+from scripts import services
+
+PROJECT = "demo-pog-lb-bench"
+COUNTRIES = (
+    "US",
+    "GB",
+    "DE",
+    "FR",
+    "IE",
+    "ES",
+    "IT",
+    "NL",
+    "SE",
+    "NO",
+    "DK",
+    "FI",
+    "PL",
+    "PT",
+    "BR",
+    "AR",
+    "MX",
+    "CA",
+    "AU",
+    "NZ",
+    "JP",
+    "KR",
+    "CN",
+    "IN",
+    "ID",
+    "TH",
+    "VN",
+    "PH",
+    "MY",
+    "SG",
+    "ZA",
+    "NG",
+    "EG",
+    "TR",
+    "SA",
+    "AE",
+    "IL",
+    "RU",
+    "UA",
+    "CZ",
+)
+BATCH = 10_000
+RADIUS = 5
+PAGE_PATH = "/v1/leaderboards/daily/global?page=1"
+BARE_PATH = "/healthz"
+TARGETS = {"page": 0.8, "submit": 0.8, "round_trips": 2, "memory": 1.1}
+
+
+def uid_of(i: int) -> str:
+    """A 28-character id, as long as a Firebase uid."""
+    return hashlib.blake2b(i.to_bytes(4, "big"), digest_size=14).hexdigest()
+
+
+@dataclass(frozen=True)
+class Memory:
+    players: int
+    board_bytes: int  # the board, its version key and its share of the period's board list
+    plain_bytes: int  # a plain sorted set of the same members and plain scores
+
+    @property
+    def per_player(self) -> float:
+        return self.board_bytes / self.players
+
+    @property
+    def plain_per_player(self) -> float:
+        return self.plain_bytes / self.players
+
+    @property
+    def ratio(self) -> float:
+        return self.board_bytes / self.plain_bytes if self.plain_bytes else 0.0
+
+
+@dataclass(frozen=True)
+class Results:
+    machine: str
+    tool: str
+    players: int
+    preload_s: float
+    bare: LoadResult
+    page: LoadResult
+    submit_ops: float
+    zadd_ops: float
+    around_p50_ms: float
+    around_p99_ms: float
+    around_round_trips_max: int
+    around_round_trips_mean: float
+    memory: Memory
+
+    @property
+    def page_ratio(self) -> float:
+        return self.page.rps / self.bare.rps if self.bare.rps else 0.0
+
+    @property
+    def submit_ratio(self) -> float:
+        return self.submit_ops / self.zadd_ops if self.zadd_ops else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ratios"] = {"page": self.page_ratio, "submit": self.submit_ratio, "memory": self.memory.ratio}
+        return data
+
+
+# --- preload ------------------------------------------------------------------------------------------
+
+
+def preload(client: redis.Redis, players: int, now: datetime, seed: int = 7) -> dict[str, str]:
+    """``players`` in each period's global board and spread over the country boards; board keys per period."""
+    from app.repositories.leaderboard_sets import ALIVE_KEY, board_key, registry_key, version_key
+    from app.services.leaderboards import PERIODS, Board, encode, period_id, period_start
+
+    rng = random.Random(seed)
+    keys: dict[str, str] = {}
+    version_base = int(now.timestamp() * 1_000_000)
+    for period in PERIODS:
+        pid = period_id(period, now)
+        keys[period.value] = board_key(period.value, pid)
+        elapsed = max(1, int((now - period_start(period, now)).total_seconds()))
+        for start in range(0, players, BATCH):
+            glob: dict[str, int] = {}
+            by_country: dict[str, dict[str, int]] = {}
+            for i in range(start, min(players, start + BATCH)):
+                uid = uid_of(i)
+                value = encode(period, rng.randrange(0, 100_000), rng.randrange(0, elapsed))
+                glob[uid] = value
+                by_country.setdefault(COUNTRIES[i % len(COUNTRIES)], {})[uid] = value
+            pipe = client.pipeline(transaction=False)
+            pipe.zadd(keys[period.value], glob)
+            for country, members in by_country.items():
+                pipe.zadd(board_key(period.value, pid, f"country:{country}"), members)
+            pipe.execute()
+        names = ["global", *(f"country:{c}" for c in COUNTRIES)]
+        client.sadd(registry_key(period, pid), *names)
+        client.set(version_key(Board(period, pid, "global")), version_base)
+    client.set(ALIVE_KEY, now.isoformat())
+    return keys
+
+
+def memory(
+    client: redis.Redis, board: str, players: int, registry: str, version: str, boards_in_period: int
+) -> Memory:
+    """The board against a plain ZSET of the same members and plain (decoded) scores."""
+    from app.services.leaderboards import Period, decode
+
+    plain = "bench:plain-zset"
+    client.delete(plain)
+    cursor = 0
+    while True:
+        members = client.zrange(board, cursor, cursor + BATCH - 1, withscores=True)
+        if not members:
+            break
+        client.zadd(plain, {m: decode(Period.daily, s)[0] for m, s in members})
+        cursor += BATCH
+    board_bytes = int(client.memory_usage(board, samples=0) or 0)
+    board_bytes += int(client.memory_usage(version, samples=0) or 0) // boards_in_period
+    board_bytes += int(client.memory_usage(registry, samples=0) or 0) // boards_in_period
+    plain_bytes = int(client.memory_usage(plain, samples=0) or 0)
+    client.delete(plain)
+    return Memory(players, board_bytes, plain_bytes)
+
+
+# --- in-process measurements --------------------------------------------------------------------------
+
+
+class CountingConnection(Connection):
+    """Counts round trips: every send of a command (or of a whole pipeline) to the server."""
+
+    sends = 0
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        CountingConnection.sends += 1
+        await super().send_packed_command(command, check_health)
+
+
+async def ops_per_s(op: Callable[[int], Awaitable[object]], seconds: float, concurrency: int) -> float:
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(w: int) -> None:
+        nonlocal done
+        n = w
+        while time.perf_counter() < deadline:
+            await op(n)
+            n += concurrency
+            done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(w) for w in range(concurrency)))
+    return done / (time.perf_counter() - started)
+
+
+async def submit_vs_zadd(port: int, players: int, seconds: float, concurrency: int) -> tuple[float, float]:
+    from app.repositories.breaker import RedisBreaker
+    from app.repositories.leaderboard_sets import RedisLeaderboardSink
+
+    client = aioredis.Redis(port=port)
+    try:
+        sink = RedisLeaderboardSink(client, RedisBreaker(5, 10))
+        now = datetime.now(UTC)
+        rng = random.Random(11)
+
+        async def submit(n: int) -> object:
+            i = rng.randrange(players)
+            return await sink.submit(uid_of(i), f"bench-{n}", rng.randrange(100_000), COUNTRIES[i % 40], now)
+
+        async def zadd(n: int) -> object:
+            return await client.zadd(
+                "bench:raw-zadd", {uid_of(rng.randrange(players)): rng.randrange(100_000)}
+            )
+
+        await ops_per_s(zadd, 0.5, concurrency)  # warm the pool and the script cache
+        await ops_per_s(submit, 0.5, concurrency)
+        runs: dict[str, list[float]] = {"zadd": [], "submit": []}
+        for _ in range(2):  # interleaved, so a noisy neighbour hits both alike
+            runs["zadd"].append(await ops_per_s(zadd, seconds, concurrency))
+            runs["submit"].append(await ops_per_s(submit, seconds, concurrency))
+        await client.delete("bench:raw-zadd")
+        return statistics.mean(runs["submit"]), statistics.mean(runs["zadd"])
+    finally:
+        await client.aclose()
+
+
+async def around_me(
+    port: int, firestore_port: int, players: int, samples: int
+) -> tuple[list[float], list[int]]:
+    """Latency (ms) and round trips of ``around_me`` for random players; names come from the profile cache."""
+    from app.core.config import Settings
+    from app.repositories.breaker import RedisBreaker
+    from app.repositories.clients import close_firestore, firestore_client
+    from app.repositories.leaderboard_names import DisplayNames
+    from app.repositories.leaderboard_sets import RedisBoards
+    from app.services.leaderboards import Period, Scope, period_id
+    from app.services.leaderboards_service import LeaderboardService, View
+
+    pool = aioredis.ConnectionPool(port=port, connection_class=CountingConnection)
+    client = aioredis.Redis(connection_pool=pool)
+    settings = Settings(
+        environment="dev", firebase_project_id=PROJECT, FIRESTORE_EMULATOR_HOST=f"127.0.0.1:{firestore_port}"
+    )
+    db = firestore_client(settings)
+    try:
+        breaker = RedisBreaker(5, 10)
+        names = DisplayNames(client, breaker, db, ttl_s=0)  # no process memory: every call asks Redis
+        service = LeaderboardService(RedisBoards(client, breaker), None, names, None)  # type: ignore[arg-type]
+        view = View(Period.daily, Scope.global_, period_id(Period.daily, datetime.now(UTC)))
+        rng = random.Random(5)
+        uids = [uid_of(rng.randrange(players)) for _ in range(samples)]
+        await _cache_profiles(client, view, uids)
+        await service.around_me(view, uids[0], RADIUS)  # loads the script once (EVALSHA, NOSCRIPT, LOAD)
+        latencies: list[float] = []
+        trips: list[int] = []
+        for uid in uids:
+            before = CountingConnection.sends
+            began = time.perf_counter()
+            result = await service.around_me(view, uid, RADIUS)
+            latencies.append((time.perf_counter() - began) * 1000)
+            trips.append(CountingConnection.sends - before)
+            if result["rank"] is None or len(result["neighbours"]) != 2 * RADIUS + 1:
+                raise BenchError(f"around_me answered {result} for {uid}")
+        return latencies, trips
+    finally:
+        await client.aclose()
+        await pool.aclose()
+        await close_firestore(db)
+
+
+async def _cache_profiles(client: aioredis.Redis, view: Any, uids: Sequence[str]) -> None:
+    """Profiles of the sampled players and their neighbours in the profile cache (as after their sign-in)."""
+    from app.repositories.leaderboard_sets import key_of
+    from app.services.users import UserService
+
+    key = key_of(view.board)
+    async with client.pipeline(transaction=False) as pipe:
+        for uid in uids:
+            pipe.zrevrank(key, uid)
+        ranks = await pipe.execute()
+    async with client.pipeline(transaction=False) as pipe:
+        for rank in ranks:
+            pipe.zrevrange(key, max(0, rank - 2 * RADIUS), rank + 2 * RADIUS)
+        windows = await pipe.execute()
+    async with client.pipeline(transaction=False) as pipe:
+        for member in {m.decode() for window in windows for m in window}:
+            profile = {"uid": member, "display_name": f"Player {member[:6]}"}
+            pipe.set(UserService.profile_key(member), orjson.dumps(profile), ex=3600)
+        await pipe.execute()
+
+
+def _run(coroutine: Awaitable[Any]) -> Any:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover
+        return asyncio.run(coroutine)  # type: ignore[arg-type]
+    return uvloop.run(coroutine)  # type: ignore[arg-type]
+
+
+# --- the run ------------------------------------------------------------------------------------------
+
+
+def run_benchmark(args: argparse.Namespace, quiet: bool = False) -> Results:
+    def say(message: str) -> None:
+        if not quiet:
+            print(f"bench: {message}", file=sys.stderr, flush=True)
+
+    tool, wrk = pick_tool(args.load)
+    with _interrupt_on_sigterm(), ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pog-lb-bench-")))
+        rds = services.start_redis(workdir)
+        stack.callback(rds.stop)
+        fs = services.start_firestore(workdir)
+        stack.callback(fs.stop)
+        say(f"redis-server pid {rds.process.pid}, Firestore emulator pid {fs.process.pid}")
+        now = datetime.now(UTC)
+        with redis.Redis(port=rds.port) as client:
+            began = time.perf_counter()
+            keys = preload(client, args.players, now)
+            preload_s = time.perf_counter() - began
+            say(f"preloaded {args.players:,} players into each board in {preload_s:.1f} s")
+            from app.repositories.leaderboard_sets import registry_key
+            from app.services.leaderboards import Period, period_id
+
+            mem = memory(
+                client,
+                keys["daily"],
+                args.players,
+                registry_key(Period.daily, period_id(Period.daily, now)),
+                f"{{lb}}:daily:{period_id(Period.daily, now)}:v",
+                1 + len(COUNTRIES),
+            )
+        say("submit vs raw ZADD")
+        submit_ops, zadd_ops = _run(
+            submit_vs_zadd(rds.port, args.players, args.ops_seconds, args.concurrency)
+        )
+        say(f"around-me, {args.samples} players")
+        latencies, trips = _run(around_me(rds.port, fs.port, args.players, args.samples))
+        env = app_environment(rds.port, fs.port, PROJECT)
+        base, _api_pid = start_api(stack, env, workdir)
+        say(f"uvicorn at {base}; load from {tool}, {args.connections} connections, {args.duration:g} s each")
+        with httpx.Client(base_url=base, timeout=30) as http:
+            for path in (BARE_PATH, PAGE_PATH):
+                response = http.get(path)
+                if response.status_code != 200:
+                    raise BenchError(f"{path}: {response.status_code} {response.text[:300]}")
+        for path in (BARE_PATH, PAGE_PATH):
+            measure(tool, wrk, base + path, {}, args.connections, min(1.0, args.duration))
+        bare = measure(tool, wrk, base + BARE_PATH, {}, args.connections, args.duration)
+        page = measure(tool, wrk, base + PAGE_PATH, {}, args.connections, args.duration)
+        say("stopping uvicorn, the emulator and redis-server")
+    machine = f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}"
+    return Results(
+        machine=machine,
+        tool=tool,
+        players=args.players,
+        preload_s=preload_s,
+        bare=bare,
+        page=page,
+        submit_ops=submit_ops,
+        zadd_ops=zadd_ops,
+        around_p50_ms=percentile(latencies, 50),
+        around_p99_ms=percentile(latencies, 99),
+        around_round_trips_max=max(trips),
+        around_round_trips_mean=statistics.mean(trips),
+        memory=mem,
+    )
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def format_report(r: Results) -> str:
+    m = r.memory
+    lines = [
+        f"Leaderboard benchmark ({r.machine})",
+        f"{r.players:,} players in each board (preloaded in {r.preload_s:.1f} s); load: {r.tool}, "
+        f"{r.page.connections} connections, uvicorn 1 worker, access log off, 127.0.0.1",
+        "",
+        f"  bare GET {r.bare.path:<42} {r.bare.rps:>9,.0f} req/s   p99 {r.bare.p99_ms:>7.2f} ms",
+        f"  GET {PAGE_PATH:<46} {r.page.rps:>9,.0f} req/s   p99 {r.page.p99_ms:>7.2f} ms",
+        f"  page / bare {r.page_ratio:>48.2f}   (target >= {TARGETS['page']}: "
+        f"{_verdict(r.page_ratio >= TARGETS['page'])})",
+        "",
+        f"  raw ZADD, same client {r.zadd_ops:>38,.0f} ops/s",
+        f"  submit (8 boards, one script call) {r.submit_ops:>25,.0f} ops/s",
+        f"  submit / ZADD {r.submit_ratio:>46.2f}   (target >= {TARGETS['submit']}: "
+        f"{_verdict(r.submit_ratio >= TARGETS['submit'])})",
+        "",
+        f"  around-me (radius {RADIUS}) p50 {r.around_p50_ms:.2f} ms, p99 {r.around_p99_ms:.2f} ms; "
+        f"Redis round trips per call: max {r.around_round_trips_max}, mean {r.around_round_trips_mean:.2f} "
+        f"(target <= {TARGETS['round_trips']}: "
+        f"{_verdict(r.around_round_trips_max <= TARGETS['round_trips'])})",
+        "",
+        f"  board bytes per player {m.per_player:>37.1f}",
+        f"  plain ZSET bytes per player (same members) {m.plain_per_player:>17.1f}",
+        f"  board / plain ZSET {m.ratio:>41.3f}   (target <= {TARGETS['memory']}: "
+        f"{_verdict(m.ratio <= TARGETS['memory'])})",
+    ]
+    if r.bare.errors or r.page.errors:
+        lines.append("  WARNING: some answers were not 2xx; the figures above include them")
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.leaderboard_bench",
+        description="Leaderboards at a million players against same-run baselines (bench/README.md).",
+    )
+    parser.add_argument(
+        "--players", type=int, default=1_000_000, help="players per board (default 1,000,000)"
+    )
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds per HTTP endpoint (default 8)")
+    parser.add_argument("--connections", type=int, default=64, help="HTTP connections (default 64)")
+    parser.add_argument(
+        "--ops-seconds", type=float, default=3.0, help="seconds per submit/ZADD run (default 3)"
+    )
+    parser.add_argument("--concurrency", type=int, default=16, help="in-process concurrent ops (default 16)")
+    parser.add_argument("--samples", type=int, default=2000, help="around-me calls (default 2000)")
+    parser.add_argument("--load", choices=("auto", "wrk", "python"), default="auto", help="load generator")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON")
+    args = parser.parse_args(argv)
+    if args.players < 2 * RADIUS + 1 or args.duration <= 0 or args.ops_seconds <= 0:
+        parser.error(f"--players must be >= {2 * RADIUS + 1}; --duration and --ops-seconds > 0")
+    if args.connections < 1 or args.concurrency < 1 or args.samples < 1:
+        parser.error("--connections, --concurrency and --samples must be >= 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        results = run_benchmark(args)
+    except (BenchError, RuntimeError) as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("bench: interrupted; everything it started is stopped", file=sys.stderr)
+        return 130
+    print(format_report(results))
+    if args.json:
+        args.json.write_text(json.dumps(results.to_json(), indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
