@@ -39,7 +39,18 @@ COMPOSITE_INDEXES: tuple[CompositeIndex, ...] = (
     CompositeIndex(GAMES_COLLECTION, (("status", "ASCENDING"), ("finished_at", "ASCENDING"))),
     CompositeIndex("transactions", (("uid", "ASCENDING"), ("created_at", "DESCENDING"))),
     CompositeIndex("review_queue", (("status", "ASCENDING"), ("created_at", "ASCENDING"))),
-    CompositeIndex("events", (("active", "ASCENDING"), ("starts_at", "ASCENDING"))),
+    # A player's finished games in an event's window (app/repositories/events_progress.py).
+    CompositeIndex(
+        GAMES_COLLECTION, (("uid", "ASCENDING"), ("status", "ASCENDING"), ("finished_at", "ASCENDING"))
+    ),
+)
+
+#: hotItems reads every event's reward_claims by claimed_at (a collection-group query, which Firestore
+#: does not index by itself); the collection-scope indexes are listed too, as an override replaces them.
+REWARD_CLAIMS_INDEXES: tuple[tuple[str, str], ...] = (
+    ("ASCENDING", "COLLECTION"),
+    ("DESCENDING", "COLLECTION"),
+    ("DESCENDING", "COLLECTION_GROUP"),
 )
 
 
@@ -216,6 +227,20 @@ class Data(pulumi.ComponentResource):
                     ],
                     opts=child(self),
                 )
+        gcp.firestore.Field(
+            f"{p}-field-reward-claims-claimed-at",
+            project=args.project,
+            database=self.databases[DEFAULT_DATABASE].name,
+            collection="reward_claims",
+            field="claimed_at",
+            index_config=gcp.firestore.FieldIndexConfigArgs(
+                indexes=[
+                    gcp.firestore.FieldIndexConfigIndexArgs(order=order, query_scope=scope)
+                    for order, scope in REWARD_CLAIMS_INDEXES
+                ]
+            ),
+            opts=child(self),
+        )
 
     def _rules(self) -> None:
         args, p = self._args, self._args.prefix

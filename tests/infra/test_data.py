@@ -33,11 +33,11 @@ GAMES_INDEXES = {
     ("games", (("uid", "ASCENDING"), ("finished_at", "DESCENDING"))),
     ("games", (("status", "ASCENDING"), ("final_score", "DESCENDING"))),
     ("games", (("status", "ASCENDING"), ("finished_at", "ASCENDING"))),
+    ("games", (("uid", "ASCENDING"), ("status", "ASCENDING"), ("finished_at", "ASCENDING"))),
 }
 DEFAULT_ONLY_INDEXES = {
     ("transactions", (("uid", "ASCENDING"), ("created_at", "DESCENDING"))),
     ("review_queue", (("status", "ASCENDING"), ("created_at", "ASCENDING"))),
-    ("events", (("active", "ASCENDING"), ("starts_at", "ASCENDING"))),
 }
 
 
@@ -57,14 +57,14 @@ def test_children_are_parented_and_prefixed(plan: Plan) -> None:
 
 
 def test_resource_counts(plan: Plan, stack_phase: tuple[str, int]) -> None:
-    databases_, indexes = {1: (1, 6), 2: (2, 9), 3: (5, 18)}[stack_phase[1]]
+    databases_, indexes = {1: (1, 6), 2: (2, 10), 3: (5, 22)}[stack_phase[1]]
     counts: dict[str, int] = {}
     for r in children(plan):
         counts[r.type] = counts.get(r.type, 0) + 1
     assert counts == {
         FIREBASE: 1,
         DATABASE: databases_,
-        FIELD: databases_,
+        FIELD: databases_ + 1,  # the games TTL per database, reward_claims.claimed_at
         INDEX: indexes,
         RULESET: 1,
         RELEASE: databases_,
@@ -123,6 +123,15 @@ def test_game_session_ttl_in_every_database_holding_games(plan: Plan) -> None:
     for r in ttl.values():
         assert "ttlConfig" in r.inputs
         assert r.inputs["indexConfig"] == {"indexes": []}
+
+
+def test_reward_claims_are_indexed_for_the_collection_group_query(plan: Plan) -> None:
+    [field] = [r for r in mine(plan, FIELD) if r.inputs["collection"] == "reward_claims"]
+    assert field.inputs["field"] == "claimed_at"
+    scopes = {(i["order"], i["queryScope"]) for i in field.inputs["indexConfig"]["indexes"]}
+    assert ("DESCENDING", "COLLECTION_GROUP") in scopes
+    # An override replaces the automatic single-field indexes: the collection scope keeps both orders.
+    assert {("ASCENDING", "COLLECTION"), ("DESCENDING", "COLLECTION")} <= scopes
 
 
 def test_composite_indexes_live_where_their_collection_lives(plan: Plan) -> None:
