@@ -1,9 +1,11 @@
 """In-process metrics (Prometheus text on the internal ``/metrics``) for the alerts in monitoring/.
 
-Names follow monitoring/metrics/*.yaml: ``pog_cache_requests`` (labels ``cache``, ``result``) is
-``custom.googleapis.com/pog/cache_requests`` and ``pog_firestore_latency_ms`` (labels ``database``,
-``operation``) is ``custom.googleapis.com/pog/firestore_latency``; per-route request latency and
-status counts are for dashboards (the alerts themselves read Cloud Run's request metrics).
+The Cloud Run sidecar (infra/stacks/compute.py) scrapes ``/metrics`` and writes the series to Managed
+Prometheus, where ``pog_cache_requests`` (labels ``cache``, ``result``) becomes
+``prometheus.googleapis.com/pog_cache_requests_total/counter`` and ``pog_firestore_latency_ms`` (labels
+``database``, ``operation``) ``prometheus.googleapis.com/pog_firestore_latency_ms/histogram``; the alerts
+read them with PromQL (monitoring/metrics/, monitoring/alerts/). Per-route request latency and status
+counts are for dashboards (the alerts themselves read Cloud Run's request metrics).
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
 
+# A `<name>_created` gauge per counter and histogram series would be written to Managed Prometheus
+# (and billed) as series of their own; nothing reads them.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 _LATENCY_BUCKETS_MS = (1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)

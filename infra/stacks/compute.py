@@ -15,7 +15,17 @@ from infra.stacks.cloudflare_ranges import CLOUDFLARE_IPV4, CLOUDFLARE_IPV6
 from infra.stacks.common import child, labels, private_bucket
 
 LAYER = "compute"
+# The metrics sidecar's default RunMonitoring scrapes :8080/metrics every 30 s, so the API listens there
+# and the sidecar needs no configuration of its own.
 PORT = 8080
+API_CONTAINER = "api"
+#: Managed Service for Prometheus collector for Cloud Run: it writes the app's /metrics (app/core/metrics.py)
+#: to Cloud Monitoring as prometheus.googleapis.com/... (monitoring/metrics/). Bump with the release notes.
+METRICS_SIDECAR_IMAGE = (
+    "us-docker.pkg.dev/cloud-ops-agents-artifacts/cloud-run-gmp-sidecar/cloud-run-gmp-sidecar:1.2.0"
+)
+#: A whole CPU: an instance's CPUs (the sum over its containers) above 1 must be a whole number.
+METRICS_SIDECAR_LIMITS = {"cpu": "1", "memory": "256Mi"}
 PROBE_HEADER = "x-pog-probe-region"
 # Cloudflare puts the visitor's address here; Cloud Armor reads it as origin.user_ip.
 CLIENT_IP_HEADER = "CF-Connecting-IP"
@@ -327,7 +337,7 @@ class Compute(pulumi.ComponentResource):
                 labels=self._labels,
                 containers=[
                     gcp.cloudrunv2.ServiceTemplateContainerArgs(
-                        name="api",
+                        name=API_CONTAINER,
                         image=args.image,
                         ports=gcp.cloudrunv2.ServiceTemplateContainerPortsArgs(
                             name="http1", container_port=PORT
@@ -358,7 +368,17 @@ class Compute(pulumi.ComponentResource):
                             failure_threshold=3,
                             success_threshold=1,
                         ),
-                    )
+                    ),
+                    # Counters are cumulative and the sidecar scrapes once more at shutdown, so a scrape
+                    # missed while the CPU is throttled between requests (cpu_idle) delays data, loses none.
+                    gcp.cloudrunv2.ServiceTemplateContainerArgs(
+                        name="metrics",
+                        image=METRICS_SIDECAR_IMAGE,
+                        depends_ons=[API_CONTAINER],
+                        resources=gcp.cloudrunv2.ServiceTemplateContainerResourcesArgs(
+                            limits=METRICS_SIDECAR_LIMITS, cpu_idle=True
+                        ),
+                    ),
                 ],
             ),
             opts=child(self, depends_on=self._deps),

@@ -44,8 +44,14 @@ REDUCERS: frozenset[str] = frozenset(
         "REDUCE_PERCENTILE_99", "REDUCE_PERCENTILE_95", "REDUCE_PERCENTILE_50", "REDUCE_PERCENTILE_05",
     }
 )  # fmt: skip
-METRIC_KINDS: tuple[str, ...] = ("GAUGE", "DELTA", "CUMULATIVE")
-VALUE_TYPES: tuple[str, ...] = ("BOOL", "INT64", "DOUBLE", "DISTRIBUTION")
+PrometheusType = Literal["counter", "gauge", "histogram"]
+PROMETHEUS_TYPES: tuple[PrometheusType, ...] = ("counter", "gauge", "histogram")
+#: The series a Prometheus family is exposed as (prometheus_client's text format).
+_PROMETHEUS_SERIES: dict[str, tuple[str, ...]] = {
+    "counter": ("_total",),
+    "gauge": ("",),
+    "histogram": ("_bucket", "_sum", "_count"),
+}
 
 # Metrics Google Cloud emits by itself that alerts may name directly (metric type -> monitored resource).
 # Anything else must be defined in monitoring/metrics/ so the program creates it before the alert.
@@ -69,7 +75,8 @@ UPTIME_STATES: tuple[UptimeState, ...] = ("failing", "passing")
 _ID = re.compile(r"^[a-z][a-z0-9-]{1,40}[a-z0-9]$")
 _LABEL_VALUE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _DURATION = re.compile(r"^(\d+)s$")
-_CUSTOM_TYPE = re.compile(r"^custom\.googleapis\.com/[a-z0-9_/]+$")
+_PROMETHEUS_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_PROMQL_METRIC = re.compile(r"\bpog_[a-z0-9_]+")
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
@@ -132,7 +139,18 @@ class UptimeCondition:
     duration: str
 
 
-Condition = ThresholdCondition | RatioCondition | UptimeCondition
+@dataclass(frozen=True)
+class PromqlCondition:
+    """A PromQL query over the app's Prometheus metrics; an alert fires while it returns a series."""
+
+    name: str
+    query: str
+    duration: str
+    evaluation_interval: str
+    metrics: tuple[str, ...]  # ids of the metric definitions the query reads
+
+
+Condition = ThresholdCondition | RatioCondition | UptimeCondition | PromqlCondition
 
 
 @dataclass(frozen=True)
@@ -158,6 +176,8 @@ class AlertDefinition:
                 ids.add(c.series.metric)
             elif isinstance(c, RatioCondition):
                 ids.update((c.numerator.metric, c.denominator.metric))
+            elif isinstance(c, PromqlCondition):
+                ids.update(c.metrics)
         return {i for i in ids if i not in GCP_METRICS}
 
 
@@ -186,23 +206,31 @@ class LogMetricDefinition:
 
 
 @dataclass(frozen=True)
-class CustomMetricDefinition:
-    """A metric the app writes; the program owns its descriptor."""
+class PrometheusMetricDefinition:
+    """A metric the app serves on ``/metrics``; the Cloud Run sidecar writes it to Managed Prometheus.
+
+    Managed Prometheus creates the descriptor itself, named after the exposed series and its kind:
+    counter ``pog_x`` is ``prometheus.googleapis.com/pog_x_total/counter``.
+    """
 
     id: str
-    type: str
+    name: str  # the family name the app registers (prometheus_client), e.g. pog_cache_requests
+    prometheus_type: PrometheusType
     description: str
-    metric_kind: str
-    value_type: str
-    unit: str
     labels: tuple[MetricLabel, ...]
     source: Path
 
+    @property
+    def series_names(self) -> tuple[str, ...]:
+        """The names PromQL reads, e.g. pog_latency_ms_bucket, _sum and _count for a histogram."""
+        return tuple(self.name + suffix for suffix in _PROMETHEUS_SERIES[self.prometheus_type])
+
     def metric_type(self, prefix: str) -> str:
-        return self.type
+        exposed = self.name + ("_total" if self.prometheus_type == "counter" else "")
+        return f"prometheus.googleapis.com/{exposed}/{self.prometheus_type}"
 
 
-MetricDefinition = LogMetricDefinition | CustomMetricDefinition
+MetricDefinition = LogMetricDefinition | PrometheusMetricDefinition
 
 
 @dataclass(frozen=True)
@@ -385,7 +413,7 @@ def _metric(path: Path, rel: str, problems: list[str]) -> MetricDefinition | Non
     metric_id = f.text("id", pattern=_ID)
     if metric_id and metric_id != path.stem:
         f.fail("id", f"must equal the file name without .yaml ({path.stem!r}); got {metric_id!r}")
-    kind = f.choice("kind", ("log", "custom"))
+    kind = f.choice("kind", ("log", "prometheus"))
     if kind == "log":
         f.unknown(("id", "kind", "description", "filter", "labels"))
         return LogMetricDefinition(
@@ -395,14 +423,16 @@ def _metric(path: Path, rel: str, problems: list[str]) -> MetricDefinition | Non
             labels=_labels(f, log_based=True),
             source=path,
         )
-    f.unknown(("id", "kind", "type", "description", "metric_kind", "value_type", "unit", "labels"))
-    return CustomMetricDefinition(
+    f.unknown(("id", "kind", "name", "type", "description", "labels"))
+    prometheus_type: Any = f.choice("type", PROMETHEUS_TYPES)
+    name = f.text("name", pattern=_PROMETHEUS_NAME)
+    if name.endswith(("_total", "_bucket", "_sum", "_count")):
+        f.fail("name", f"is the family name without the series suffix (e.g. {name.rsplit('_', 1)[0]!r})")
+    return PrometheusMetricDefinition(
         id=metric_id,
-        type=f.text("type", pattern=_CUSTOM_TYPE),
+        name=name,
+        prometheus_type=prometheus_type,
         description=f.text("description"),
-        metric_kind=f.choice("metric_kind", METRIC_KINDS),
-        value_type=f.choice("value_type", VALUE_TYPES),
-        unit=f.text("unit", default="1"),
         labels=_labels(f, log_based=False),
         source=path,
     )
@@ -440,7 +470,7 @@ def _aggregation(f: _Fields) -> Aggregation:
 
 
 _AGGREGATION_FIELDS = ("aligner", "reducer", "group_by", "window", "comparison", "threshold", "duration")
-_CONDITION_SHAPES = ("threshold", "ratio", "uptime")
+_CONDITION_SHAPES = ("threshold", "ratio", "uptime", "promql")
 
 
 def _condition(f: _Fields, metrics: Mapping[str, MetricDefinition]) -> Condition | None:
@@ -456,6 +486,8 @@ def _condition(f: _Fields, metrics: Mapping[str, MetricDefinition]) -> Condition
         return None
     name = f.text("name")
     body = f.mapping(shapes[0])
+    if shapes[0] == "promql":
+        return _promql(name, body, metrics)
     if shapes[0] == "uptime":
         body.unknown(("check", "state", "window", "duration"))
         check: Any = body.choice("check", UPTIME_CHECKS)
@@ -496,6 +528,36 @@ def _condition(f: _Fields, metrics: Mapping[str, MetricDefinition]) -> Condition
     )
 
 
+def _promql(name: str, body: _Fields, metrics: Mapping[str, MetricDefinition]) -> PromqlCondition:
+    body.unknown(("query", "duration", "evaluation_interval"))
+    query = " ".join(body.text("query").split())
+    by_series = {
+        series: metric.id
+        for metric in metrics.values()
+        if isinstance(metric, PrometheusMetricDefinition)
+        for series in metric.series_names
+    }
+    read: list[str] = []
+    for series in _PROMQL_METRIC.findall(query):
+        if series in by_series:
+            read.append(by_series[series])
+        else:
+            body.fail(
+                "query",
+                f"reads {series!r}, which no `kind: prometheus` file in monitoring/metrics/ exposes"
+                f" (known series: {', '.join(sorted(by_series)) or 'none'})",
+            )
+    if query and not read:
+        body.fail("query", "must read at least one of the app's metrics (pog_...) in monitoring/metrics/")
+    return PromqlCondition(
+        name=name,
+        query=query,
+        duration=body.duration("duration", default="0s"),
+        evaluation_interval=body.duration("evaluation_interval", default="60s", minimum=30),
+        metrics=tuple(dict.fromkeys(read)),
+    )
+
+
 _ALERT_FIELDS = (
     "id", "display_name", "severity", "owner", "set", "runbook", "summary", "conditions", "combiner",
     "per_region", "auto_close",
@@ -531,6 +593,8 @@ def _alert(
         condition = _condition(_Fields(rel, raw, problems, f"conditions[{i}]"), metrics)
         if condition is not None:
             conditions.append(condition)
+    if len(conditions) > 1 and any(isinstance(c, PromqlCondition) for c in conditions):
+        f.fail("conditions", "a promql condition must be the alert's only condition (Cloud Monitoring rule)")
     per_region = f.boolean("per_region", False)
     checks = {c.check for c in conditions if isinstance(c, UptimeCondition)}
     if checks & {"region", "any_region"} and alert_set != "multi_region":
@@ -759,9 +823,9 @@ def load(
         metric = _metric(path, rel(path), problems)
         if metric is not None:
             metrics[metric.id] = metric
-    custom_types = [m.type for m in metrics.values() if isinstance(m, CustomMetricDefinition)]
-    for duplicate in sorted({t for t in custom_types if custom_types.count(t) > 1}):
-        problems.append(f"monitoring/metrics: two definitions share the type {duplicate}: keep one")
+    names = [m.name for m in metrics.values() if isinstance(m, PrometheusMetricDefinition)]
+    for duplicate in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"monitoring/metrics: two definitions share the Prometheus name {duplicate}")
 
     alert_paths = sorted((monitoring_dir / "alerts").glob("*.yaml"))
     if not alert_paths:

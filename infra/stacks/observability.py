@@ -42,7 +42,6 @@ class Observability(pulumi.ComponentResource):
     email_channels: dict[str, gcp.monitoring.NotificationChannel]  keyed by address
     pagerduty_channel: gcp.monitoring.NotificationChannel | None    prod only
     log_metrics: dict[str, gcp.logging.Metric]                       keyed by metric definition id
-    metric_descriptors: dict[str, gcp.monitoring.MetricDescriptor]   custom metrics the app writes
     uptime_check: gcp.monitoring.UptimeCheckConfig                   https://<api hostname>/healthz
     region_uptime_checks: dict[str, gcp.monitoring.UptimeCheckConfig]  phase 3, keyed by region
     alert_policies: dict[str, gcp.monitoring.AlertPolicy]            keyed by alert id, "<id>/<region>",
@@ -92,12 +91,11 @@ class Observability(pulumi.ComponentResource):
             )
 
         self.log_metrics: dict[str, gcp.logging.Metric] = {}
-        self.metric_descriptors: dict[str, gcp.monitoring.MetricDescriptor] = {}
+        # The app's Prometheus metrics need no resource here: Managed Prometheus creates their
+        # descriptors when the Cloud Run sidecar first writes them (compute.py).
         for metric in definitions.metrics.values():
             if isinstance(metric, defs.LogMetricDefinition):
                 self.log_metrics[metric.id] = self._log_metric(metric)
-            else:
-                self.metric_descriptors[metric.id] = self._metric_descriptor(metric)
 
         self.uptime_check = self._uptime_check(f"{prefix}-uptime-api", f"[{prefix}] {HEALTH_PATH}", {})
         self.region_uptime_checks: dict[str, gcp.monitoring.UptimeCheckConfig] = {}
@@ -178,25 +176,6 @@ class Observability(pulumi.ComponentResource):
             opts=child(self, depends_on=self._args.depends_on),
         )
 
-    def _metric_descriptor(self, metric: defs.CustomMetricDefinition) -> gcp.monitoring.MetricDescriptor:
-        return gcp.monitoring.MetricDescriptor(
-            f"{self._args.prefix}-metric-{metric.id}",
-            project=self._args.project,
-            type=metric.type,
-            display_name=metric.id,
-            description=metric.description,
-            metric_kind=metric.metric_kind,
-            value_type=metric.value_type,
-            unit=metric.unit,
-            labels=[
-                gcp.monitoring.MetricDescriptorLabelArgs(
-                    key=label.key, description=label.description, value_type="STRING"
-                )
-                for label in metric.labels
-            ],
-            opts=child(self, depends_on=self._args.depends_on),
-        )
-
     def _metric_type(self, metric_id: str) -> str:
         if metric_id in defs.GCP_METRICS:
             return metric_id
@@ -205,7 +184,8 @@ class Observability(pulumi.ComponentResource):
     def _metric_resources(self, alert: defs.AlertDefinition) -> list[pulumi.Resource]:
         resources: list[pulumi.Resource] = []
         for metric_id in sorted(alert.metric_ids()):
-            resources.append(self.log_metrics.get(metric_id) or self.metric_descriptors[metric_id])
+            if metric_id in self.log_metrics:
+                resources.append(self.log_metrics[metric_id])
         return resources
 
     # --- uptime --------------------------------------------------------------------------------
@@ -427,6 +407,17 @@ class Observability(pulumi.ComponentResource):
     ) -> gcp.monitoring.AlertPolicyConditionArgs:
         if isinstance(condition, defs.UptimeCondition):
             return self._uptime_condition(condition, region, fill)
+        if isinstance(condition, defs.PromqlCondition):
+            return gcp.monitoring.AlertPolicyConditionArgs(
+                display_name=fill(condition.name),
+                condition_prometheus_query_language=(
+                    gcp.monitoring.AlertPolicyConditionConditionPrometheusQueryLanguageArgs(
+                        query=condition.query,
+                        duration=condition.duration,
+                        evaluation_interval=condition.evaluation_interval,
+                    )
+                ),
+            )
         aggregation = _aggregation(condition.aggregation)
         if isinstance(condition, defs.RatioCondition):
             threshold = gcp.monitoring.AlertPolicyConditionConditionThresholdArgs(

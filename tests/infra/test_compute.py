@@ -56,10 +56,24 @@ def _one(plan: Plan, type_: str, name: str) -> PlannedResource:
     return resource
 
 
-def _container(service: PlannedResource) -> dict[str, Any]:
+def _container(service: PlannedResource, name: str = "api") -> dict[str, Any]:
     containers = service.inputs["template"]["containers"]
-    assert len(containers) == 1
-    return containers[0]  # type: ignore[no-any-return]
+    assert [c["name"] for c in containers] == ["api", "metrics"]
+    [container] = [c for c in containers if c["name"] == name]
+    return container  # type: ignore[no-any-return]
+
+
+def test_the_metrics_sidecar_scrapes_the_api(plan: Plan) -> None:
+    for service in _mine(plan, RUN):
+        sidecar = _container(service, "metrics")
+        assert "/cloud-run-gmp-sidecar:" in sidecar["image"]
+        assert sidecar["dependsOns"] == ["api"], "the sidecar starts once the API is up"
+        assert "ports" not in sidecar, "only the API container takes requests"
+        # No RunMonitoring config is mounted, so the sidecar scrapes its default :8080/metrics.
+        assert "volumeMounts" not in sidecar
+        assert _container(service)["ports"]["containerPort"] == 8080
+        # Above one CPU an instance's total must be whole: the API's whole CPUs plus the sidecar's one.
+        assert sidecar["resources"]["limits"] == {"cpu": "1", "memory": "256Mi"}
 
 
 def test_every_service_is_reachable_only_through_the_load_balancer(plan: Plan) -> None:

@@ -21,7 +21,6 @@ CHANNEL = "gcp:monitoring/notificationChannel:NotificationChannel"
 POLICY = "gcp:monitoring/alertPolicy:AlertPolicy"
 UPTIME = "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig"
 LOG_METRIC = "gcp:logging/metric:Metric"
-DESCRIPTOR = "gcp:monitoring/metricDescriptor:MetricDescriptor"
 SERVICE = "gcp:monitoring/customService:CustomService"
 SLO = "gcp:monitoring/slo:Slo"
 DASHBOARD = "gcp:monitoring/dashboard:Dashboard"
@@ -208,15 +207,28 @@ def test_policies_carry_severity_owner_documentation_and_auto_close(plan: Plan) 
 
 def test_metrics_exist_before_the_policies_that_read_them(plan: Plan) -> None:
     log_metrics = {m.inputs["name"]: m for m in mine(plan, LOG_METRIC)}
-    descriptors = {d.inputs["type"]: d for d in mine(plan, DESCRIPTOR)}
     for policy in policies(plan):
         filters = json.dumps(policy.inputs["conditions"])
         for name in re.findall(r"logging\.googleapis\.com/user/([\w-]+)", filters):
             assert name in log_metrics, f"{policy.name} reads {name}, which no logging.Metric defines"
             assert log_metrics[name].key in policy.depends_on, policy.name
-        for metric_type in re.findall(r"custom\.googleapis\.com/[\w/]+", filters):
-            assert metric_type in descriptors, f"{policy.name} reads {metric_type} without a descriptor"
-            assert descriptors[metric_type].key in policy.depends_on, policy.name
+        # Metric-type filters need the descriptor at creation; PromQL reads the sidecar's series.
+        assert "custom.googleapis.com" not in filters, policy.name
+        assert "prometheus.googleapis.com" not in filters, f"{policy.name}: read Prometheus with PromQL"
+
+
+def test_app_metric_alerts_are_promql_from_phase_2(plan: Plan, stack_phase: tuple[str, int]) -> None:
+    by_id = {p.inputs["userLabels"]["alert_id"]: p for p in policies(plan)}
+    if stack_phase[1] == 1:
+        assert not {"db-latency", "cache-hit-rate"} & by_id.keys()
+        return
+    reads = {"db-latency": "pog_firestore_latency_ms_bucket", "cache-hit-rate": "pog_cache_requests_total"}
+    for alert_id, series in reads.items():
+        [condition] = by_id[alert_id].inputs["conditions"]
+        promql = condition["conditionPrometheusQueryLanguage"]
+        assert series in promql["query"], alert_id
+        assert promql["duration"] in {"600s", "900s"}
+        assert promql["evaluationInterval"] == "60s"
 
 
 def test_log_metrics_count_app_events(plan: Plan) -> None:

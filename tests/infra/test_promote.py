@@ -117,12 +117,12 @@ def test_dry_run_shows_both_changes_and_the_diff_and_writes_nothing(
     # Only the digest moves: prod keeps pulling from its own project's repository.
     assert f"+ {PROD_IMAGE_REPO}@{NEW_DIGEST}" in output
     assert "pog diff prod → prod promoted" in output
-    assert "26 to add, 5 to change, 0 to replace, 0 to destroy" in output
+    assert "24 to add, 5 to change, 0 to replace, 0 to destroy" in output
     assert "+ gcp:firestore/database:Database pog-prod-firestore-game-sessions (protected)" in output
     assert f'~ template.containers[0].image: "{PROD_IMAGE_REPO}@sha256:3f1c9a0' in output
     assert "prod at phase 2 passes check (" in output
     assert [(r.stack, r.environment, r.phase) for r in checked] == [("prod", "prod", 2)]
-    assert checked[0].resources == len(promote.plan_with_config("prod", {}, root)[0].resources) + 26
+    assert checked[0].resources == len(promote.plan_with_config("prod", {}, root)[0].resources) + 24
     assert output.rstrip().endswith("(dry run: pass --write to update Pulumi.prod.yaml)")
     assert snapshot(root) == before
 

@@ -153,11 +153,13 @@ def test_every_metric_alerts_read_is_defined_or_emitted_by_gcp(
             assert metric_id in definitions.metrics, f"{alert.id} reads {metric_id}"
 
 
-def test_custom_metrics_are_documented_for_the_app(definitions: defs.MonitoringDefinitions) -> None:
+def test_prometheus_metrics_are_documented_for_the_app(definitions: defs.MonitoringDefinitions) -> None:
     readme = (MONITORING / "README.md").read_text()
     for metric in definitions.metrics.values():
-        if isinstance(metric, defs.CustomMetricDefinition):
-            assert metric.type in readme, f"monitoring/README.md must tell the app to emit {metric.type}"
+        if isinstance(metric, defs.PrometheusMetricDefinition):
+            assert f"`{metric.name}`" in readme, f"monitoring/README.md must ask the app for {metric.name}"
+            gmp_type = metric.metric_type("")
+            assert gmp_type in readme, f"monitoring/README.md must name {gmp_type}"
 
 
 # --- the loader rejects bad definitions ----------------------------------------------------------
@@ -252,7 +254,7 @@ def test_rejects_unknown_condition_shape(tmp_path: Path) -> None:
         "monitoring/alerts/sample.yaml: `conditions[0]` must have `name` and exactly one condition shape"
         in message
     )
-    assert "threshold, ratio, uptime" in message
+    assert "threshold, ratio, uptime, promql" in message
     assert "got mql" in message
 
 
@@ -304,12 +306,64 @@ def test_rejects_unknown_fields_and_invalid_yaml(tmp_path: Path) -> None:
 def test_rejects_bad_metric_definition(tmp_path: Path) -> None:
     monitoring_dir = make_tree(tmp_path)
     (monitoring_dir / "metrics" / "orders.yaml").write_text(
-        "id: orders\nkind: custom\ntype: workload.googleapis.com/orders\ndescription: x\n"
-        "metric_kind: SUMMARY\nvalue_type: INT64\n"
+        "id: orders\nkind: prometheus\nname: pog_orders_total\ntype: summary\ndescription: x\n"
+        "metric_kind: CUMULATIVE\n"
     )
     message = rejected(monitoring_dir)
-    assert "monitoring/metrics/orders.yaml: `type` must match" in message
-    assert "monitoring/metrics/orders.yaml: `metric_kind` must be one of GAUGE, DELTA, CUMULATIVE" in message
+    assert "monitoring/metrics/orders.yaml: `type` must be one of counter, gauge, histogram" in message
+    assert "`name` is the family name without the series suffix (e.g. 'pog_orders')" in message
+    assert "monitoring/metrics/orders.yaml: `metric_kind` is not a known field" in message
+
+
+PROMETHEUS_METRIC = "id: orders\nkind: prometheus\nname: pog_orders\ntype: counter\ndescription: x\n"
+
+
+def promql_alert(query: str, extra_condition: str = "") -> str:
+    head = VALID_ALERT.split("conditions:")[0]
+    return head + textwrap.dedent(
+        f"""\
+        conditions:
+          - name: orders stalled
+            promql:
+              query: {query}
+              duration: 600s
+        """
+    ) + extra_condition
+
+
+def test_promql_condition_reads_the_defined_series(tmp_path: Path) -> None:
+    monitoring_dir = make_tree(tmp_path, promql_alert("sum(rate(pog_orders_total[5m])) < 1"))
+    (monitoring_dir / "metrics" / "orders.yaml").write_text(PROMETHEUS_METRIC)
+    loaded = defs.load(monitoring_dir)
+    [condition] = loaded.alerts[0].conditions
+    assert isinstance(condition, defs.PromqlCondition)
+    assert condition.metrics == ("orders",)
+    assert loaded.alerts[0].metric_ids() == {"orders"}
+    assert loaded.metrics["orders"].metric_type("p") == "prometheus.googleapis.com/pog_orders_total/counter"
+
+
+def test_rejects_promql_reading_an_undefined_series(tmp_path: Path) -> None:
+    # pog_orders is the family; the counter is exposed (and read) only as pog_orders_total.
+    monitoring_dir = make_tree(tmp_path, promql_alert("sum(rate(pog_orders[5m])) < 1"))
+    (monitoring_dir / "metrics" / "orders.yaml").write_text(PROMETHEUS_METRIC)
+    message = rejected(monitoring_dir)
+    assert "`conditions[0].promql.query` reads 'pog_orders', which no `kind: prometheus` file" in message
+    assert "(known series: pog_orders_total)" in message
+
+
+def test_rejects_promql_reading_none_of_the_apps_metrics(tmp_path: Path) -> None:
+    message = rejected(make_tree(tmp_path, promql_alert("up == 0")))
+    assert "`conditions[0].promql.query` must read at least one of the app's metrics" in message
+
+
+def test_rejects_promql_beside_another_condition(tmp_path: Path) -> None:
+    second = "  - name: requests\n    threshold:\n      metric: run.googleapis.com/request_count\n"
+    second += "      aligner: ALIGN_DELTA\n      reducer: REDUCE_SUM\n      window: 300s\n"
+    second += "      comparison: \">\"\n      threshold: 1\n"
+    monitoring_dir = make_tree(tmp_path, promql_alert("sum(rate(pog_orders_total[5m])) < 1", second))
+    (monitoring_dir / "metrics" / "orders.yaml").write_text(PROMETHEUS_METRIC)
+    message = rejected(monitoring_dir)
+    assert "`conditions` a promql condition must be the alert's only condition" in message
 
 
 def test_all_problems_reported_at_once(tmp_path: Path) -> None:

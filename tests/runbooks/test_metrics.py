@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from app.core import metrics as app_metrics
 from infra.stacks import monitoring_defs as defs
@@ -35,9 +36,6 @@ KNOWN_GCP_METRICS = {
 }
 #: Log sources Google Cloud writes by itself (a log-based metric on them needs nothing from the app).
 GCP_LOG_RESOURCES = {"cloud_scheduler_job", "http_load_balancer", "audited_resource"}
-#: Custom metric kinds and the Prometheus collector type the app uses for each.
-PROMETHEUS_TYPE = {("CUMULATIVE", "INT64"): "counter", ("CUMULATIVE", "DISTRIBUTION"): "histogram"}
-_CUSTOM_PREFIX = "custom.googleapis.com/pog/"
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +52,10 @@ def read_metrics(definitions: defs.MonitoringDefinitions) -> dict[str, set[str]]
                 series = [condition.series]
             elif isinstance(condition, defs.RatioCondition):
                 series = [condition.numerator, condition.denominator]
+            elif isinstance(condition, defs.PromqlCondition):
+                for metric_id in condition.metrics:
+                    readers.setdefault(metric_id, set()).add(alert.id)
+                continue
             else:
                 readers.setdefault(defs.UPTIME_METRIC, set()).add(alert.id)
                 continue
@@ -65,13 +67,6 @@ def read_metrics(definitions: defs.MonitoringDefinitions) -> dict[str, set[str]]
         for s in series:
             readers.setdefault(s.metric, set()).add(slo.id)
     return readers
-
-
-def prometheus_name(metric: defs.CustomMetricDefinition) -> str:
-    """custom.googleapis.com/pog/firestore_latency (unit ms) -> pog_firestore_latency_ms."""
-    assert metric.type.startswith(_CUSTOM_PREFIX), metric.type
-    name = "pog_" + metric.type.removeprefix(_CUSTOM_PREFIX).replace("/", "_")
-    return name if metric.unit in {"1", ""} else f"{name}_{metric.unit.lower()}"
 
 
 def app_collectors() -> dict[str, tuple[str, set[str]]]:
@@ -117,68 +112,45 @@ def test_every_metric_read_is_gcp_or_defined(definitions: defs.MonitoringDefinit
         )
 
 
-def _custom(definitions: defs.MonitoringDefinitions) -> list[defs.CustomMetricDefinition]:
+def _prometheus(definitions: defs.MonitoringDefinitions) -> list[defs.PrometheusMetricDefinition]:
     metrics = definitions.metrics.values()
-    return [m for m in metrics if isinstance(m, defs.CustomMetricDefinition)]
+    return [m for m in metrics if isinstance(m, defs.PrometheusMetricDefinition)]
 
 
 @pytest.mark.parametrize("metric_id", ["cache-requests", "firestore-latency"])
-def test_custom_metric_is_emitted_by_the_app(definitions: defs.MonitoringDefinitions, metric_id: str) -> None:
-    metric = definitions.metrics[metric_id]
-    assert isinstance(metric, defs.CustomMetricDefinition)
-    collectors = app_collectors()
-    name = prometheus_name(metric)
-    assert name in collectors, f"{metric.type} must be written by the app as {name} (app/core/metrics.py)"
-    kind, labels = collectors[name]
-    assert kind == PROMETHEUS_TYPE[(metric.metric_kind, metric.value_type)], (name, kind)
-    assert labels == {label.key for label in metric.labels}, f"{name} labels {labels}"
-
-
-def test_every_custom_metric_read_is_covered(definitions: defs.MonitoringDefinitions) -> None:
-    read = set(read_metrics(definitions))
-    assert {m.id for m in _custom(definitions) if m.id in read} <= {"cache-requests", "firestore-latency"}
-
-
-def _log_metrics(definitions: defs.MonitoringDefinitions) -> list[defs.LogMetricDefinition]:
-    read = set(read_metrics(definitions))
-    metrics = definitions.metrics.values()
-    return [m for m in metrics if isinstance(m, defs.LogMetricDefinition) and m.id in read]
-
-
-def test_log_metrics_read_gcp_logs_or_app_events(definitions: defs.MonitoringDefinitions) -> None:
-    for metric in _log_metrics(definitions):
-        resources = set(re.findall(r'resource\.type="([\w.]+)"', metric.filter))
-        assert resources, f"{metric.id}: the filter must name its resource.type"
-        if resources <= GCP_LOG_RESOURCES:
-            continue
-        assert resources == {"cloud_run_revision"}, f"{metric.id}: {resources}"
-        assert re.search(r'jsonPayload\.event="(\w+)"', metric.filter), (
-            f"{metric.id}: an app log metric must select an event (jsonPayload.event=...)"
-        )
-
-
-@pytest.mark.parametrize("metric_id", ["payment-failed", "fraud-flagged"])
-def test_app_logs_the_event_its_log_metric_counts(
+def test_prometheus_metric_is_registered_by_the_app(
     definitions: defs.MonitoringDefinitions, metric_id: str
 ) -> None:
     metric = definitions.metrics[metric_id]
-    assert isinstance(metric, defs.LogMetricDefinition)
-    event = re.search(r'jsonPayload\.event="(\w+)"', metric.filter)
-    assert event, metric.filter
-    logged = event[1] in logged_events()
-    assert logged, (
-        f"monitoring/metrics/{metric_id}.yaml counts log entries with event {event[1]!r}, which no code in"
-        f" app/ logs: the alert reading it can never fire (log it as extra={{'event': {event[1]!r}, ...}})"
-    )
+    assert isinstance(metric, defs.PrometheusMetricDefinition)
+    collectors = app_collectors()
+    assert metric.name in collectors, f"{metric_id} must be registered as {metric.name} (app/core/metrics.py)"
+    kind, labels = collectors[metric.name]
+    assert kind == metric.prometheus_type, (metric.name, kind)
+    assert labels == {label.key for label in metric.labels}, f"{metric.name} labels {labels}"
 
 
-def test_every_app_log_metric_read_is_covered(definitions: defs.MonitoringDefinitions) -> None:
-    app_log = {m.id for m in _log_metrics(definitions) if "cloud_run_revision" in m.filter}
-    assert app_log <= {"payment-failed", "fraud-flagged"}, app_log
+def test_the_series_alerts_read_are_in_the_exposition(definitions: defs.MonitoringDefinitions) -> None:
+    """What the sidecar scrapes: /metrics text, parsed as Prometheus parses it (no `_created` series)."""
+    app_metrics.count_cache_lookup("user:u1:profile", hit=True)
+    with app_metrics.firestore_timer("get"):
+        pass
+    exposed = {
+        sample.name
+        for family in text_string_to_metric_families(app_metrics.render().decode())
+        for sample in family.samples
+    }
+    assert not {name for name in exposed if name.endswith("_created")}
+    for metric in _prometheus(definitions):
+        assert set(metric.series_names) <= exposed, (metric.id, metric.series_names)
+    for alert in definitions.alerts:
+        for condition in alert.conditions:
+            if isinstance(condition, defs.PromqlCondition):
+                read = set(re.findall(r"\bpog_[a-z0-9_]+", condition.query))
+                assert read, alert.id
+                assert read <= exposed, f"{alert.id} reads {sorted(read - exposed)}"
 
 
-def test_event_search_ignores_docstrings(tmp_path: Path) -> None:
-    (tmp_path / "m.py").write_text(
-        '"""Logs payment_failed."""\n\ndef f():\n    """x"""\n    return {"event": "ok"}\n'
-    )
-    assert logged_events(tmp_path) == {"event", "ok"}
+def test_every_prometheus_metric_read_is_covered(definitions: defs.MonitoringDefinitions) -> None:
+    read = set(read_metrics(definitions))
+    assert {m.id for m in _prometheus(definitions) if m.id in read} <= {"cache-requests", "firestore-latency"}
