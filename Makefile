@@ -48,6 +48,13 @@ bench-api: setup
 bench-leaderboards: setup
 	$(VENV)/python -m bench.leaderboard_bench $(BENCH_ARGS)
 
+# RevenueCat INITIAL_PURCHASE webhooks/s through the whole path against a bare Firestore transaction of the
+# same size, duplicate deliveries, a burst of one delivery (under a minute; bench/README.md).
+# BENCH_ARGS="--deliveries 200 --concurrency 4 --json payments.json"
+.PHONY: bench-payments
+bench-payments: setup
+	$(VENV)/python -m bench.payments_bench $(BENCH_ARGS)
+
 # The API on 127.0.0.1:8000 with reload, over a throw-away redis-server and Firestore emulator with demo
 # players; prints a dev token. Ctrl-C stops everything (scripts/run_local.py; RUN_ARGS="--port 9000").
 .PHONY: run-local

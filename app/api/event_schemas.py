@@ -14,6 +14,7 @@ from app.services.live_events_models import (
     MAX_EVENT_DURATION,
     MIN_EVENT_DURATION,
     ClaimStatus,
+    EventRevision,
     EventSpec,
     Goal,
     GoalMetric,
@@ -83,6 +84,40 @@ class EventCreate(Strict):
             ends_at=self.ends_at,
             goal=Goal(metric=self.goal.metric, target=self.goal.target),
             rewards=Rewards(coins=self.rewards.coins, items=dict(self.rewards.items)),
+        )
+
+
+class EventPatch(Strict):
+    """A change to an event that has not ended: any of these fields; the others stay. The start of a
+    running event cannot move, and the rewards cannot change once a player has claimed them (409)."""
+
+    name: EventName | None = None
+    description: Description | None = None
+    starts_at: When | None = None
+    ends_at: When | None = None
+    goal: GoalIn | None = None
+    rewards: RewardsIn | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> EventPatch:
+        if all(getattr(self, name) is None for name in type(self).model_fields):
+            raise ValueError("the change changes nothing: give at least one field")
+        if self.starts_at is not None and self.ends_at is not None and self.starts_at >= self.ends_at:
+            raise ValueError("starts_at must be before ends_at")
+        if self.rewards is not None and self.rewards.coins == 0 and not self.rewards.items:
+            raise ValueError("rewards grant nothing: give coins, items or both")
+        return self
+
+    def revision(self) -> EventRevision:
+        return EventRevision(
+            name=self.name,
+            description=self.description,
+            starts_at=self.starts_at,
+            ends_at=self.ends_at,
+            goal=Goal(metric=self.goal.metric, target=self.goal.target) if self.goal else None,
+            rewards=Rewards(coins=self.rewards.coins, items=dict(self.rewards.items))
+            if self.rewards
+            else None,
         )
 
 

@@ -101,7 +101,9 @@ class EventRepository:
         ref: firestore.AsyncDocumentReference = self._ref(event_id).collection(CLAIMS).document(uid)
         return ref
 
-    async def create_event(self, spec: EventSpec, created_by: str, now: datetime) -> LiveEvent:
+    async def create_event(
+        self, txn: AsyncTransaction, spec: EventSpec, created_by: str, now: datetime
+    ) -> LiveEvent:
         ref = self._db.collection(COLLECTION).document()
         data: dict[str, Any] = {
             "name": spec.name,
@@ -115,8 +117,7 @@ class EventRepository:
             "updated_at": now,
             "announced_at": None,
         }
-        with firestore_timer("write"):
-            await ref.create(data)
+        txn.create(ref, data)
         event = _event(str(ref.id), data)
         assert event is not None
         return event
@@ -155,6 +156,34 @@ class EventRepository:
 
         with firestore_timer("transaction"):
             return await run(self._db.transaction())
+
+    async def update_event(
+        self, txn: AsyncTransaction, event_id: str, revise: Callable[[LiveEvent | None, bool], LiveEvent]
+    ) -> LiveEvent:
+        """Read the event and whether anyone claimed its reward, then write what ``revise`` decides, in
+        ``txn``. A claim's own transaction reads the event document this one writes, so a claim and a
+        change of the rewards are serialised: the claim sees the new rewards or the change sees the claim."""
+        ref = self._ref(event_id)
+        snap = await ref.get(transaction=txn)
+        current = _event(event_id, snap.to_dict() if snap.exists else None)
+        claimed = False
+        if current is not None:
+            first_claim = ref.collection(CLAIMS).limit(1)
+            claimed = bool([claim async for claim in await txn.get(first_claim)])
+        updated = revise(current, claimed)
+        txn.update(
+            ref,
+            {
+                "name": updated.name,
+                "description": updated.description,
+                "starts_at": updated.starts_at,
+                "ends_at": updated.ends_at,
+                "goal": updated.goal.model_dump(mode="json"),
+                "rewards": updated.rewards.model_dump(),
+                "updated_at": updated.updated_at,
+            },
+        )
+        return updated
 
     async def join(self, event_id: str, uid: str, now: datetime) -> Participation:
         ref = self._participant(event_id, uid)

@@ -87,6 +87,7 @@ def _wallet(uid: str, data: Mapping[str, Any] | None) -> Wallet:
 
 
 def _payment(data: Mapping[str, Any]) -> PaymentRecord:
+    legacy_revoked = data["state"] == PaymentState.revoked.value and "revoked_coins" not in data
     return PaymentRecord(
         key=str(data["key"]),
         state=PaymentState(data["state"]),
@@ -98,6 +99,17 @@ def _payment(data: Mapping[str, Any]) -> PaymentRecord:
         revocations=[str(r) for r in data.get("revocations") or []],
         review_id=data.get("review_id"),
         source_id=data.get("source_id"),
+        amount_minor=int(data.get("amount_minor", 0)),
+        refunded_minor=int(data.get("refunded_minor", 0)),
+        # Records written before revocations were tracked: a revoked payment had everything taken back.
+        revoked_coins=int(data.get("revoked_coins", data.get("coins", 0) if legacy_revoked else 0)),
+        revoked_items={
+            str(k): int(v)
+            for k, v in (
+                data.get("revoked_items", data.get("items") if legacy_revoked else None) or {}
+            ).items()
+        },
+        reversals_pending=int(data.get("reversals_pending", 0)),
     )
 
 
@@ -130,6 +142,10 @@ class _Txn(LedgerTxn):
         self._db = db
         self._txn = txn
         self._writes: dict[str, tuple[firestore.AsyncDocumentReference, _Op]] = {}
+
+    @property
+    def transaction(self) -> AsyncTransaction:
+        return self._txn
 
     def _ref(self, collection: str, doc_id: str) -> firestore.AsyncDocumentReference:
         return self._db.collection(collection).document(doc_id)
@@ -208,6 +224,11 @@ class _Txn(LedgerTxn):
             "revocations": list(record.revocations),
             "review_id": record.review_id,
             "source_id": record.source_id,
+            "amount_minor": record.amount_minor,
+            "refunded_minor": record.refunded_minor,
+            "revoked_coins": record.revoked_coins,
+            "revoked_items": dict(record.revoked_items),
+            "reversals_pending": record.reversals_pending,
             "updated_at": datetime.now(UTC),
         }
         self._write(self._ref(PAYMENTS, _digest(record.key)), ("set", data))

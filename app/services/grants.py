@@ -9,7 +9,11 @@ the marker and (for payments) the payment record together. So:
   record's state), and a refund or dispute that arrives before its purchase is remembered
   (``revoke_pending``) and applied when the purchase arrives;
 - balances never go negative: a revocation takes what is there and records the rest as debt, which
-  later grants pay off first; the player is flagged (``debt``, ``refund``, ``chargeback``).
+  later grants pay off first; the player is flagged (``debt``, ``refund``, ``chargeback``);
+- what a payment's revocations take back follows from the facts recorded on its payment record, not
+  from the order the events came in (``revocation_share``): a dispute or a full refund takes the whole
+  grant; a partial refund takes the refunded share of the coins, rounded up, and no items; a refund
+  reversal removes the refund, and what it took is given back (debt paid off first), once.
 
 A fraud hit (velocity, unusual pattern, receipt mismatch, unknown player) holds the grant: a review item
 is written instead of the wallet change, and approving it applies the grant once.
@@ -20,13 +24,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from fractions import Fraction
+from typing import Any, TypeVar
 
 from app.core.crypto import FieldCipher
 from app.services.audit import AuditRecord, ChainHead, admin_chain, chain_entry, head_after, redact
@@ -55,6 +61,8 @@ MAX_ITEM_COUNT = 1_000_000
 
 log = logging.getLogger("app.grants")
 
+T = TypeVar("T")
+
 
 class Outcome(StrEnum):
     granted = "granted"
@@ -67,6 +75,8 @@ class Outcome(StrEnum):
     recorded = "recorded"
     #: Entitlements ended, moved or changed.
     entitlements = "entitlements"
+    #: A refund reversal gave back what the refund had taken.
+    restored = "restored"
 
 
 _PORT_OUTCOME = {Outcome.granted: GrantOutcome.GRANTED, Outcome.held: GrantOutcome.HELD}
@@ -94,6 +104,28 @@ class Purchase:
     #: Reasons found before the transaction (receipt validation mismatch, ...): hold for review.
     review_reasons: tuple[str, ...] = ()
     ip: str | None = None
+    #: What was paid, in minor units (what a partial refund's share is taken of); 0: unknown.
+    amount_minor: int = 0
+
+
+class RevocationKind(StrEnum):
+    refund = "refund"
+    chargeback = "chargeback"
+    #: The store reversed a refund (RevenueCat ``REFUND_REVERSED``): what it took is given back.
+    refund_reversed = "refund_reversed"
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """A refund, dispute or refund reversal of one payment, as the provider reports it."""
+
+    kind: RevocationKind
+    #: Refunds: the amount refunded, in minor units (0: unknown, taken as the whole payment).
+    refunded_minor: int = 0
+    #: What the payment was, in the same units, when the event says (Stripe's charge ``amount``).
+    amount_minor: int = 0
+    #: Stripe's ``amount_refunded`` is the charge's running total; RevenueCat sends one event per refund.
+    cumulative: bool = False
 
 
 def valid_uid(uid: str) -> bool:
@@ -154,6 +186,78 @@ def _debit(wallet: Wallet, coins: int, items: Mapping[str, int]) -> None:
 def _flag(wallet: Wallet, flag: str) -> None:
     if flag not in wallet.flags:
         wallet.flags.append(flag)
+
+
+def refund_share(payment: PaymentRecord) -> Fraction:
+    """The refunded share of the payment in force: 0 (none) .. 1 (all, or amounts unknown)."""
+    if RevocationKind.refund not in payment.revocations:
+        return Fraction(0)
+    if payment.refunded_minor <= 0 or payment.amount_minor <= 0:
+        return Fraction(1)
+    return min(Fraction(payment.refunded_minor, payment.amount_minor), Fraction(1))
+
+
+def revocation_share(payment: PaymentRecord) -> tuple[int, dict[str, int]]:
+    """What the revocations in force take back of the payment's grant (the economy team's rule):
+    a dispute or a full refund takes everything; a partial refund takes the refunded share of the coins,
+    rounded up, and no items (an item cannot be split; the player is flagged instead)."""
+    share = refund_share(payment)
+    if RevocationKind.chargeback in payment.revocations or share == 1:
+        return payment.coins, dict(payment.items)
+    return math.ceil(payment.coins * share), {}
+
+
+def _takes_everything(payment: PaymentRecord) -> bool:
+    return revocation_share(payment) == (payment.coins, dict(payment.items))
+
+
+def _note(payment: PaymentRecord, revocation: Revocation) -> bool:
+    """Record the revocation's facts on the payment; False when they change nothing (a redundant event)."""
+    revocations = payment.revocations
+    if revocation.kind is RevocationKind.chargeback:
+        if RevocationKind.chargeback in revocations:
+            return False
+        revocations.append(RevocationKind.chargeback)
+        return True
+    if revocation.kind is RevocationKind.refund_reversed:
+        if RevocationKind.refund in revocations:
+            revocations.remove(RevocationKind.refund)
+            payment.refunded_minor = 0
+        else:
+            payment.reversals_pending += 1  # the refund it reverses has not arrived yet
+        return True
+    if payment.reversals_pending:
+        payment.reversals_pending -= 1  # reversed before it arrived
+        return True
+    before = (RevocationKind.refund in revocations, payment.refunded_minor, payment.amount_minor)
+    if revocation.amount_minor > 0:
+        payment.amount_minor = revocation.amount_minor
+    if revocation.refunded_minor <= 0:
+        payment.refunded_minor = max(payment.refunded_minor, payment.amount_minor)
+    elif revocation.cumulative:
+        payment.refunded_minor = max(payment.refunded_minor, revocation.refunded_minor)
+    else:
+        payment.refunded_minor += revocation.refunded_minor
+    if RevocationKind.refund not in revocations:
+        revocations.append(RevocationKind.refund)
+    return before != (True, payment.refunded_minor, payment.amount_minor)
+
+
+def _settle(wallet: Wallet, payment: PaymentRecord) -> tuple[int, dict[str, int]]:
+    """Bring what the player holds of a granted payment to what its revocations leave: take the rest of
+    the share (never below zero: debt), or give back what a reversal released (debt paid first).
+    Returns the change: negative taken, positive given back."""
+    coins, items = revocation_share(payment)
+    take_coins = coins - payment.revoked_coins
+    names = sorted(set(items) | set(payment.revoked_items))
+    take_items = {n: items.get(n, 0) - payment.revoked_items.get(n, 0) for n in names}
+    _debit(wallet, max(take_coins, 0), {n: c for n, c in take_items.items() if c > 0})
+    _credit(wallet, max(-take_coins, 0), {n: -c for n, c in take_items.items() if c < 0})
+    payment.revoked_coins, payment.revoked_items = coins, items
+    if payment.entitlement and _takes_everything(payment):
+        wallet.entitlements.pop(payment.entitlement, None)
+    payment.state = PaymentState.revoked if _takes_everything(payment) else PaymentState.granted
+    return -take_coins, {n: -c for n, c in take_items.items() if c}
 
 
 class _Chains:
@@ -293,21 +397,28 @@ class GrantService:
             txn.put_marker(marker)
             return Result(Outcome.duplicate, payment.review_id)
 
-        if payment is not None and payment.state is PaymentState.revoke_pending and purchase is not None:
-            # Refunded or disputed before the purchase arrived: record both, the player keeps nothing.
-            wallet.purchases += 1
-            wallet.refunds += 1
-            for revocation in payment.revocations:
-                _flag(wallet, revocation)
-            record = _with(base, kind="purchase_revoked", coins=0, items={}, reason="revoked before delivery")
-            chains.append(chain, _balances(record, wallet))
-            payment = _payment_from(purchase, request, PaymentState.revoked, payment.revocations)
-            txn.put_payment(payment)
-            if wallet.exists:
-                txn.put_wallet(wallet)
-            marker.outcome = Outcome.revoked.value
-            txn.put_marker(marker)
-            return Result(Outcome.revoked)
+        # A refund, dispute or reversal that overtook its purchase: its facts carry over to the payment.
+        earlier = payment if payment is not None and payment.state is PaymentState.revoke_pending else None
+        if earlier is not None and purchase is not None:
+            overtaken = _payment_from(purchase, request, PaymentState.revoked, earlier)
+            if overtaken.revocations and _takes_everything(overtaken):
+                # Refunded in full or disputed before the purchase arrived: record both, the player keeps
+                # nothing (as if granted and taken back at once, so a later reversal gives it all back).
+                wallet.purchases += 1
+                wallet.refunds += 1
+                for revocation in overtaken.revocations:
+                    _flag(wallet, revocation)
+                overtaken.revoked_coins, overtaken.revoked_items = overtaken.coins, dict(overtaken.items)
+                record = _with(
+                    base, kind="purchase_revoked", coins=0, items={}, reason="revoked before delivery"
+                )
+                chains.append(chain, _balances(record, wallet))
+                txn.put_payment(overtaken)
+                if wallet.exists:
+                    txn.put_wallet(wallet)
+                marker.outcome = Outcome.revoked.value
+                txn.put_marker(marker)
+                return Result(Outcome.revoked)
 
         reasons = list(pre_reasons)
         if not wallet.exists:
@@ -334,7 +445,7 @@ class GrantService:
             held = _with(base, kind="hold", coins=0, items={}, reason=",".join(reasons), review_id=item.id)
             chains.append(chain, held)
             if purchase is not None:
-                record_ = _payment_from(purchase, request, PaymentState.held, [])
+                record_ = _payment_from(purchase, request, PaymentState.held, earlier)
                 record_.review_id = item.id
                 txn.put_payment(record_)
             marker.outcome, marker.review_id = Outcome.held.value, item.id
@@ -342,17 +453,40 @@ class GrantService:
             return Result(Outcome.held, item.id, tuple(reasons))
 
         _credit(wallet, request.coins, request.items)
+        granted = None
         if purchase is not None:
             wallet.purchases += 1
             wallet.spent_usd_cents += purchase.facts.price_usd_cents
             if purchase.entitlement:
                 _grant_entitlement(wallet, purchase.entitlement)
-            txn.put_payment(_payment_from(purchase, request, PaymentState.granted, []))
-        txn.put_wallet(wallet)
+            granted = _payment_from(purchase, request, PaymentState.granted, earlier)
         chains.append(chain, _balances(base, wallet))
+        if granted is not None:
+            if granted.revocations:  # a partial refund that overtook the purchase: take its share now
+                wallet.refunds += 1
+                self._take_back(chains, chain, wallet, granted, base.source_id, "refunded before delivery")
+            txn.put_payment(granted)
+        txn.put_wallet(wallet)
         marker.outcome = Outcome.granted.value
         txn.put_marker(marker)
         return Result(Outcome.granted)
+
+    def _take_back(
+        self, chains: _Chains, chain: str, wallet: Wallet, payment: PaymentRecord, source_id: str, note: str
+    ) -> None:
+        """Apply the revocations in force on a payment just granted (approved), with its audit entry."""
+        coins, items = _settle(wallet, payment)
+        for revocation in payment.revocations:
+            _flag(wallet, revocation)
+        record = AuditRecord(
+            kind="revoke",
+            source="purchase",
+            source_id=source_id,
+            coins=coins,
+            items=items,
+            reason=f"{_describe(payment)}: {note}",
+        )
+        chains.append(chain, _balances(record, wallet))
 
     # --- revocations ---------------------------------------------------------------------------------
 
@@ -360,17 +494,18 @@ class GrantService:
         self,
         source_id: str,
         payment_key: str,
-        revocation: str,
+        revocation: Revocation,
         sensitive: Mapping[str, Any] | None = None,
     ) -> Result:
-        """A refund or dispute of ``payment_key``: take back what it granted (once), flag the player."""
+        """A refund, dispute or refund reversal of ``payment_key`` (once per ``source_id``): record it on
+        the payment and bring the player's holdings to what the revocations in force leave."""
         if not source_id or len(source_id) > MAX_SOURCE_ID:
             raise ServiceError(422, "invalid_revocation", "bad source id")
         async with self._single_flight(source_id):
             return await self._revoke(source_id, payment_key, revocation, sensitive)
 
     async def _revoke(
-        self, source_id: str, payment_key: str, revocation: str, sensitive: Mapping[str, Any] | None
+        self, source_id: str, payment_key: str, revocation: Revocation, sensitive: Mapping[str, Any] | None
     ) -> Result:
         known = await self._ledger.find_marker(source_id)
         if known is not None:
@@ -382,10 +517,10 @@ class GrantService:
         result, uid = await self._ledger.run(
             lambda txn: self._revoke_txn(txn, source_id, payment_key, revocation, sensitive), settled
         )
-        if uid is not None and result.outcome is Outcome.revoked:
+        if uid is not None and result.outcome in (Outcome.revoked, Outcome.restored):
             await self._invalidate(uid)
-            if valid_uid(uid):
-                await self._velocity.exceeded("refund", uid, None, source_id)
+        if uid is not None and result.outcome is Outcome.revoked and valid_uid(uid):
+            await self._velocity.exceeded("refund", uid, None, source_id)
         return result
 
     async def _revoke_txn(
@@ -393,64 +528,73 @@ class GrantService:
         txn: LedgerTxn,
         source_id: str,
         payment_key: str,
-        revocation: str,
+        revocation: Revocation,
         sensitive: Mapping[str, Any] | None,
     ) -> tuple[Result, str | None]:
         now = self._clock()
         if (await txn.marker(source_id)) is not None:
             return Result(Outcome.duplicate), None
         payment = await txn.payment(payment_key)
-        marker = Marker(source_id, "", kind=revocation)
+        marker = Marker(source_id, "", kind=revocation.kind.value)
         if payment is None or payment.state in (PaymentState.awaiting, PaymentState.revoke_pending):
             pending = payment or PaymentRecord(payment_key, PaymentState.revoke_pending)
             pending.state = PaymentState.revoke_pending
-            if revocation not in pending.revocations:
-                pending.revocations.append(revocation)
+            _note(pending, revocation)
             txn.put_payment(pending)
             marker.outcome, marker.uid = Outcome.pending.value, pending.uid
             txn.put_marker(marker)
             return Result(Outcome.pending), pending.uid
         uid = payment.uid or ""
+        marker.uid = uid
+        had_revocations = bool(payment.revocations)
+        if not _note(payment, revocation):
+            marker.outcome = Outcome.duplicate.value
+            txn.put_marker(marker)
+            return Result(Outcome.duplicate), uid
         uid_ok = valid_uid(uid)
         chain = uid if uid_ok else UNMATCHED_CHAIN
         chains = _Chains(txn, self._cipher, now)
         await chains.load(chain)
         wallet = await txn.wallet(uid) if uid_ok else Wallet(uid, exists=False)
         item = await txn.review(payment.review_id) if payment.review_id else None
-        marker.uid = uid
-        first = revocation not in payment.revocations
-        if first:
-            payment.revocations.append(revocation)
         record = AuditRecord(
-            kind="revoke",
+            kind="revoke_noted",
             source="purchase",
             source_id=source_id,
-            reason=revocation,
+            reason=_describe(payment)
+            if revocation.kind is not RevocationKind.refund_reversed
+            else "refund reversed",
             sensitive=dict(sensitive) if sensitive else None,
         )
         outcome = Outcome.recorded
-        if payment.state is PaymentState.granted:
-            _debit(wallet, payment.coins, payment.items)
-            if payment.entitlement:
-                wallet.entitlements.pop(payment.entitlement, None)
-            wallet.refunds += 1
-            record = _with(record, coins=-payment.coins, items={k: -v for k, v in payment.items.items()})
-            outcome = Outcome.revoked
+        if payment.state in (PaymentState.granted, PaymentState.revoked):
+            coins, items = _settle(wallet, payment)
+            if coins < 0 or any(n < 0 for n in items.values()):
+                record, outcome = _with(record, kind="revoke", coins=coins, items=items), Outcome.revoked
+            elif coins > 0 or items:
+                record, outcome = (
+                    _with(record, kind="revoke_reversed", coins=coins, items=items),
+                    Outcome.restored,
+                )
         elif payment.state is PaymentState.held and item is not None and item.status is ReviewStatus.pending:
-            item.status, item.decided_at, item.note = ReviewStatus.void, now, f"payment {revocation}"
-            txn.put_review(item)
-            wallet.refunds += 1
-            record = _with(record, kind="hold_void", review_id=item.id)
-            outcome = Outcome.revoked
-        elif not first:
-            marker.outcome = Outcome.duplicate.value
-            txn.put_marker(marker)
-            return Result(Outcome.duplicate), uid
-        else:
-            record = _with(record, kind="revoke_noted")
-        payment.state = PaymentState.revoked
+            if payment.revocations and _takes_everything(payment):
+                item.status, item.decided_at, item.note = (
+                    ReviewStatus.void,
+                    now,
+                    f"payment {_describe(payment)}",
+                )
+                txn.put_review(item)
+                payment.state = PaymentState.void
+                record, outcome = _with(record, kind="hold_void", review_id=item.id), Outcome.revoked
+            else:
+                # Approving the item later applies the revocations then in force (a partial refund's share).
+                record = _with(record, review_id=item.id)
+        if wallet.exists:
+            wallet.refunds += int(bool(payment.revocations)) - int(had_revocations)
+            wallet.refunds = max(wallet.refunds, 0)
+        if revocation.kind in payment.revocations:
+            _flag(wallet, revocation.kind.value)
         txn.put_payment(payment)
-        _flag(wallet, revocation)
         if wallet.exists:
             txn.put_wallet(wallet)
         chains.append(chain, _balances(record, wallet))
@@ -506,6 +650,28 @@ class GrantService:
             await self._invalidate(uid)
         return result
 
+    # --- admin actions outside the economy --------------------------------------------------------------
+
+    async def admin_action(
+        self,
+        admin_uid: str,
+        change: Callable[[Any], Awaitable[T]],
+        describe: Callable[[T], AuditRecord],
+    ) -> T:
+        """Run ``change`` (another repository's reads and writes, handed the transaction) and append
+        ``describe(its result)`` to the admin's chain in the same transaction: the change is never
+        unaudited, and a refused change (``change`` raises) leaves no entry."""
+        admin = admin_chain(admin_uid)
+
+        async def work(txn: LedgerTxn) -> T:
+            chains = _Chains(txn, self._cipher, self._clock())
+            await chains.load(admin)
+            result = await change(txn.transaction)
+            chains.append(admin, _with(describe(result), actor=admin))
+            return result
+
+        return await self._ledger.run(work)
+
     # --- review queue ---------------------------------------------------------------------------------
 
     async def review_queue(self, status: ReviewStatus, limit: int, cursor: str | None) -> ReviewPage:
@@ -557,6 +723,9 @@ class GrantService:
                 chains.append(chain, _balances(granted, wallet))
                 if payment is not None:
                     payment.state = PaymentState.granted
+                    if payment.revocations:  # partially refunded while held: its share goes back now
+                        self._take_back(chains, chain, wallet, payment, item.source_id, "refunded while held")
+                        txn.put_wallet(wallet)
                     txn.put_payment(payment)
                 marker.outcome = Outcome.granted.value
             else:
@@ -633,9 +802,10 @@ def _grant_entitlement(wallet: Wallet, entitlement: Mapping[str, Any]) -> None:
 
 
 def _payment_from(
-    purchase: Purchase, request: GrantRequest, state: PaymentState, revocations: list[str]
+    purchase: Purchase, request: GrantRequest, state: PaymentState, earlier: PaymentRecord | None = None
 ) -> PaymentRecord:
-    return PaymentRecord(
+    """The payment record of a purchase; ``earlier`` holds revocations that arrived before it."""
+    record = PaymentRecord(
         key=purchase.payment_key,
         state=state,
         uid=request.uid,
@@ -643,6 +813,24 @@ def _payment_from(
         coins=request.coins,
         items=dict(request.items),
         entitlement=str(purchase.entitlement["id"]) if purchase.entitlement else None,
-        revocations=list(revocations),
         source_id=request.source_id,
+        amount_minor=purchase.amount_minor,
     )
+    if earlier is not None:
+        record.revocations = list(earlier.revocations)
+        record.refunded_minor = earlier.refunded_minor
+        record.reversals_pending = earlier.reversals_pending
+        record.amount_minor = earlier.amount_minor or purchase.amount_minor
+    return record
+
+
+def _describe(payment: PaymentRecord) -> str:
+    """The revocations in force, for the audit entry: ``refund 30/99``, ``refund,chargeback``."""
+    parts = []
+    for revocation in payment.revocations:
+        share = refund_share(payment)
+        if revocation == RevocationKind.refund and share < 1:
+            parts.append(f"partial refund {payment.refunded_minor}/{payment.amount_minor}")
+        else:
+            parts.append(revocation)
+    return ",".join(parts) or "none in force"

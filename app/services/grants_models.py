@@ -44,8 +44,10 @@ class PaymentState(StrEnum):
     held = "held"
     rejected = "rejected"
     revoked = "revoked"
-    #: A refund or dispute arrived before its purchase: applied when the purchase arrives.
+    #: A refund, dispute or refund reversal arrived before its purchase: applied when the purchase arrives.
     revoke_pending = "revoke_pending"
+    #: Held for review, then refunded or disputed: never granted, nothing to take back or give back.
+    void = "void"
 
 
 @dataclass(slots=True)
@@ -59,10 +61,19 @@ class PaymentRecord:
     coins: int = 0
     items: dict[str, int] = field(default_factory=dict)
     entitlement: str | None = None
-    #: "refund", "chargeback": every revocation seen, each once.
+    #: "refund", "chargeback": every revocation in force, each once (a refund reversal removes "refund").
     revocations: list[str] = field(default_factory=list)
     review_id: str | None = None
     source_id: str | None = None
+    #: What was paid, in minor units (RevenueCat: USD cents; Stripe: the charge's currency); 0: unknown.
+    amount_minor: int = 0
+    #: Refunded so far, in the same units (0 with "refund" in force: refunded in full, amounts unknown).
+    refunded_minor: int = 0
+    #: What the revocations in force have taken back from the player so far (a reversal gives it back).
+    revoked_coins: int = 0
+    revoked_items: dict[str, int] = field(default_factory=dict)
+    #: Refund reversals that arrived before the refund they reverse: each cancels the next refund.
+    reversals_pending: int = 0
 
 
 @dataclass(slots=True)
@@ -107,6 +118,11 @@ class ReviewItem:
 
 
 class LedgerTxn(Protocol):
+    @property
+    def transaction(self) -> Any:
+        """The database transaction itself, for a change another repository commits with the entries."""
+        ...
+
     async def wallet(self, uid: str) -> Wallet: ...
     async def head(self, chain: str) -> ChainHead: ...
     async def marker(self, source_id: str) -> Marker | None: ...

@@ -19,15 +19,17 @@ grant (safe: the grant dedups on ``source_id``). Concurrent duplicates of a fres
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import orjson
 from pydantic import BaseModel, TypeAdapter
 
+from app.services.audit import AuditRecord
 from app.services.grant_port import Granter, GrantOutcome, GrantRequest, GrantSource
+from app.services.live_events_announce import ACTIVE_EVENTS_KEY, Announcer
 from app.services.live_events_models import (
     MAX_EVENT_DURATION,
     MAX_START_AHEAD,
@@ -35,6 +37,7 @@ from app.services.live_events_models import (
     MIN_EVENT_DURATION,
     ClaimRecord,
     ClaimStatus,
+    EventRevision,
     EventSpec,
     GoalMetric,
     LiveEvent,
@@ -45,7 +48,6 @@ from app.services.users import Cache, ServiceError
 
 log = logging.getLogger("app.events")
 
-ACTIVE_EVENTS_KEY = "activeEvents"
 ACTIVE_EVENTS_TTL_S = 3600
 HOT_ITEMS_KEY = "hotItems"
 HOT_ITEMS_TTL_S = 600
@@ -59,12 +61,24 @@ REGRANT_AFTER = timedelta(seconds=15)
 
 _EVENTS = TypeAdapter(list[LiveEvent])
 
+T = TypeVar("T")
+#: Decides an event's new state from the stored one (None: no such event) and whether anyone claimed.
+Revise = Callable[[LiveEvent | None, bool], LiveEvent]
+
 
 class EventStore(Protocol):
-    async def create_event(self, spec: EventSpec, created_by: str, now: datetime) -> LiveEvent: ...
+    async def create_event(self, txn: Any, spec: EventSpec, created_by: str, now: datetime) -> LiveEvent:
+        """Inside ``txn`` (a transaction of the same database)."""
+        ...
+
     async def get_event(self, event_id: str) -> LiveEvent | None: ...
     async def not_ended(self, now: datetime, limit: int) -> list[LiveEvent]: ...
     async def mark_announced(self, event_id: str, now: datetime) -> bool: ...
+    async def update_event(self, txn: Any, event_id: str, revise: Revise) -> LiveEvent:
+        """Inside ``txn`` (a transaction of the same database): read the event and whether it has a claim,
+        write what ``revise`` returns."""
+        ...
+
     async def join(self, event_id: str, uid: str, now: datetime) -> Participation: ...
     async def get_participation(self, event_id: str, uid: str) -> Participation | None: ...
     async def get_claim(self, event_id: str, uid: str) -> ClaimRecord | None: ...
@@ -80,6 +94,18 @@ class EventStore(Protocol):
 
 class ProgressReader(Protocol):
     async def progress(self, uid: str, metric: GoalMetric, since: datetime, until: datetime) -> int: ...
+
+
+class AdminAudit(Protocol):
+    """Appends an admin action to the admin's audit chain in the same transaction as ``change``, which is
+    handed that transaction (the economy's grant service implements it)."""
+
+    async def admin_action(
+        self,
+        admin_uid: str,
+        change: Callable[[Any], Awaitable[T]],
+        describe: Callable[[T], AuditRecord],
+    ) -> T: ...
 
 
 class EventNotifier(Protocol):
@@ -147,6 +173,48 @@ def check_spec(spec: EventSpec, now: datetime, known_items: Collection[str]) -> 
         raise _invalid("rewards grant nothing: give coins, items or both")
 
 
+def _audited(kind: str, reason: str) -> Callable[[LiveEvent], AuditRecord]:
+    def describe(event: LiveEvent) -> AuditRecord:
+        return AuditRecord(kind=kind, source="admin", source_id=f"event:{event.event_id}", reason=reason)
+
+    return describe
+
+
+def revise_event(
+    current: LiveEvent | None,
+    claimed: bool,
+    revision: EventRevision,
+    now: datetime,
+    known_items: Collection[str],
+) -> LiveEvent:
+    """An admin's change to a stored event, or why not (404, 409, 422), on the state the transaction read."""
+    if current is None:
+        raise _not_found()
+    if now >= current.ends_at:
+        raise ServiceError(409, "event_ended", f"the event ended at {current.ends_at.isoformat()}")
+    changes = revision.changes()
+    if "rewards" in changes and claimed and revision.rewards != current.rewards:
+        # A claim records the rewards it was granted: changing them now would pay players differently.
+        raise ServiceError(409, "rewards_claimed", "rewards cannot change once a player has claimed them")
+    starts_at = changes.get("starts_at", current.starts_at)
+    if starts_at != current.starts_at and now >= current.starts_at:
+        raise ServiceError(409, "event_started", "the start of a running event cannot move")
+    updated = current.model_copy(update={**changes, "updated_at": now})
+    if updated.ends_at <= now:
+        raise _invalid("ends_at is in the past: the event would end before the change")
+    spec = EventSpec(
+        name=updated.name,
+        description=updated.description,
+        starts_at=updated.starts_at,
+        ends_at=updated.ends_at,
+        goal=updated.goal,
+        rewards=updated.rewards,
+    )
+    # Past starts are refused only when the start moves (a running event keeps its own).
+    check_spec(spec, now if starts_at != current.starts_at else updated.starts_at, known_items)
+    return updated
+
+
 def judge_claim(
     event: LiveEvent | None, part: Participation | None, uid: str, progress: int, now: datetime
 ) -> ClaimRecord:
@@ -201,8 +269,10 @@ class LiveEventService:
         notifier: EventNotifier,
         cache: Cache,
         known_items: Collection[str],
+        audit: AdminAudit,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._audit = audit
         self._store = store
         self._progress = progress
         #: Public so that the wiring (and tests) can swap the grant service in.
@@ -211,15 +281,40 @@ class LiveEventService:
         self._cache = cache
         self._known_items = frozenset(known_items)
         self._clock = clock
+        self.announcer = Announcer(store, notifier, cache, clock)
 
     # --- admin ------------------------------------------------------------------------------------------
 
     async def create(self, admin_uid: str, spec: EventSpec) -> LiveEvent:
         now = self._clock()
         check_spec(spec, now, self._known_items)
-        event = await self._store.create_event(spec, admin_uid, now)
+
+        async def change(txn: Any) -> LiveEvent:
+            return await self._store.create_event(txn, spec, admin_uid, now)
+
+        event = await self._audit.admin_action(admin_uid, change, _audited("event_create", "created"))
         await self._cache.delete(ACTIVE_EVENTS_KEY)
         log.info("live event created", extra={"event": "live_event_created", "event_id": event.event_id})
+        return event
+
+    async def update(self, admin_uid: str, event_id: str, revision: EventRevision) -> LiveEvent:
+        """Change an event that has not ended; the change and its audit entry commit together."""
+        now = self._clock()
+        changed = sorted(revision.changes())
+
+        def revise(current: LiveEvent | None, claimed: bool) -> LiveEvent:
+            return revise_event(current, claimed, revision, now, self._known_items)
+
+        async def change(txn: Any) -> LiveEvent:
+            return await self._store.update_event(txn, event_id, revise)
+
+        describe = _audited("event_update", f"changed {', '.join(changed)}")
+        event = await self._audit.admin_action(admin_uid, change, describe)
+        await self._cache.delete(ACTIVE_EVENTS_KEY)
+        log.info(
+            "live event updated",
+            extra={"event": "live_event_updated", "event_id": event_id, "fields": ",".join(changed)},
+        )
         return event
 
     # --- players ----------------------------------------------------------------------------------------
@@ -340,23 +435,8 @@ class LiveEventService:
     # --- push notifications (run after the response; they never fail a request) ----------------------
 
     async def announce(self, event_ids: Sequence[str]) -> int:
-        """Push the start of each started event once (a transaction marks it announced first)."""
-        sent = 0
-        now = self._clock()
-        for event_id in event_ids:
-            try:
-                event = await self._store.get_event(event_id)
-                if event is None or not event.is_active(now) or event.announced_at is not None:
-                    continue
-                if not await self._store.mark_announced(event_id, now):
-                    continue  # another request announced it
-                await self._cache.delete(ACTIVE_EVENTS_KEY)
-            except Exception:
-                # Not announced now; the next listing tries again.
-                log.exception("event announcement failed", extra={"event": "event_announce_failed"})
-                continue
-            sent += int(await self._notifier.event_started(event))
-        return sent
+        """Push the start of each started event once (see ``live_events_announce``)."""
+        return await self.announcer.announce(event_ids)
 
     async def notify_claim(self, result: ClaimResult) -> bool:
         if not result.newly_granted:

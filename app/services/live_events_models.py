@@ -74,6 +74,25 @@ class EventSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class EventRevision:
+    """An admin's change to an event: the fields given (None: unchanged), shape-checked by the API."""
+
+    name: str | None = None
+    description: str | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    goal: Goal | None = None
+    rewards: Rewards | None = None
+
+    def changes(self) -> dict[str, object]:
+        return {
+            name: value
+            for name in ("name", "description", "starts_at", "ends_at", "goal", "rewards")
+            if (value := getattr(self, name)) is not None
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Participation:
     uid: str
     joined_at: datetime

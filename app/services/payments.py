@@ -5,6 +5,11 @@ Every delivery is deduplicated on the provider's event id (``revenuecat:{id}``, 
 A payment is keyed across its events (``revenuecat:{transaction_id}``, ``stripe:{payment_intent}``) so a
 refund or dispute finds its purchase, whichever arrives first.
 
+Refunds carry amounts: Stripe's ``charge.refunded`` the charge's ``amount`` and its running
+``amount_refunded``; RevenueCat's refund (a ``CANCELLATION`` with ``cancel_reason`` ``CUSTOMER_SUPPORT``)
+the refunded ``price`` (negative, USD), taken against the purchase's ``price``. What a partial refund
+takes back is the grant service's rule (``revocation_share``); ``REFUND_REVERSED`` removes the refund.
+
 Stripe Checkout Sessions name the player in ``client_reference_id`` (or ``metadata.uid``) and the
 product in ``metadata.product_id`` (ours) or ``metadata.price_id`` (the Stripe Price id in the catalog);
 the app that creates the session sets them.
@@ -13,13 +18,14 @@ the app that creates the session sets them.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from app.services.catalog import REVENUECAT_STORES, Catalog, Product, Store
 from app.services.fraud import PurchaseFacts
 from app.services.grant_port import GrantRequest, GrantSource
-from app.services.grants import GrantService, Purchase, Result
+from app.services.grants import GrantService, Purchase, Result, Revocation, RevocationKind
 from app.services.grants_models import Wallet
 from app.services.payments_revenuecat import PurchaseClaim, RevenueCatClient, receipt_mismatches
 from app.services.payments_verify import WebhookRejectedError
@@ -52,10 +58,26 @@ REVENUECAT_TYPES = frozenset(
 RC_PURCHASES = frozenset({"INITIAL_PURCHASE", "NON_RENEWING_PURCHASE", "RENEWAL"})
 STRIPE_GRANTS = frozenset({"checkout.session.completed", "checkout.session.async_payment_succeeded"})
 MAX_ID = 256
+#: Larger amounts than any product costs are clamped (they only ever make a refund count as full).
+MAX_MINOR = 10**12
 
 
 def _text(value: Any, limit: int = MAX_ID) -> str | None:
     return value if isinstance(value, str) and 0 < len(value) <= limit else None
+
+
+def _cents(value: Any) -> int:
+    """A RevenueCat price (USD, a float; negative on refunds) in cents; 0 when absent."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return 0
+    return min(round(abs(value) * 100), MAX_MINOR)
+
+
+def _minor(value: Any) -> int:
+    """A Stripe amount (an integer in minor units); 0 when absent or not one."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return 0
+    return min(max(value, 0), MAX_MINOR)
 
 
 def _ids(value: Any) -> list[str]:
@@ -102,7 +124,15 @@ class PaymentService:
                 "price": event.get("price"),
                 "store": event.get("store"),
             }
-            return await self._grants.revoke(source_id, f"revenuecat:{transaction}", "refund", sensitive)
+            refund = Revocation(RevocationKind.refund, refunded_minor=_cents(event.get("price")))
+            return await self._grants.revoke(source_id, f"revenuecat:{transaction}", refund, sensitive)
+        if event_type == "REFUND_REVERSED":
+            transaction = _text(event.get("transaction_id"))
+            if transaction is None:
+                raise WebhookRejectedError(400, "bad_payload", "a refund reversal needs transaction_id")
+            reversal = Revocation(RevocationKind.refund_reversed)
+            sensitive = {"transaction_id": transaction, "store": event.get("store")}
+            return await self._grants.revoke(source_id, f"revenuecat:{transaction}", reversal, sensitive)
         if event_type == "EXPIRATION" and uid is not None:
             return await self._end_entitlements(source_id, uid, _ids(event.get("entitlement_ids")))
         if event_type == "PRODUCT_CHANGE" and uid is not None:
@@ -172,6 +202,7 @@ class PaymentService:
             },
             entitlement=entitlement,
             review_reasons=tuple(mismatches),
+            amount_minor=_cents(event.get("price")),
         )
         request = GrantRequest(
             uid=uid,
@@ -255,16 +286,22 @@ class PaymentService:
             key = self._stripe_key(obj.get("payment_intent"), obj.get("id"))
             if key is None:
                 raise WebhookRejectedError(400, "bad_payload", "the charge has no payment_intent or id")
-            if obj.get("refunded") is not True:
-                return await self._grants.record(source_id, "stripe:charge.refunded:partial")
+            amount, refunded = _minor(obj.get("amount")), _minor(obj.get("amount_refunded"))
+            if obj.get("refunded") is True:  # refunded in full, whatever the amounts say
+                refunded = max(refunded, amount)
+            elif refunded == 0:
+                return await self._grants.record(source_id, "stripe:charge.refunded:nothing_refunded")
+            refund = Revocation(
+                RevocationKind.refund, refunded_minor=refunded, amount_minor=amount, cumulative=True
+            )
             sensitive = {"charge": obj.get("id"), "amount_refunded": obj.get("amount_refunded")}
-            return await self._grants.revoke(source_id, key, "refund", sensitive)
+            return await self._grants.revoke(source_id, key, refund, sensitive)
         if event_type == "charge.dispute.created":
             key = self._stripe_key(obj.get("payment_intent"), obj.get("charge"))
             if key is None:
                 raise WebhookRejectedError(400, "bad_payload", "the dispute has no payment_intent or charge")
             sensitive = {"dispute": obj.get("id"), "charge": obj.get("charge"), "reason": obj.get("reason")}
-            return await self._grants.revoke(source_id, key, "chargeback", sensitive)
+            return await self._grants.revoke(source_id, key, Revocation(RevocationKind.chargeback), sensitive)
         return await self._grants.record(source_id, f"stripe:{event_type}")
 
     @staticmethod
@@ -318,6 +355,7 @@ class PaymentService:
                 "country": country,
             },
             review_reasons=tuple(reasons),
+            amount_minor=_minor(session.get("amount_total")),
         )
         request = GrantRequest(
             uid=uid,

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from app.ops.audit_cli import audit_app
+from app.ops.events_cli import events_app
 from app.ops.leaderboards_cli import leaderboards_app
 from backups.cli import backup_app
 from infra.plan import sources
@@ -215,6 +216,7 @@ app.command()(check)
 app.add_typer(backup_app, name="backup")
 app.add_typer(audit_app, name="audit")
 app.add_typer(leaderboards_app, name="leaderboards")
+app.add_typer(events_app, name="events")
 
 
 @app.callback()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, BackgroundTasks, Response
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Path, Response
 
 from app.api.deps import AdminUser, ContainerDep
 from app.api.errors import service_errors
-from app.api.event_schemas import AdminEventOut, EventCreate, EventOut
+from app.api.event_schemas import EVENT_ID_PATTERN, AdminEventOut, EventCreate, EventOut, EventPatch
+from app.services.live_events_models import LiveEvent
 
 router = APIRouter(tags=["admin"])
 
@@ -20,6 +23,28 @@ async def create_event(
     if event.is_active(event.created_at):
         background.add_task(c.live_events.announce, [event.event_id])
     response.headers["Cache-Control"] = "no-store"
+    return _admin_view(event)
+
+
+@router.patch("/v1/admin/events/{event_id}", responses=service_errors(403, 404, 409))
+async def update_event(
+    event_id: Annotated[str, Path(pattern=EVENT_ID_PATTERN)],
+    body: EventPatch,
+    admin: AdminUser,
+    c: ContainerDep,
+    response: Response,
+    background: BackgroundTasks,
+) -> AdminEventOut:
+    """Change the window, goal, rewards, name or description of an event that has not ended. Audited in
+    the admin's chain with the change; the players' cached list is refreshed."""
+    event = await c.live_events.update(admin.uid, event_id, body.revision())
+    if event.is_active(event.updated_at) and event.announced_at is None:
+        background.add_task(c.live_events.announce, [event.event_id])
+    response.headers["Cache-Control"] = "no-store"
+    return _admin_view(event)
+
+
+def _admin_view(event: LiveEvent) -> AdminEventOut:
     return AdminEventOut(
         **EventOut.of(event).model_dump(), created_by=event.created_by, created_at=event.created_at
     )

@@ -236,15 +236,21 @@ def checkout_session(
     }
 
 
-def charge_refunded(payment_intent: str, amount: int = 99, full: bool = True) -> dict[str, Any]:
+def charge_refunded(
+    payment_intent: str, amount: int = 99, full: bool = True, refunded: int | None = None
+) -> dict[str, Any]:
+    """A Charge after a refund: ``amount_refunded`` is the charge's running total (``refunded`` sets it
+    for a partial refund; the default partial refund is half the amount)."""
+    if refunded is None:
+        refunded = amount if full else amount // 2
     return {
-        "id": f"ch_{uuid.uuid4().hex[:24]}",
+        "id": f"ch_{payment_intent.removeprefix('pi_')}",
         "object": "charge",
         "amount": amount,
-        "amount_refunded": amount if full else amount // 2,
+        "amount_refunded": refunded,
         "currency": "usd",
         "payment_intent": payment_intent,
-        "refunded": full,
+        "refunded": refunded >= amount,
         "status": "succeeded",
     }
 
