@@ -91,9 +91,7 @@ def _enforce(verdict: Verdict) -> None:
         raise _too_many(verdict.retry_after_s)
 
 
-async def current_user(
-    request: Request, c: ContainerDep, ip: Annotated[Address | None, Depends(caller_ip)]
-) -> Principal:
+async def current_user(request: Request, c: Container, ip: Address | None) -> Principal:
     """The caller of a valid Firebase ID token, counted against the per-IP and per-user limits.
 
     A token this process has verified before (until its ``exp``; never with ``check_revoked``) needs no
@@ -125,12 +123,22 @@ async def current_user(
     return principal
 
 
-CurrentUser = Annotated[Principal, Depends(current_user)]
+async def authenticated(request: Request) -> Principal:
+    """``current_user`` as a dependency without sub-dependencies.
+
+    FastAPI solves every declared sub-dependency on every request, cached or not: on the hottest routes
+    the container and caller-IP dependencies cost more than the work they wrap.
+    """
+    c: Container = request.app.state.container
+    return await current_user(request, c, await caller_ip(request, c))
 
 
-async def admin_user(
-    user: CurrentUser, c: ContainerDep, ip: Annotated[Address | None, Depends(caller_ip)]
-) -> Principal:
+CurrentUser = Annotated[Principal, Depends(authenticated)]
+
+
+async def admin_user(request: Request, user: CurrentUser) -> Principal:
+    c: Container = request.app.state.container
+    ip = await caller_ip(request, c)
     if not user.is_admin:
         raise ApiError(403, "forbidden", "admin role required")
     if not user.second_factor:

@@ -7,7 +7,9 @@ A token the SDK has verified is remembered in this process until its ``exp`` (``
 client sends the same ID token for up to an hour, and its signature, audience, issuer and subject cannot
 change, so verifying it again proves nothing new. Only what can change is re-checked: the clock (an entry
 is used only before the token's ``exp``) and, when ``check_revoked`` is on, the revocation and disabled
-state, which lives in Firebase Auth: then nothing is remembered and every request goes through the SDK.
+state, which lives in Firebase Auth. Then an entry is kept only ``auth_revocation_check_interval_s``
+(0, the default: nothing is remembered and every request asks Firebase Auth), the delay the operator
+accepts before a revocation reaches a token this instance has already checked.
 """
 
 from __future__ import annotations
@@ -71,6 +73,9 @@ class VerifiedTokens:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def now(self) -> float:
+        return self._clock()
+
     @staticmethod
     def _key(token: str) -> bytes:
         return hashlib.sha256(token.encode()).digest()
@@ -120,6 +125,10 @@ class TokenVerifier:
             name=f"pog-api-{id(self)}",
         )
         self._check_revoked = settings.auth_check_revoked
+        #: How long a verified token is trusted without asking again (None: until its ``exp``).
+        self._trust_s: float | None = (
+            settings.auth_revocation_check_interval_s if settings.auth_check_revoked else None
+        )
         self._verified = verified if verified is not None else VerifiedTokens()
 
     def close(self) -> None:
@@ -139,10 +148,10 @@ class TokenVerifier:
     def remembered(self, token: str) -> Principal | None:
         """The caller of a token verified before and not yet expired, without a call to the SDK.
 
-        Always None with ``check_revoked`` on: a revocation or a disabled account must take effect on
-        the next request, and only Firebase Auth knows about them.
+        With ``check_revoked`` on, only within the revocation check interval of the last check (never
+        when it is 0): only Firebase Auth knows about revocations and disabled accounts.
         """
-        return None if self._check_revoked else self._verified.get(token)
+        return None if self._trust_s == 0 else self._verified.get(token)
 
     async def verify(self, token: str) -> Principal:
         if (known := self.remembered(token)) is not None:
@@ -151,10 +160,9 @@ class TokenVerifier:
         claims = await run_in_threadpool(self._verify, token)
         principal = _principal(claims)
         expires_at = claims.get("exp")
-        if (
-            not self._check_revoked
-            and isinstance(expires_at, int | float)
-            and not isinstance(expires_at, bool)
-        ):
-            self._verified.put(token, principal, float(expires_at))
+        if self._trust_s != 0 and isinstance(expires_at, int | float) and not isinstance(expires_at, bool):
+            until = float(expires_at)
+            if self._trust_s is not None:
+                until = min(until, self._verified.now() + self._trust_s)
+            self._verified.put(token, principal, until)
         return principal

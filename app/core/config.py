@@ -63,8 +63,12 @@ class Settings(BaseSettings):
     rate_limit_user: str = "120/minute"
     rate_limit_ip: str = "600/minute"
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
-    #: Ask Firebase whether the token was revoked (one Identity Toolkit call per request).
+    #: Ask Firebase whether the token was revoked (an Identity Toolkit call per check).
     auth_check_revoked: bool = True
+    #: With ``auth_check_revoked``: how long this process trusts a token it has checked before asking
+    #: again. 0 asks on every request; N lets a revocation or a disabled account take up to N seconds to
+    #: reach a token this instance has already seen (a new token or instance always asks first).
+    auth_revocation_check_interval_s: int = Field(default=0, ge=0, le=300)
     profile_cache_ttl_s: int = Field(default=24 * 3600, ge=1)
     inventory_cache_ttl_s: int = Field(default=5 * 60, ge=1)
     #: Firestore database holding /games (phase 2+ moves games to their own database).

@@ -93,3 +93,21 @@ def test_a_deleted_account_is_401(client: TestClient, backends: Backends, admin:
 
 def test_a_token_for_an_account_that_never_existed_is_401(client: TestClient, backends: Backends) -> None:
     assert_401(client, bearer(backends, "never-created"))
+
+
+def test_with_a_check_interval_a_revocation_lands_within_it(
+    make_client: MakeClient, auth_emulator: str, backends: Backends, admin: Any
+) -> None:
+    """POG_AUTH_REVOCATION_CHECK_INTERVAL_S trades that delay for one Firebase Auth call per interval."""
+    client = make_client(
+        auth_check_revoked=True,
+        auth_revocation_check_interval_s=1,
+        FIREBASE_AUTH_EMULATOR_HOST=auth_emulator,
+    )
+    uid = new_user(admin)
+    headers = bearer(backends, uid)
+    assert client.get("/v1/me", headers=headers).status_code == 200
+    auth.revoke_refresh_tokens(uid, app=admin)
+    assert client.get("/v1/me", headers=headers).status_code == 200, "trusted within the interval"
+    time.sleep(1.1)
+    assert_401(client, headers)

@@ -108,13 +108,17 @@ def test_a_remembered_token_keeps_its_claims(
 
 
 def test_nothing_is_remembered_when_revocation_is_checked(backends: Backends) -> None:
-    """With check_revoked the SDK asks Firebase Auth on every request (tests/app/api/test_auth_revocation.py
-    runs that against the Auth emulator); a remembered entry is never used, even one put there."""
+    """With check_revoked and no check interval the SDK asks Firebase Auth on every request
+    (tests/app/auth_revocation runs that against the Auth emulator); a remembered entry is never used,
+    even one put there. With an interval, an entry is used (the verifier keeps it only that long)."""
     verified = VerifiedTokens()
     verified.put("tok", ALICE, time.time() + 60)
-    for check_revoked, expected in ((True, None), (False, ALICE)):
-        verifier = TokenVerifier(settings_for(backends, auth_check_revoked=check_revoked), verified)
+    for check_revoked, interval_s, expected in ((True, 0, None), (True, 30, ALICE), (False, 0, ALICE)):
+        settings = settings_for(
+            backends, auth_check_revoked=check_revoked, auth_revocation_check_interval_s=interval_s
+        )
+        verifier = TokenVerifier(settings, verified)
         try:
-            assert verifier.remembered("tok") == expected
+            assert verifier.remembered("tok") == expected, (check_revoked, interval_s)
         finally:
             verifier.close()
