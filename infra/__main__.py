@@ -85,6 +85,9 @@ compute = Compute(
             "POG_ENVIRONMENT": cfg.environment,
             "POG_FIREBASE_PROJECT_ID": cfg.gcp_project,
             "POG_AUDIT_KMS_KEY": foundation.crypto_key.id,
+            # A revoked token or disabled account is refused within 30 s on an instance that has seen
+            # it, for one Firebase Auth call per token per instance every 30 s instead of per request.
+            "POG_AUTH_REVOCATION_CHECK_INTERVAL_S": "30",
         },
         games_databases=data.game_database_ids,
         network=foundation.network,
@@ -123,6 +126,7 @@ backups = Backups(
         databases=data.databases,
         exporter_service_account=foundation.service_accounts["exporter"],
         profile=profile,
+        ci_principal_set=cfg.ci_principal_set,
         depends_on=apis,
     ),
     opts,
@@ -151,6 +155,9 @@ pulumi.export("apiUrl", compute.api_url)
 pulumi.export("apiRegionUrls", {region: svc.uri for region, svc in compute.services.items()})
 pulumi.export("loadBalancerAddress", compute.lb_address.address)
 pulumi.export("firestoreDatabases", sorted(data.databases))
+pulumi.export("leaderboardsRebuildJobs", {region: job.name for region, job in compute.rebuild_jobs.items()})
 pulumi.export("exportBucket", backups.export_bucket.name)
+# GitHub variable GCP_SNAPSHOT_SERVICE_ACCOUNT of the stack's environment (.github/workflows/snapshot.yml).
+pulumi.export("exporterServiceAccount", backups.exporter_email)
 pulumi.export("redisBackupBucket", cache.backup_bucket.name)
 pulumi.export("redisEndpoints", pulumi.Output.secret(cache.endpoints))

@@ -44,6 +44,8 @@ PLAIN_KEYS: tuple[str, ...] = (
     "adminIpAllowlist",
     "appImage",
     "redisCloudPaymentMethodId",
+    "ciWorkloadIdentityPool",
+    "ciRepository",
 )
 # Cloud Armor's admin rule tests the path plus one subexpression per range, five at most.
 MAX_ADMIN_RANGES = 4
@@ -53,6 +55,16 @@ _PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 _CLOUDFLARE_ID = re.compile(r"^[0-9a-f]{32}$")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,63}$")
+#: Workload identity pools are global; principals name the pool by project *number*.
+_WORKLOAD_IDENTITY_POOL = re.compile(
+    r"^projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/workloadIdentityPools/(?P<pool>[^/]+)"
+    r"(?P<rest>/.*)?$"
+)
+_POOL_ID = re.compile(r"^[a-z0-9-]{4,32}$")
+#: GitHub: owner 1-39 letters, digits or inner hyphens; repository name of letters, digits, ".", "_", "-".
+_GITHUB_REPOSITORY = re.compile(
+    r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?/[A-Za-z0-9._-]{1,100}(?<!\.git)$"
+)
 _IMAGE_BY_DIGEST = re.compile(
     r"^(?P<registry>[a-z0-9-]+-docker\.pkg\.dev)/(?P<project>[a-z][a-z0-9-]+)/(?P<repo>[a-z0-9-]+)"
     r"/(?P<name>[a-z0-9._/-]+)@sha256:(?P<digest>[0-9a-f]{64})$"
@@ -89,6 +101,10 @@ class StackConfig:
     redis_cloud_api_key: pulumi.Input[str]
     redis_cloud_secret_key: pulumi.Input[str]
     pagerduty_service_key: pulumi.Input[str] | None
+    #: Full resource name of the CI's workload identity pool, and the GitHub repository (owner/name) whose
+    #: workflows may act as the exporter account (.github/workflows/snapshot.yml); both or neither.
+    ci_workload_identity_pool: str | None = None
+    ci_repository: str | None = None
 
     @property
     def prefix(self) -> str:
@@ -100,6 +116,13 @@ class StackConfig:
         return (self.region, *self.failover_regions)
 
     @property
+    def ci_principal_set(self) -> str | None:
+        """Every workflow run of the CI repository, named through the pool's repository attribute."""
+        if self.ci_workload_identity_pool is None or self.ci_repository is None:
+            return None
+        return repository_principal_set(self.ci_workload_identity_pool, self.ci_repository)
+
+    @property
     def artifact_registry_location(self) -> str:
         match = _IMAGE_BY_DIGEST.match(self.app_image)
         assert match is not None  # validated in parse()
@@ -108,6 +131,39 @@ class StackConfig:
 
 def key(name: str) -> str:
     return f"{NAMESPACE}:{name}"
+
+
+def repository_principal_set(pool: str, repository: str) -> str:
+    """The principal set of a GitHub repository's workflows (the provider maps attribute.repository)."""
+    return f"principalSet://iam.googleapis.com/{pool}/attribute.repository/{repository}"
+
+
+def _pool_problem(pool: str) -> str | None:
+    """What is wrong with a workload identity pool's full resource name, with the fix; None if nothing."""
+    name = key("ciWorkloadIdentityPool")
+    example = "projects/123456789012/locations/global/workloadIdentityPools/github"
+    match = _WORKLOAD_IDENTITY_POOL.match(pool)
+    if match is None:
+        return (
+            f"{name} must be the pool's full resource name, e.g. {example}"
+            " (`gcloud iam workload-identity-pools describe POOL --location global --format 'value(name)'`);"
+            f" got {pool!r}"
+        )
+    if match["rest"]:
+        return (
+            f"{name} names the pool, not one of its providers: drop {match['rest']!r}"
+            f" (GCP_WORKLOAD_IDENTITY_PROVIDER is the provider); got {pool!r}"
+        )
+    if not match["project"].isdigit():
+        return (
+            f"{name} must name the project by number, not id: `gcloud projects describe"
+            f" {match['project']} --format 'value(projectNumber)'`; got {pool!r}"
+        )
+    if match["location"] != "global":
+        return f"{name}: workload identity pools live in locations/global; got {pool!r}"
+    if not _POOL_ID.match(match["pool"]):
+        return f"{name}: the pool id must be 4-32 lowercase letters, digits or hyphens; got {pool!r}"
+    return None
 
 
 def _list(raw: str | None, name: str, problems: list[str]) -> tuple[str, ...]:
@@ -273,6 +329,26 @@ def parse(values: Mapping[str, str], secrets: Mapping[str, pulumi.Input[str]]) -
     payment_method = required("redisCloudPaymentMethodId", "<id from `Account settings > Payment methods`>")
     check("redisCloudPaymentMethodId", payment_method.isdigit(), "must be the numeric payment method id")
 
+    ci_pool = values.get("ciWorkloadIdentityPool", "")
+    ci_repository = values.get("ciRepository", "")
+    if ci_pool and (pool_problem := _pool_problem(ci_pool)):
+        problems.append(pool_problem)
+    check(
+        "ciRepository",
+        bool(_GITHUB_REPOSITORY.match(ci_repository)),
+        "must be the GitHub repository as owner/name, e.g. potofgold/platform (no URL, no .git)",
+    )
+    pool_hint = "projects/<number>/locations/global/workloadIdentityPools/<id>"
+    for name, other, hint in (
+        ("ciRepository", "ciWorkloadIdentityPool", "<owner>/<name>"),
+        ("ciWorkloadIdentityPool", "ciRepository", pool_hint),
+    ):
+        if values.get(other) and not values.get(name):
+            problems.append(
+                f"{key(name)} is required with {key(other)} (together they let CI act as the exporter):"
+                f" `pulumi config set {key(name)} {hint}`"
+            )
+
     for name in REQUIRED_SECRETS:
         if name not in secrets and not values.get(name):
             problems.append(f"{key(name)} is required: `pulumi config set --secret {key(name)} <value>`")
@@ -310,6 +386,8 @@ def parse(values: Mapping[str, str], secrets: Mapping[str, pulumi.Input[str]]) -
         redis_cloud_api_key=secrets["redisCloudApiKey"],
         redis_cloud_secret_key=secrets["redisCloudSecretKey"],
         pagerduty_service_key=secrets.get("pagerdutyServiceKey"),
+        ci_workload_identity_pool=ci_pool or None,
+        ci_repository=ci_repository or None,
     )
 
 

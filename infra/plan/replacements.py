@@ -102,6 +102,16 @@ REPLACEMENT_RULES: tuple[ReplacementRule, ...] = (
         "gcp:cloudrunv2/service:Service",
         {"name": "the service name is immutable", "location": "a service cannot change region"},
     ),
+    # mmv1/products/cloudrunv2/Job.yaml: name and location are immutable.
+    *_rules(
+        "gcp:cloudrunv2/job:Job",
+        {"name": "the job name is immutable", "location": "a job cannot change region"},
+    ),
+    # mmv1/products/cloudscheduler/Job.yaml: name and region are immutable.
+    *_rules(
+        "gcp:cloudscheduler/job:Job",
+        {"name": "the job name is immutable", "region": "a scheduler job cannot change region"},
+    ),
     # resource_storage_bucket.go (hand-written): name, location and project are ForceNew.
     *_rules(
         "gcp:storage/bucket:Bucket",

@@ -23,6 +23,8 @@ EXPORT_TIME_ZONE = "Etc/UTC"
 # Every export of a database lands under the same prefix; older runs stay as noncurrent versions.
 EXPORT_GENERATIONS_KEPT = 30
 FIRESTORE_API = "https://firestore.googleapis.com/v1"
+# Lets a federated identity mint the account's tokens (google-github-actions/auth with service_account).
+WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
 
 
 @dataclass
@@ -34,6 +36,9 @@ class BackupsArgs:
     databases: dict[str, gcp.firestore.Database]
     exporter_service_account: gcp.serviceaccount.Account
     profile: PhaseProfile
+    #: The CI workflows that may act as the exporter (the monthly snapshot), e.g.
+    #: principalSet://iam.googleapis.com/<pool>/attribute.repository/<owner/name>; None grants nobody.
+    ci_principal_set: str | None = None
     depends_on: Sequence[pulumi.Resource] = ()
 
 
@@ -58,6 +63,8 @@ class Backups(pulumi.ComponentResource):
     export_bucket: gcp.storage.Bucket
     schedules: dict[str, list[gcp.firestore.BackupSchedule]]   keyed by database id: [daily, weekly]
     export_jobs: dict[str, gcp.cloudscheduler.Job]             keyed by database id
+    exporter_email: pulumi.Output[str]                         the account snapshot.yml authenticates as
+    ci_impersonation: gcp.serviceaccount.IAMMember | None      CI may act as the exporter (when configured)
     """
 
     def __init__(self, name: str, args: BackupsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -110,6 +117,22 @@ class Backups(pulumi.ComponentResource):
             role="roles/datastore.importExportAdmin",
             member=exporter.member,
             opts=child(self),
+        )
+
+        self.exporter_email = exporter.email
+        # Resource-level: the CI identity may act as this account only, not as every account in the project.
+        self.ci_impersonation = (
+            gcp.serviceaccount.IAMMember(
+                f"{prefix}-exporter-ci-workload-identity-user",
+                service_account_id=pulumi.Output.concat(
+                    "projects/", args.project, "/serviceAccounts/", exporter.email
+                ),
+                role=WORKLOAD_IDENTITY_USER,
+                member=args.ci_principal_set,
+                opts=child(self),
+            )
+            if args.ci_principal_set
+            else None
         )
 
         self.schedules: dict[str, list[gcp.firestore.BackupSchedule]] = {}
@@ -168,5 +191,6 @@ class Backups(pulumi.ComponentResource):
             {
                 "exportBucket": self.export_bucket.name,
                 "exportJobs": {db: job.name for db, job in self.export_jobs.items()},
+                "exporterEmail": self.exporter_email,
             }
         )

@@ -34,6 +34,36 @@ CLIENT_IP_HEADER = "CF-Connecting-IP"
 #: on Cloud Run the socket's peer is Google's infrastructure and proves nothing.
 LB_FORWARDED_FOR_HOPS = 1
 
+#: The jobs run the app image's ops commands instead of its server (the image's CMD): `pog`'s commands
+#: that need only the app (app/ops/__main__.py), without the infra CLI (and Pulumi) that `pog` loads.
+OPS_COMMAND = ("python", "-m", "app.ops")
+
+
+@dataclass(frozen=True)
+class OpsJob:
+    """A `python -m app.ops ...` command as a Cloud Run job (`gcloud run jobs execute` replaces `args`
+    for one execution with `--args=...`)."""
+
+    name: str  # pog-<env>-<name>-<region>
+    container: str
+    args: tuple[str, ...]
+    timeout: str
+    limits: dict[str, str]
+
+
+#: `pog leaderboards rebuild` behind the NAT. The timeout is REBUILD_LOCK_S of
+#: app/services/leaderboards_jobs.py: a run never outlives its Redis lock, so a run stopped at the timeout
+#: cannot overlap the next one; the memory holds a whole period's boards while they are rebuilt.
+REBUILD_JOB = OpsJob(
+    "leaderboards-rebuild", "rebuild", ("leaderboards", "rebuild"), "900s", {"cpu": "1", "memory": "2Gi"}
+)
+#: `pog events announce`, started every minute by Cloud Scheduler in the primary region: a run reads the
+#: events that have not ended and pushes each start once (a Firestore mark makes overlapping runs safe).
+ANNOUNCE_JOB = OpsJob(
+    "events-announce", "announce", ("events", "announce"), "120s", {"cpu": "1", "memory": "512Mi"}
+)
+ANNOUNCE_SCHEDULE = "* * * * *"
+
 MAX_RANGES_PER_RULE = 10  # Cloud Armor: src_ip_ranges per rule
 # Decoded and lower-cased so /v1/%61dmin or /V1//admin cannot slip past the rule to the app's router.
 ADMIN_PATH_TEST = "request.path.urlDecodeUni().lower().matches('^/+v1/+admin')"
@@ -46,6 +76,15 @@ DENY = "deny(403)"
 def assets_hostname_for(api_hostname: str) -> str:
     """api.dev.potofgold.games -> assets.dev.potofgold.games"""
     return "assets." + api_hostname.split(".", 1)[1]
+
+
+def rebuild_job_name(prefix: str, region: str) -> str:
+    """pog-prod-leaderboards-rebuild-us-central1: the job on-call executes in that region."""
+    return ops_job_name(prefix, REBUILD_JOB, region)
+
+
+def ops_job_name(prefix: str, job: OpsJob, region: str) -> str:
+    return f"{prefix}-{job.name}-{region}"
 
 
 def range_chunks(ranges: Sequence[str], size: int = MAX_RANGES_PER_RULE) -> list[list[str]]:
@@ -117,6 +156,9 @@ class Compute(pulumi.ComponentResource):
     """Public attributes:
 
     services: dict[str, gcp.cloudrunv2.Service]  keyed by region
+    rebuild_jobs: dict[str, gcp.cloudrunv2.Job]  keyed by region: `pog leaderboards rebuild` behind the NAT
+    announce_job: gcp.cloudrunv2.Job             `pog events announce` in the primary region
+    announce_schedule: gcp.cloudscheduler.Job    runs announce_job every minute
     lb_address: gcp.compute.GlobalAddress        the only public entry; Cloudflare proxies to it
     api_url: str                                 https://<api hostname>
     dns_authorizations: list[gcp.certificatemanager.DnsAuthorization]  CNAMEs Cloudflare must publish
@@ -143,6 +185,10 @@ class Compute(pulumi.ComponentResource):
         self.services: dict[str, gcp.cloudrunv2.Service] = {
             region: self._service(region) for region in args.api_regions
         }
+        self.rebuild_jobs: dict[str, gcp.cloudrunv2.Job] = {
+            region: self._ops_job(REBUILD_JOB, region, retries=0) for region in args.api_regions
+        }
+        self.announce_job, self.announce_schedule = self._announce(args.api_regions[0])
         negs = {
             region: gcp.compute.RegionNetworkEndpointGroup(
                 f"{p}-api-neg-{region}",
@@ -298,6 +344,7 @@ class Compute(pulumi.ComponentResource):
                 "apiUrl": self.api_url,
                 "lbAddress": self.lb_address.address,
                 "services": {region: service.name for region, service in self.services.items()},
+                "rebuildJobs": {region: job.name for region, job in self.rebuild_jobs.items()},
                 "assetsHostname": self.assets_hostname,
             }
         )
@@ -384,7 +431,13 @@ class Compute(pulumi.ComponentResource):
             opts=child(self, depends_on=self._deps),
         )
 
-    def _envs(self, region: str) -> list[gcp.cloudrunv2.ServiceTemplateContainerEnvArgs]:
+    def _env_values(
+        self, region: str
+    ) -> tuple[dict[str, pulumi.Input[str]], dict[str, gcp.secretmanager.Secret]]:
+        """What the app reads in a region: plain values, and secrets by environment variable.
+
+        One builder for the API service and the jobs that run the app's commands, so both see the same
+        settings."""
         args = self._args
         plain: dict[str, pulumi.Input[str]] = {
             "POG_ADMIN_IP_ALLOWLIST": json.dumps(list(args.admin_ip_allowlist)),
@@ -401,6 +454,10 @@ class Compute(pulumi.ComponentResource):
             raise ValueError(
                 f"environment variables {clash} are both plain and secret; secrets come from Secret Manager"
             )
+        return plain, args.secrets
+
+    def _envs(self, region: str) -> list[gcp.cloudrunv2.ServiceTemplateContainerEnvArgs]:
+        plain, secrets = self._env_values(region)
         envs = [
             gcp.cloudrunv2.ServiceTemplateContainerEnvArgs(name=k, value=v) for k, v in sorted(plain.items())
         ]
@@ -413,9 +470,116 @@ class Compute(pulumi.ComponentResource):
                     )
                 ),
             )
-            for env_var, secret in sorted(args.secrets.items())
+            for env_var, secret in sorted(secrets.items())
         ]
         return envs
+
+    def _job_envs(self, region: str) -> list[gcp.cloudrunv2.JobTemplateTemplateContainerEnvArgs]:
+        plain, secrets = self._env_values(region)
+        envs = [
+            gcp.cloudrunv2.JobTemplateTemplateContainerEnvArgs(name=k, value=v)
+            for k, v in sorted(plain.items())
+        ]
+        envs += [
+            gcp.cloudrunv2.JobTemplateTemplateContainerEnvArgs(
+                name=env_var,
+                value_source=gcp.cloudrunv2.JobTemplateTemplateContainerEnvValueSourceArgs(
+                    secret_key_ref=gcp.cloudrunv2.JobTemplateTemplateContainerEnvValueSourceSecretKeyRefArgs(
+                        secret=secret.secret_id, version="latest"
+                    )
+                ),
+            )
+            for env_var, secret in sorted(secrets.items())
+        ]
+        return envs
+
+    def _ops_job(self, job: OpsJob, region: str, *, retries: int) -> gcp.cloudrunv2.Job:
+        """An ops command as a Cloud Run job with the API's image, account, egress and settings: Redis
+        Cloud admits only the NAT's addresses, so these run here rather than from a laptop."""
+        args = self._args
+        name = ops_job_name(args.prefix, job, region)
+        return gcp.cloudrunv2.Job(
+            name,
+            name=name,
+            project=args.project,
+            location=region,
+            # It holds nothing: removing a region may delete it with the region's service.
+            deletion_protection=False,
+            labels=self._labels,
+            template=gcp.cloudrunv2.JobTemplateArgs(
+                labels=self._labels,
+                task_count=1,
+                parallelism=1,
+                template=gcp.cloudrunv2.JobTemplateTemplateArgs(
+                    service_account=args.service_account.email,
+                    execution_environment="EXECUTION_ENVIRONMENT_GEN2",
+                    max_retries=retries,
+                    timeout=job.timeout,
+                    # As the API: all traffic through the region's subnet, so Redis sees a NAT address.
+                    vpc_access=gcp.cloudrunv2.JobTemplateTemplateVpcAccessArgs(
+                        egress="ALL_TRAFFIC",
+                        network_interfaces=[
+                            gcp.cloudrunv2.JobTemplateTemplateVpcAccessNetworkInterfaceArgs(
+                                network=args.network.id, subnetwork=args.subnets[region].id
+                            )
+                        ],
+                    ),
+                    containers=[
+                        gcp.cloudrunv2.JobTemplateTemplateContainerArgs(
+                            name=job.container,
+                            image=args.image,
+                            commands=list(OPS_COMMAND),
+                            args=list(job.args),
+                            envs=self._job_envs(region),
+                            resources=gcp.cloudrunv2.JobTemplateTemplateContainerResourcesArgs(
+                                limits=job.limits
+                            ),
+                        )
+                    ],
+                ),
+            ),
+            opts=child(self, depends_on=self._deps),
+        )
+
+    def _announce(self, region: str) -> tuple[gcp.cloudrunv2.Job, gcp.cloudscheduler.Job]:
+        args = self._args
+        # A failed run is not retried: the next minute's run announces what this one missed.
+        job = self._ops_job(ANNOUNCE_JOB, region, retries=0)
+        # Cloud Scheduler starts the job as the API's account, which may run this job and no other.
+        invoker = gcp.cloudrunv2.JobIamMember(
+            f"{ops_job_name(args.prefix, ANNOUNCE_JOB, region)}-invoker",
+            project=args.project,
+            location=region,
+            name=job.name,
+            role="roles/run.invoker",
+            member=args.service_account.email.apply(lambda email: f"serviceAccount:{email}"),
+            opts=child(self),
+        )
+        schedule = gcp.cloudscheduler.Job(
+            f"{args.prefix}-events-announce-schedule",
+            name=f"{args.prefix}-events-announce",
+            project=args.project,
+            region=region,
+            description="Every minute: pog events announce (push each live event's start once)",
+            schedule=ANNOUNCE_SCHEDULE,
+            time_zone="Etc/UTC",
+            attempt_deadline="60s",
+            http_target=gcp.cloudscheduler.JobHttpTargetArgs(
+                http_method="POST",
+                uri=job.name.apply(
+                    lambda name: (
+                        f"https://run.googleapis.com/v2/projects/{args.project}/locations/"
+                        f"{region}/jobs/{name}:run"
+                    )
+                ),
+                oauth_token=gcp.cloudscheduler.JobHttpTargetOauthTokenArgs(
+                    service_account_email=args.service_account.email,
+                    scope="https://www.googleapis.com/auth/cloud-platform",
+                ),
+            ),
+            opts=child(self, depends_on=[invoker]),
+        )
+        return job, schedule
 
     def _backend_service(
         self,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DEV_ONLY = ("pytest", "ruff", "mypy", "httpx2", "types-", "pulumi", "typer", "schemathesis")
+DEV_ONLY = ("pytest", "ruff", "mypy", "httpx2", "types-", "pulumi", "schemathesis")
 
 
 def instructions(text: str) -> list[tuple[str, str]]:

@@ -138,6 +138,7 @@ def test_secrets_reach_the_container_only_as_secret_manager_references(plan: Pla
         assert [name for name in plain if SECRET_LOOKING.search(name)] == []
         assert plain["POG_REGION"] == service.inputs["location"]
         assert plain["POG_ENVIRONMENT"] == plan.stack
+        assert plain["POG_AUTH_REVOCATION_CHECK_INTERVAL_S"] == "30"
 
 
 def test_the_app_knows_which_connections_came_through_cloudflare(plan: Plan) -> None:

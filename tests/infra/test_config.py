@@ -38,6 +38,15 @@ def _problems(stack_input: StackInput) -> tuple[list[str], int]:
     return raised.value.problems, len(monitor.recorded)
 
 
+CI_POOL = "projects/123456789012/locations/global/workloadIdentityPools/github"
+CI_POOL_KEY = f"{NS}:ciWorkloadIdentityPool"
+CI_REPO_KEY = f"{NS}:ciRepository"
+
+
+def _ci(pool: str = CI_POOL, repository: str = "potofgold/platform") -> dict[str, str | list[str] | None]:
+    return {"ciWorkloadIdentityPool": pool, "ciRepository": repository}
+
+
 MISTAKES: list[tuple[str, str, dict[str, str | list[str] | None], str]] = [
     ("phase-4", "dev", {"phase": "4"}, "pot-of-gold:phase must be 1, 2 or 3; got '4'"),
     ("phase-word", "dev", {"phase": "two"}, "pot-of-gold:phase must be 1, 2 or 3"),
@@ -134,6 +143,60 @@ MISTAKES: list[tuple[str, str, dict[str, str | list[str] | None], str]] = [
         "pot-of-gold:redisCloudApiKey is stored in plain text",
     ),
     ("typo-key", "dev", {"regoin": "us-central1"}, "pot-of-gold:regoin is not a known key"),
+    (
+        "ci-pool-not-a-resource-name",
+        "dev",
+        _ci("github"),
+        f"{CI_POOL_KEY} must be the pool's full resource name, e.g. {CI_POOL}",
+    ),
+    (
+        "ci-pool-is-a-provider",
+        "dev",
+        _ci(f"{CI_POOL}/providers/github"),
+        f"{CI_POOL_KEY} names the pool, not one of its providers: drop '/providers/github'",
+    ),
+    (
+        "ci-pool-by-project-id",
+        "dev",
+        _ci(CI_POOL.replace("123456789012", "pot-of-gold-dev")),
+        f"{CI_POOL_KEY} must name the project by number, not id: `gcloud projects describe pot-of-gold-dev",
+    ),
+    (
+        "ci-pool-regional",
+        "dev",
+        _ci(CI_POOL.replace("/global/", "/us-central1/")),
+        f"{CI_POOL_KEY}: workload identity pools live in locations/global",
+    ),
+    (
+        "ci-pool-id",
+        "dev",
+        _ci(CI_POOL.replace("/github", "/GitHub")),
+        f"{CI_POOL_KEY}: the pool id must be 4-32 lowercase letters, digits or hyphens",
+    ),
+    (
+        "ci-repository-url",
+        "dev",
+        _ci(repository="https://github.com/potofgold/platform"),
+        f"{CI_REPO_KEY} must be the GitHub repository as owner/name",
+    ),
+    (
+        "ci-repository-dot-git",
+        "dev",
+        _ci(repository="potofgold/platform.git"),
+        f"{CI_REPO_KEY} must be the GitHub repository as owner/name",
+    ),
+    (
+        "ci-pool-without-repository",
+        "dev",
+        {"ciWorkloadIdentityPool": CI_POOL},
+        f"{CI_REPO_KEY} is required with {CI_POOL_KEY}",
+    ),
+    (
+        "ci-repository-without-pool",
+        "prod",
+        {"ciRepository": "potofgold/platform"},
+        f"{CI_POOL_KEY} is required with {CI_REPO_KEY}",
+    ),
 ]
 
 

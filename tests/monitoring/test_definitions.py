@@ -320,15 +320,19 @@ PROMETHEUS_METRIC = "id: orders\nkind: prometheus\nname: pog_orders\ntype: count
 
 def promql_alert(query: str, extra_condition: str = "") -> str:
     head = VALID_ALERT.split("conditions:")[0]
-    return head + textwrap.dedent(
-        f"""\
+    return (
+        head
+        + textwrap.dedent(
+            f"""\
         conditions:
           - name: orders stalled
             promql:
               query: {query}
               duration: 600s
         """
-    ) + extra_condition
+        )
+        + extra_condition
+    )
 
 
 def test_promql_condition_reads_the_defined_series(tmp_path: Path) -> None:
@@ -359,7 +363,7 @@ def test_rejects_promql_reading_none_of_the_apps_metrics(tmp_path: Path) -> None
 def test_rejects_promql_beside_another_condition(tmp_path: Path) -> None:
     second = "  - name: requests\n    threshold:\n      metric: run.googleapis.com/request_count\n"
     second += "      aligner: ALIGN_DELTA\n      reducer: REDUCE_SUM\n      window: 300s\n"
-    second += "      comparison: \">\"\n      threshold: 1\n"
+    second += '      comparison: ">"\n      threshold: 1\n'
     monitoring_dir = make_tree(tmp_path, promql_alert("sum(rate(pog_orders_total[5m])) < 1", second))
     (monitoring_dir / "metrics" / "orders.yaml").write_text(PROMETHEUS_METRIC)
     message = rejected(monitoring_dir)

@@ -72,6 +72,7 @@ def armor_default_allows(inventory: Inventory) -> None:
 
 
 EXPORTS = "pog-prod-firestore-exports"
+EXPORT_JOB = "pog-prod-firestore-export-default"
 API = "pog-prod-api-us-central1"
 DB = "pog-prod-firestore-default"
 ZONE_SSL = "pog-prod-zone-ssl"
@@ -159,7 +160,7 @@ MUTATIONS: list[tuple[str, int, Callable[[Inventory], None], str]] = [
     ("POG-FS-005", 1, remove(t.BACKUP_SCHEDULE, "pog-prod-backup-weekly-default"), DB),
     ("POG-DATA-001", 1, unprotect(t.SECRET, "pog-prod-secret-stripe-api-key"), "stripe"),
     ("POG-BAK-001", 2, set_input(t.BUCKET, EXPORTS, "location", "us-east1"), EXPORTS),
-    ("POG-BAK-002", 1, remove(t.SCHEDULER_JOB, "pog-prod-firestore-export-default"), DB),
+    ("POG-BAK-002", 1, remove(t.SCHEDULER_JOB, EXPORT_JOB), DB),
     (
         "POG-SEC-001",
         1,
@@ -195,8 +196,8 @@ MUTATIONS: list[tuple[str, int, Callable[[Inventory], None], str]] = [
     ("POG-VAL-001", 1, set_input(t.RUN_SERVICE, API, "location", "us-central9"), API),
     ("POG-VAL-002", 1, set_input(t.FIRESTORE_DATABASE, DB, "locationId", "nam9"), DB),
     ("POG-VAL-003", 1, set_input(t.RUN_SERVICE, API, "ingress", "INTERNAL"), API),
-    ("POG-VAL-004", 1, set_input(t.SCHEDULER_JOB, None, "attemptDeadline", "3m"), "export"),
-    ("POG-VAL-005", 1, set_input(t.SCHEDULER_JOB, None, "schedule", "every day at 3"), "export"),
+    ("POG-VAL-004", 1, set_input(t.SCHEDULER_JOB, EXPORT_JOB, "attemptDeadline", "3m"), "export"),
+    ("POG-VAL-005", 1, set_input(t.SCHEDULER_JOB, EXPORT_JOB, "schedule", "every day at 3"), "export"),
     ("POG-RDS-001", 1, set_input(t.REDIS_DATABASE, None, "enableTls", False), "pog-prod-redis-db"),
     ("POG-RDS-002", 1, set_input(t.REDIS_DATABASE, None, "replication", False), "pog-prod-redis-db"),
     (

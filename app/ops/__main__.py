@@ -1,0 +1,22 @@
+"""``python -m app.ops``: the ops commands of ``pog`` that need only the app, as the image runs them.
+
+The app image has no infra code (Pulumi), so its Cloud Run jobs (infra/stacks/compute.py) run these
+instead of ``pog``: ``python -m app.ops leaderboards rebuild``, ``python -m app.ops events announce``.
+The sub-commands are the same objects ``pog`` adds (infra/plan/cli.py), with the same options.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from app.ops.audit_cli import audit_app
+from app.ops.events_cli import events_app
+from app.ops.leaderboards_cli import leaderboards_app
+
+app = typer.Typer(name="pog", help="Ops commands of the game API (a subset of pog).", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+app.add_typer(leaderboards_app, name="leaderboards")
+app.add_typer(events_app, name="events")
+
+if __name__ == "__main__":
+    app(prog_name="pog")
