@@ -12,6 +12,8 @@ from redis.backoff import NoBackoff
 
 from app.core.config import Settings
 
+DEFAULT_DATABASE = "(default)"
+
 
 def firestore_client(settings: Settings) -> firestore.AsyncClient:
     if settings.firestore_emulator_host:
@@ -19,6 +21,17 @@ def firestore_client(settings: Settings) -> firestore.AsyncClient:
         anonymous = AnonymousCredentials()  # type: ignore[no-untyped-call]
         return firestore.AsyncClient(project=settings.firebase_project_id, credentials=anonymous)
     return firestore.AsyncClient(project=settings.firebase_project_id)
+
+
+def games_client(settings: Settings, users: firestore.AsyncClient) -> firestore.AsyncClient:
+    """The client of the database holding /games: ``users`` itself when the games share it (phase 1),
+    else one on ``settings.games_database`` with the same project and credentials (anonymous ones with
+    the emulator)."""
+    if settings.games_database == DEFAULT_DATABASE:
+        return users
+    return firestore.AsyncClient(
+        project=users.project, credentials=users._credentials, database=settings.games_database
+    )
 
 
 def redis_client(settings: Settings) -> redis.Redis:

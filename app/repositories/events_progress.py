@@ -15,9 +15,8 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from app.core.config import Settings
 from app.core.metrics import firestore_timer
-from app.repositories.clients import close_firestore
+from app.repositories.clients import close_firestore, games_client
 from app.repositories.games import COLLECTION as GAMES
-from app.repositories.games import DEFAULT_DATABASE
 from app.services.games import GameStatus
 from app.services.live_events_models import GoalMetric
 
@@ -29,12 +28,8 @@ class GameProgressRepository:
 
     @classmethod
     def for_settings(cls, settings: Settings, users: firestore.AsyncClient) -> GameProgressRepository:
-        if settings.games_database == DEFAULT_DATABASE:
-            return cls(users)
-        games = firestore.AsyncClient(
-            project=users.project, credentials=users._credentials, database=settings.games_database
-        )
-        return cls(games, owned=True)
+        games = games_client(settings, users)
+        return cls(games, owned=games is not users)
 
     async def close(self) -> None:
         if self._owned:

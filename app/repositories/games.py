@@ -26,7 +26,7 @@ from google.cloud.firestore_v1.async_transaction import AsyncTransaction
 from google.cloud.firestore_v1.base_document import DocumentSnapshot
 
 from app.core.config import Settings
-from app.repositories.clients import close_firestore
+from app.repositories.clients import close_firestore, games_client
 from app.repositories.users import COLLECTION as USERS
 from app.services.games import (
     Accept,
@@ -43,7 +43,6 @@ from app.services.models import Stats
 from app.services.users import ServiceError
 
 COLLECTION = "games"
-DEFAULT_DATABASE = "(default)"
 SCORED = "scored_games"
 _META = (
     "uid",
@@ -96,13 +95,7 @@ class GameRepository:
 
     @classmethod
     def for_settings(cls, settings: Settings, users: firestore.AsyncClient) -> GameRepository:
-        if settings.games_database == DEFAULT_DATABASE:
-            return cls(users, users)
-        # The same project and credentials as the users' client (anonymous ones with the emulator).
-        games = firestore.AsyncClient(
-            project=users.project, credentials=users._credentials, database=settings.games_database
-        )
-        return cls(games, users)
+        return cls(games_client(settings, users), users)
 
     async def close(self) -> None:
         if self._db is not self._users:

@@ -25,9 +25,8 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from app.core.config import Settings
 from app.core.metrics import firestore_timer
-from app.repositories.clients import close_firestore
+from app.repositories.clients import close_firestore, games_client
 from app.repositories.games import COLLECTION as GAMES
-from app.repositories.games import DEFAULT_DATABASE
 from app.repositories.users import COLLECTION as USERS
 from app.services.leaderboards import ArchiveInfo, Period, ScoredGame
 
@@ -53,12 +52,7 @@ class LeaderboardArchive:
 
     @classmethod
     def for_settings(cls, settings: Settings, users: firestore.AsyncClient) -> LeaderboardArchive:
-        if settings.games_database == DEFAULT_DATABASE:
-            return cls(users, users)
-        games = firestore.AsyncClient(
-            project=users.project, credentials=users._credentials, database=settings.games_database
-        )
-        return cls(games, users)
+        return cls(games_client(settings, users), users)
 
     async def close(self) -> None:
         if self._games is not self._db:
