@@ -3,7 +3,8 @@ measured in the same run (bench/README.md, "Leaderboard benchmark").
 
 One run starts a redis-server and the Firestore emulator on free ports (scripts/services.py), preloads
 ``--players`` players into each period's global board (and the same players spread over 40 country
-boards) with pipelined ``ZADD`` in batches of 10,000, then measures:
+boards) with pipelined ``ZADD`` in batches of 10,000 (each board holding every player's best game of its
+period, as the app leaves them), then measures:
 
 - page read: ``GET /v1/leaderboards/daily/global?page=1`` against the bare ``GET /healthz`` of the same
   app (uvicorn, one worker, access log off; the load generator of bench/api_bench.py);
@@ -166,32 +167,56 @@ class Results:
 
 
 def preload(client: redis.Redis, players: int, now: datetime, seed: int = 7) -> dict[str, str]:
-    """``players`` in each period's global board and spread over the country boards; board keys per period."""
+    """``players`` in each period's global board and spread over the country boards; board keys per period.
+
+    Each player has a game today and, for each longer period that started before today, one earlier game in
+    it; every board holds each player's best game of its period (as the submit script and the rebuild
+    leave them, so a week's best is never below that day's best).
+    """
     from app.repositories.leaderboard_sets import ALIVE_KEY, board_key, registry_key, version_key
-    from app.services.leaderboards import PERIODS, Board, encode, period_id, period_start
+    from app.services.leaderboards import (
+        PERIODS,
+        TIME_BITS,
+        Board,
+        Period,
+        max_score,
+        period_id,
+        period_start,
+    )
 
     rng = random.Random(seed)
     keys: dict[str, str] = {}
     version_base = int(now.timestamp() * 1_000_000)
+    now_s = int(now.timestamp())
+    starts = {period: int(period_start(period, now).timestamp()) for period in PERIODS}
+    today = starts[Period.daily]
+    earlier = [starts[p] for p in PERIODS if starts[p] < today]
+    frames = [(period, starts[period], 2 ** TIME_BITS[period]) for period in PERIODS]
+    assert all(max_score(period) >= 100_000 for period in PERIODS)
+    for period in PERIODS:
+        keys[period.value] = board_key(period.value, period_id(period, now))
+    country_keys = {
+        period: [board_key(period.value, period_id(period, now), f"country:{c}") for c in COUNTRIES]
+        for period in PERIODS
+    }
+    for first in range(0, players, BATCH):
+        boards: dict[str, dict[str, int]] = {}
+        for i in range(first, min(players, first + BATCH)):
+            uid = uid_of(i)
+            games = [(rng.randrange(100_000), rng.randrange(today, max(today + 1, now_s)))]
+            games += [(rng.randrange(100_000), rng.randrange(start, today)) for start in earlier]
+            for period, start, span in frames:
+                # encode(period, score, at - start), inlined: 8M values; scores stay below every cap
+                value = max(score * span + span - 1 - (at - start) for score, at in games if at >= start)
+                boards.setdefault(keys[period.value], {})[uid] = value
+                boards.setdefault(country_keys[period][i % len(COUNTRIES)], {})[uid] = value
+        pipe = client.pipeline(transaction=False)
+        for key, members in boards.items():
+            pipe.zadd(key, members)
+        pipe.execute()
     for period in PERIODS:
         pid = period_id(period, now)
-        keys[period.value] = board_key(period.value, pid)
-        elapsed = max(1, int((now - period_start(period, now)).total_seconds()))
-        for start in range(0, players, BATCH):
-            glob: dict[str, int] = {}
-            by_country: dict[str, dict[str, int]] = {}
-            for i in range(start, min(players, start + BATCH)):
-                uid = uid_of(i)
-                value = encode(period, rng.randrange(0, 100_000), rng.randrange(0, elapsed))
-                glob[uid] = value
-                by_country.setdefault(COUNTRIES[i % len(COUNTRIES)], {})[uid] = value
-            pipe = client.pipeline(transaction=False)
-            pipe.zadd(keys[period.value], glob)
-            for country, members in by_country.items():
-                pipe.zadd(board_key(period.value, pid, f"country:{country}"), members)
-            pipe.execute()
-        names = ["global", *(f"country:{c}" for c in COUNTRIES)]
-        client.sadd(registry_key(period, pid), *names)
+        client.sadd(registry_key(period, pid), "global", *(f"country:{c}" for c in COUNTRIES))
         client.set(version_key(Board(period, pid, "global")), version_base)
     client.set(ALIVE_KEY, now.isoformat())
     return keys

@@ -4,7 +4,9 @@
   boards from Firestore into Redis, e.g. after a failover to an empty replica. The API also does it by
   itself when it finds the boards lost; a Redis lock keeps two rebuilds from running at once.
 - ``pog leaderboards rewards [--dry-run]``: the reset job (daily, a few minutes after 00:00 UTC): archive
-  every finished period, grant its top ranks their rewards exactly once, checkpoint monthly and all-time.
+  every finished period, grant the top ranks of its global board and of each country board their rewards
+  exactly once (the reward config, ``REWARD_TIERS``, decides which boards pay), checkpoint monthly and
+  all-time.
 
 Heavy imports happen inside the commands, so ``pog`` itself starts as fast as before.
 """

@@ -26,27 +26,29 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import redis.asyncio as redis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from app.core.metrics import REDIS_FAILURES
 from app.repositories.breaker import BreakerOpenError, RedisBreaker
+from app.services.countries import ISO_3166_ALPHA2
 from app.services.games import Ranks
 from app.services.leaderboards import (
     TIME_BITS,
     Board,
     BoardRules,
-    BoardWrite,
     LeaderboardUnavailableError,
     Period,
+    PeriodFrame,
     Rule,
     Slice,
-    SubmitOutcome,
+    day_frames,
+    max_score,
     period_ids,
-    writes_for_game,
 )
 
 __all__ = ["RedisBoards", "RedisLeaderboardSink", "board_key", "period_ids"]
@@ -83,56 +85,126 @@ def game_marker_key(game_id: str) -> str:
     return f"{TAG}:game:{game_id}"
 
 
-# KEYS: alive, game marker, then per board: board, version, registry.
-# ARGV: uid, score, marker ttl, version base, board count, then per board: rule (b|i), time bits, offset,
-# seconds to live (0: forever), board name, want rank (1|0).
-# Numbers go back to Redis through string.format('%.0f'): Lua's tostring keeps only 14 digits.
+# KEYS: alive. ARGV: uid, game id, numbers, frame.
+# - numbers: "<score> <now> <country> <nested> <value> <value> <value> <value>": now in unix microseconds (a
+#   new version's start, the clock of the boards' time to live); country an ISO code or '-'; nested 1 when
+#   the score orders the same in every period (DayFrame.nested_max); the game's encoded score on each
+#   period's boards (DayFrame.encoders).
+# - frame (DayFrame.arg): one line per period "<key prefix> <expire at, unix s; 0: never> <global rule b|i>
+#   <country rule b|i> <time bits> <within>", within: the 1-based lines of the periods inside this one
+#   ('-': none). A game that did not raise a best board of a period inside this one cannot raise this one's
+#   (services/leaderboards.py), so its ZADD is skipped: most games beat nobody's best of the week.
+# The script builds every key from the prefixes and the game id; all carry the {lb} hash tag, so they share
+# the declared key's slot. Returns {lost, fresh, global rank per period or false}.
+# Why so compact: redis-py packs each argument in Python (about 1.5 us each) and each redis.call costs Redis
+# a few microseconds. So the numbers travel as one string; a board's expiry and its place in the period's
+# list are set only when it is new (EXPIRE NX answers 1), a version's start only when its INCR answers 1;
+# the values of ``best`` boards come ready-made (string.format costs 1 us; tostring keeps 14 digits, so a
+# number computed here goes back through string.format('%.0f')).
 SUBMIT_SCRIPT = """
-local uid = ARGV[1]
-local score = tonumber(ARGV[2])
-local n = tonumber(ARGV[5])
-local lost = redis.call('EXISTS', KEYS[1]) == 0 and 1 or 0
-local fresh = 1
-for i = 0, n - 1 do
-  if ARGV[6 + i * 6] == 'i' then
-    fresh = redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) and 1 or 0
-    break
+local uid, frame = ARGV[1], ARGV[4]
+local numbers = '^(%d+) (%d+) (%S+) ([01]) (%d+) (%d+) (%d+) (%d+)$'
+local score, now_us, country, nested, v1, v2, v3, v4 = string.match(ARGV[3], numbers)
+local values = {v1, v2, v3, v4}
+score, now_us = tonumber(score), tonumber(now_us)
+if country == '-' then country = '' end
+local out = {redis.call('EXISTS', KEYS[1]) == 0 and 1 or 0, 1}
+if string.find(frame, ' i [bi] %d') or (country ~= '' and string.find(frame, ' [bi] i %d')) then
+  out[2] = redis.call('SET', 'MARKER_PREFIX' .. ARGV[2], '1', 'NX', 'EX', MARKER_TTL) and 1 or 0
+end
+
+-- One board: ZADD GT for best; read, add and write for incr (only the first time a game is seen).
+local function put(key, rule, value, bits)
+  if rule == 'b' then return redis.call('ZADD', key, 'GT', 'CH', value, uid) end
+  if out[2] == 0 then return 0 end
+  local span, cap = 2 ^ bits, 2 ^ (53 - bits) - 1
+  local tail = tonumber(value) - math.min(score, cap) * span
+  local total = score
+  local current = redis.call('ZSCORE', key, uid)
+  if current then total = total + math.floor(tonumber(current) / span) end
+  return redis.call('ZADD', key, 'CH', string.format('%.0f', math.min(total, cap) * span + tail), uid)
+end
+
+-- A board that changed: when it is new, its expiry and its name in the period's list.
+local function register(key, registry, name, ttl)
+  if ttl == 0 or redis.call('EXPIRE', key, ttl, 'NX') == 1 then
+    if redis.call('SADD', registry, name) == 1 and ttl > 0 then redis.call('EXPIRE', registry, ttl) end
   end
 end
-local out = {lost, fresh}
-local bumped = {}
-for i = 0, n - 1 do
-  local a = 6 + i * 6
-  local key, vkey, reg = KEYS[3 + i * 3], KEYS[4 + i * 3], KEYS[5 + i * 3]
-  local span = 2 ^ tonumber(ARGV[a + 1])
-  local tail = span - 1 - tonumber(ARGV[a + 2])
-  local changed = 0
-  if ARGV[a] == 'b' then
-    changed = redis.call('ZADD', key, 'GT', 'CH', string.format('%.0f', score * span + tail), uid)
-  elseif fresh == 1 then
-    local total = score
-    local current = redis.call('ZSCORE', key, uid)
-    if current then total = total + math.floor(tonumber(current) / span) end
-    local cap = 2 ^ (53 - tonumber(ARGV[a + 1])) - 1
-    if total > cap then total = cap end
-    changed = redis.call('ZADD', key, 'CH', string.format('%.0f', total * span + tail), uid)
+
+-- Whether a best board of a period inside this one kept its value (then this one keeps its value too).
+local function kept(same, within)
+  if nested == '0' or within == '-' then return false end
+  for k = 1, #within do
+    if same[tonumber(string.sub(within, k, k))] then return true end
   end
-  if changed == 1 then
-    local ttl = ARGV[a + 3]
-    if ttl ~= '0' and redis.call('TTL', key) == -1 then redis.call('EXPIRE', key, ttl) end
-    if redis.call('SADD', reg, ARGV[a + 4]) == 1 and ttl ~= '0' then redis.call('EXPIRE', reg, ttl) end
-    if not bumped[vkey] then
-      bumped[vkey] = true
-      if redis.call('SET', vkey, ARGV[4], 'NX') and ttl ~= '0' then redis.call('EXPIRE', vkey, ttl) end
-      redis.call('INCR', vkey)
+  return false
+end
+local same_global, same_country = {}, {}
+
+-- One board of period i: written unless a best board of a period inside it kept its value; 1 if it moved.
+local function write(same, i, within, key, name, rule, value, bits, registry, ttl)
+  local moved = 0
+  if not (rule == 'b' and kept(same, within)) then moved = put(key, rule, value, bits) end
+  if moved == 1 then register(key, registry, name, ttl) elseif rule == 'b' then same[i] = true end
+  return moved
+end
+
+local i = 0
+local line = '(%S+) (%d+) (%a) (%a) (%d+) (%S+)'
+for prefix, expire_at, rule_g, rule_c, bits, within in string.gmatch(frame, line) do
+  i = i + 1
+  local value = values[i]
+  local ttl = tonumber(expire_at)
+  if ttl > 0 then ttl = math.max(60, ttl - math.floor(now_us / 1000000)) end
+  local registry = prefix .. 'boards'
+  local board = prefix .. 'global'
+  local changed = write(same_global, i, within, board, 'global', rule_g, value, bits, registry, ttl)
+  if country ~= '' then
+    local name = 'country:' .. country
+    local key = prefix .. name
+    changed = changed + write(same_country, i, within, key, name, rule_c, value, bits, registry, ttl)
+  end
+  if changed > 0 then
+    local vkey = prefix .. 'v'
+    if redis.call('INCR', vkey) == 1 then
+      local first = string.format('%.0f', now_us + 1)
+      if ttl > 0 then redis.call('SET', vkey, first, 'EX', ttl) else redis.call('SET', vkey, first) end
     end
   end
-  if ARGV[a + 5] == '1' then
-    out[#out + 1] = redis.call('ZREVRANK', key, uid)
-  end
+  out[#out + 1] = redis.call('ZREVRANK', board, uid)
 end
 return out
-"""
+""".replace("MARKER_TTL", str(GAME_MARKER_TTL_S)).replace("MARKER_PREFIX", game_marker_key(""))
+
+
+@dataclass(frozen=True, slots=True)
+class DayFrame:
+    """What the submit script needs about the periods of one UTC day (built once a day, not once a game)."""
+
+    #: the script's frame argument
+    arg: bytes
+    #: per period ``(span, span - 1 + period start, highest score)``: a game's encoded value is
+    #: ``min(score, highest) * span + (span - 1 + start) - finished_at`` (leaderboards.encode, inlined)
+    encoders: tuple[tuple[int, int, int], ...]
+    #: scores up to this are encoded uncapped on every board, so every period orders them the same way
+    nested_max: int
+
+    @classmethod
+    def of(cls, frames: Sequence[PeriodFrame]) -> DayFrame:
+        code = {Rule.best: "b", Rule.incr: "i"}
+        arg = "".join(
+            f"{board_key(f.period.value, f.period_id, '')} {f.expire_at or 0} "
+            f"{code[f.global_rule]} {code[f.country_rule]} {TIME_BITS[f.period]} "
+            f"{''.join(str(i + 1) for i in f.within) or '-'}\n"
+            for f in frames
+        ).encode()
+        spans = [2 ** TIME_BITS[f.period] for f in frames]
+        encoders = tuple(
+            (span, span - 1 + f.start_s, max_score(f.period)) for span, f in zip(spans, frames, strict=True)
+        )
+        return cls(arg, encoders, min(top for _, _, top in encoders))
+
 
 # KEYS: board, version, alive. ARGV: start, stop. -> {version, total, alive, uid, score, uid, score, ...}
 PAGE_SCRIPT = """
@@ -191,33 +263,23 @@ class RedisBoards:
 
     # --- writes ---------------------------------------------------------------------------------
 
-    async def submit(
-        self, uid: str, game_id: str, score: int, writes: Sequence[BoardWrite], now: datetime
-    ) -> SubmitOutcome:
-        """``now`` gives the versions' base and the boards' time to live (their expiry is relative to it)."""
-        version_base = int(now.timestamp() * 1_000_000)
-        now_s = int(now.timestamp())
-        keys = [ALIVE_KEY, game_marker_key(game_id)]
-        args: list[Any] = [uid, score, GAME_MARKER_TTL_S, version_base, len(writes)]
-        ranked: list[Period] = []
-        for w in writes:
-            keys += [key_of(w.board), version_key(w.board), registry_key(w.board.period, w.board.period_id)]
-            want_rank = w.board.name == "global"
-            if want_rank:
-                ranked.append(w.board.period)
-            args += [
-                "b" if w.rule is Rule.best else "i",
-                TIME_BITS[w.board.period],
-                w.offset,
-                max(60, w.expire_at - now_s) if w.expire_at is not None else 0,
-                w.board.name,
-                1 if want_rank else 0,
-            ]
-        result = await self.call("submit", lambda: self._submit(keys=keys, args=args))
-        ranks = {
-            period: (r if isinstance(r, int) else None) for period, r in zip(ranked, result[2:], strict=True)
-        }
-        return SubmitOutcome(lost=bool(result[0]), ranks=ranks)
+    async def submit(self, uid: str, game_id: str, numbers: str, frame: bytes) -> list[Any]:
+        """Every board of one game, one ``EVALSHA``: ``[lost, fresh, global rank per period]``.
+
+        ``numbers`` and ``frame``: see SUBMIT_SCRIPT (``RedisLeaderboardSink.submit`` builds them).
+        """
+        args = (ALIVE_KEY, uid, game_id, numbers, frame)
+        return await self.call("submit", lambda: self._evalsha(args))
+
+    async def _evalsha(self, args: tuple[Any, ...]) -> list[Any]:
+        # The script's object would add a tuple copy and an import per call; the fallback is the same.
+        try:
+            result: list[Any] = await self._redis.execute_command(  # type: ignore[no-untyped-call]
+                "EVALSHA", self._submit.sha, 1, *args
+            )
+        except NoScriptError:  # a flushed script cache (restart, failover): EVAL loads it again
+            result = await self._redis.execute_command("EVAL", SUBMIT_SCRIPT, 1, *args)  # type: ignore[no-untyped-call]
+        return result
 
     async def load(self, board: Board, entries: dict[str, int], ttl_s: int | None, version_base: int) -> None:
         """Merge rebuilt entries into a board (``ZADD GT``: a concurrent submit is never lowered)."""
@@ -392,6 +454,7 @@ class RedisLeaderboardSink:
         self._rules = rules or BoardRules()
         self.on_lost = on_lost
         self._clock = clock
+        self._frames: dict[int, DayFrame] = {}  # by UTC day (days since 1970)
 
     @property
     def boards(self) -> RedisBoards:
@@ -400,12 +463,24 @@ class RedisLeaderboardSink:
     async def submit(
         self, uid: str, game_id: str, score: int, country: str | None, finished_at: datetime
     ) -> Ranks:
-        writes = writes_for_game(self._rules, score, country, finished_at)
+        at_s = int(finished_at.timestamp())
+        frame = self._frames.get(at_s // 86_400) or self._frame_of(at_s // 86_400)
+        values = " ".join([str(min(score, top) * span + tail - at_s) for span, tail, top in frame.encoders])
+        code = country if country is not None and country in ISO_3166_ALPHA2 else "-"
+        nested = 1 if score <= frame.nested_max else 0
+        numbers = f"{score} {int(self._clock().timestamp() * 1_000_000)} {code} {nested} {values}"
         try:
-            outcome = await self._boards.submit(uid, game_id, score, writes, self._clock())
+            result = await self._boards.submit(uid, game_id, numbers, frame.arg)
         except LeaderboardUnavailableError as exc:
             log.warning("leaderboard submit failed for game %s: %s", game_id, exc)
             return Ranks()
-        if outcome.lost and self.on_lost is not None:
+        if result[0] and self.on_lost is not None:
             self.on_lost()
-        return Ranks(**{p.value: (r + 1 if r is not None else None) for p, r in outcome.ranks.items()})
+        ranks = [r + 1 if isinstance(r, int) else None for r in result[2:]]
+        return Ranks(daily=ranks[0], weekly=ranks[1], monthly=ranks[2], all_time=ranks[3])
+
+    def _frame_of(self, day: int) -> DayFrame:
+        if len(self._frames) >= 8:  # the days of games still being finished: a handful at most
+            self._frames.clear()
+        frame = self._frames[day] = DayFrame.of(day_frames(self._rules, day))
+        return frame

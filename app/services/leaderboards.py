@@ -16,6 +16,10 @@ enough until 2042). ``encoded`` stays below 2**53, so the double Redis stores is
 higher; on equal scores the **earlier** achievement (for ``incr``: the earlier time the total was reached)
 ranks higher; on the same score and second, the higher uid in byte order (Redis's own order of equal
 scores). ``best`` keeps the highest ``encoded``: with two games of the same score the earlier one stays.
+
+Every period orders two games the same way (for scores up to ``max_score(all_time)``), so a game that does
+not raise a player's ``best`` board of a period does not raise the board of a longer period containing it
+(the day's week, month and all-time; the week's all-time): the submit script skips those ``ZADD``s.
 """
 
 from __future__ import annotations
@@ -243,13 +247,18 @@ class BoardRules:
 
 
 @dataclass(frozen=True, slots=True)
-class BoardWrite:
-    """What a finished game changes on one board (one entry of the submit script)."""
+class PeriodFrame:
+    """One period a game belongs to: what the submit script needs to write its boards."""
 
-    board: Board
-    rule: Rule
-    offset: int
-    expire_at: int | None  # unix seconds, None for all-time
+    period: Period
+    period_id: str
+    start_s: int  # the period's start, unix seconds
+    expire_at: int | None  # unix seconds; None for all-time (never expires)
+    global_rule: Rule
+    country_rule: Rule
+    #: Indexes of the earlier frames whose period lies inside this one (the day's week may straddle two
+    #: months): a game that does not raise a ``best`` board of those cannot raise this period's either.
+    within: tuple[int, ...] = ()
 
 
 @lru_cache(maxsize=64)
@@ -260,23 +269,36 @@ def _frame(period: Period, start: datetime) -> tuple[str, int, int | None]:
     return period_id(period, start), int(start.timestamp()), expire_at
 
 
-def writes_for_game(
-    rules: BoardRules, score: int, country: str | None, finished_at: datetime
-) -> list[BoardWrite]:
-    """Every board a finished game belongs to: per period the global board, and the country board."""
-    writes: list[BoardWrite] = []
-    names = ["global"] + ([board_name(country)] if country in ISO_3166_ALPHA2 else [])
-    at_s = int(finished_at.timestamp())
+def day_frames(rules: BoardRules, day: int) -> tuple[PeriodFrame, ...]:
+    """The periods of a game finished on UTC day ``day`` (days since 1970-01-01), in ``PERIODS`` order.
+
+    The same for every second of the day, so the submit path computes it once a day, not once a game.
+    ValueError when a second of the day is outside a period's encodable range (before ALL_TIME_START).
+    """
+    day_start = datetime.fromtimestamp(day * 86_400, UTC)
+    first_s, last_s = day * 86_400, day * 86_400 + 86_399
+    frames: list[PeriodFrame] = []
+    spans: list[tuple[int, float]] = []  # each frame's [start, end) in unix seconds
     for period in PERIODS:
-        pid, start_s, expire_at = _frame(period, period_start(period, finished_at))
-        offset = at_s - start_s
-        if not 0 <= offset < 2 ** TIME_BITS[period]:
-            raise ValueError(
-                f"{finished_at.isoformat()} is outside the encodable range of the {period} boards"
+        start = period_start(period, day_start)
+        pid, start_s, expire_at = _frame(period, start)
+        if first_s < start_s or last_s - start_s >= 2 ** TIME_BITS[period]:
+            raise ValueError(f"{day_start.date()} is outside the encodable range of the {period} boards")
+        end = period_end(period, start)
+        spans.append((start_s, end.timestamp() if end is not None else float("inf")))
+        within = tuple(i for i, (s, e) in enumerate(spans[:-1]) if s >= start_s and e <= spans[-1][1])
+        frames.append(
+            PeriodFrame(
+                period,
+                pid,
+                start_s,
+                expire_at,
+                rules.rule(period, "global"),
+                rules.rule(period, "country:XX"),
+                within,
             )
-        for name in names:
-            writes.append(BoardWrite(Board(period, pid, name), rules.rule(period, name), offset, expire_at))
-    return writes
+        )
+    return tuple(frames)
 
 
 # --- standings as pure data (rebuilds, archives, tests) -------------------------------------------------
@@ -369,13 +391,6 @@ def changed_entries(old: Sequence[Entry], new: Sequence[Entry]) -> tuple[list[En
 
 class LeaderboardUnavailableError(Exception):
     """Redis could not be reached (or its breaker is open): the live boards cannot be read now."""
-
-
-@dataclass(frozen=True, slots=True)
-class SubmitOutcome:
-    lost: bool
-    #: 0-based rank on each period's global board (None when absent)
-    ranks: dict[Period, int | None]
 
 
 @dataclass(frozen=True, slots=True)

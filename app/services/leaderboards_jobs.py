@@ -10,10 +10,11 @@ is a maximum, so a game counted twice changes nothing. ``incr`` boards are daily
 
 Reset job (``pog leaderboards rewards``, daily a few minutes after 00:00 UTC): for each finished period
 (yesterday, last ISO week, last month) it archives the final standings once, then grants the rewards of
-its top ranks: per player a Firestore marker and the grant's ``source_id``
-``lb:{period}:{period_id}:global:{uid}``, so a second run or a run after a crash grants nothing twice
-(the grant service ignores a ``source_id`` it has processed). It then checkpoints the running monthly and
-all-time boards.
+the top ranks of every board the reward config pays (``REWARD_TIERS``: the global board, and each country
+board with entries): per player and board a Firestore marker and the grant's ``source_id``
+``lb:{period}:{period_id}:{board}:{uid}`` (board ``global`` or ``country:IE``), so a second run or a run
+after a crash grants nothing twice (the grant service ignores a ``source_id`` it has processed). It then
+checkpoints the running monthly and all-time boards.
 """
 
 from __future__ import annotations
@@ -56,17 +57,26 @@ class Tier:
     coins: int
 
 
-#: Coins for the global board's top ranks at each reset (all-time never resets).
-REWARD_TIERS: dict[Period, tuple[Tier, ...]] = {
-    Period.daily: (Tier(1, 1, 500), Tier(2, 3, 250), Tier(4, 10, 100)),
-    Period.weekly: (Tier(1, 1, 2500), Tier(2, 3, 1000), Tier(4, 10, 500), Tier(11, 100, 100)),
-    Period.monthly: (Tier(1, 1, 10000), Tier(2, 3, 5000), Tier(4, 10, 2000), Tier(11, 100, 500)),
+#: The reward config: coins per rank range, per period and board kind: ``global``, or ``country`` (every
+#: country board of the period that has entries pays its own top ranks). A (period, kind) absent pays nothing;
+#: all-time never resets, so it never pays.
+RewardConfig = Mapping[tuple[Period, str], tuple[Tier, ...]]
+REWARD_TIERS: RewardConfig = {
+    (Period.daily, "global"): (Tier(1, 1, 500), Tier(2, 3, 250), Tier(4, 10, 100)),
+    (Period.weekly, "global"): (Tier(1, 1, 2500), Tier(2, 3, 1000), Tier(4, 10, 500), Tier(11, 100, 100)),
+    (Period.monthly, "global"): (Tier(1, 1, 10000), Tier(2, 3, 5000), Tier(4, 10, 2000), Tier(11, 100, 500)),
+    (Period.daily, "country"): (Tier(1, 1, 100), Tier(2, 3, 50)),
+    (Period.weekly, "country"): (Tier(1, 1, 500), Tier(2, 3, 250), Tier(4, 10, 100)),
+    (Period.monthly, "country"): (Tier(1, 1, 2000), Tier(2, 3, 1000), Tier(4, 10, 500)),
 }
-REWARD_BOARD = "global"
 
 
-def coins_for(period: Period, rank: int) -> int:
-    return next((t.coins for t in REWARD_TIERS.get(period, ()) if t.first <= rank <= t.last), 0)
+def board_kind(name: str) -> str:
+    return "global" if name == "global" else "country"
+
+
+def coins_for(tiers: Sequence[Tier], rank: int) -> int:
+    return next((t.coins for t in tiers if t.first <= rank <= t.last), 0)
 
 
 def source_id(period: Period, pid: str, board: str, uid: str) -> str:
@@ -130,11 +140,13 @@ class LeaderboardJobs:
         archive: JobArchive,
         rules: BoardRules,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rewards: RewardConfig = REWARD_TIERS,
     ) -> None:
         self._boards = boards
         self._archive = archive
         self._rules = rules
         self._clock = clock
+        self._rewards = rewards
 
     # --- rebuild ----------------------------------------------------------------------------------
 
@@ -217,37 +229,55 @@ class LeaderboardJobs:
     # --- rewards ------------------------------------------------------------------------------------
 
     async def grant_rewards(self, period: Period, pid: str, granter: Granter) -> dict[str, int]:
-        """Grant the top ranks of a finished, archived period once each; counts per grant outcome."""
+        """Grant the top ranks of every paying board of a finished, archived period once each (global first,
+        then the country boards by name); counts per grant outcome.
+
+        Exactly once: a player's marker is written after their grant, and a grant is asked again only when
+        its marker is missing (a crash in between), with the same ``source_id``, which the grant service
+        answers as a duplicate. The period is marked done only after every board.
+        """
         counts: dict[str, int] = {}
         info = await self._archive.info(period, pid)
         if info is None or not info.final:
             raise RuntimeError(f"the {period.value} period {pid} is not archived: archive it first")
         if info.rewards_done_at is not None:
             return counts
-        top = max((t.last for t in REWARD_TIERS.get(period, ())), default=0)
-        entries = await self._archive.standings(
-            period, pid, REWARD_BOARD, min(top, info.boards.get(REWARD_BOARD, 0))
-        )
-        done = await self._archive.rewarded(period, pid, REWARD_BOARD, [uid for uid, _ in entries])
+        names = sorted(info.boards, key=lambda name: (name != "global", name))
+        for name in names:
+            tiers = self._rewards.get((period, board_kind(name)), ())
+            top = min(max((t.last for t in tiers), default=0), info.boards[name])
+            if top > 0:
+                await self._reward_board(period, pid, name, tiers, top, granter, counts)
+        await self._archive.mark_rewards_done(period, pid, self._clock())
+        return counts
+
+    async def _reward_board(
+        self,
+        period: Period,
+        pid: str,
+        name: str,
+        tiers: Sequence[Tier],
+        top: int,
+        granter: Granter,
+        counts: dict[str, int],
+    ) -> None:
+        entries = await self._archive.standings(period, pid, name, top)
+        done = await self._archive.rewarded(period, pid, name, [uid for uid, _ in entries])
         for rank, (uid, _) in enumerate(entries, start=1):
-            coins = coins_for(period, rank)
+            coins = coins_for(tiers, rank)
             if uid in done or coins <= 0:
                 continue
-            sid = source_id(period, pid, REWARD_BOARD, uid)
+            sid = source_id(period, pid, name, uid)
             request = GrantRequest(
                 uid=uid,
                 source=GrantSource.LEADERBOARD_REWARD,
                 source_id=sid,
                 coins=coins,
-                reason=f"rank {rank} on the {period.value} global board {pid}",
+                reason=f"rank {rank} on the {period.value} {name} board {pid}",
             )
             outcome = await granter.grant(request)
-            await self._archive.mark_rewarded(
-                period, pid, REWARD_BOARD, uid, rank, sid, outcome.value, self._clock()
-            )
+            await self._archive.mark_rewarded(period, pid, name, uid, rank, sid, outcome.value, self._clock())
             counts[outcome.value] = counts.get(outcome.value, 0) + 1
-        await self._archive.mark_rewards_done(period, pid, self._clock())
-        return counts
 
     async def reset(self, granter: Granter | None) -> dict[str, object]:
         """The daily reset job: archive and reward every finished period, checkpoint the long ones."""

@@ -7,7 +7,8 @@ from typing import Protocol
 
 from app.services.models import Inventory, Profile, ProfileChanges, PublicProfile, Stats
 
-MAX_FRIENDS = 200
+#: The friends boards and presence read a whole list in one Redis round trip (ZMSCORE, MGET): 500 is cheap.
+MAX_FRIENDS = 500
 
 
 class ServiceError(Exception):

@@ -8,16 +8,20 @@ without ``?country=``) need a token.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.routing import APIRoute
 from sse_starlette import EventSourceResponse
 
 from app.api.deps import ContainerDep, caller_ip, current_user, limit_ip
 from app.api.errors import service_errors
 from app.api.leaderboard_schemas import (
+    MAX_PAGE,
     AroundMe,
     Changes,
     CountryQuery,
@@ -40,12 +44,30 @@ ScopePath = Annotated[str, Path(max_length=16, description="global, country or f
 _ERRORS = service_errors(401, 404, 503)
 
 
+@dataclass(frozen=True, slots=True)
+class BoardQuery:
+    """The board a request names: ``/{period}/{scope}`` (404 when unknown) and ``?country=``."""
+
+    period: Period
+    scope: Scope
+    country: str | None
+
+    @property
+    def public(self) -> bool:
+        """The same for every caller: no token needed (global, or a country named in the query)."""
+        return self.scope is Scope.global_ or (self.scope is Scope.country and self.country is not None)
+
+
+async def board_query(period: PeriodPath, scope: ScopePath, country: CountryQuery = None) -> BoardQuery:
+    found_period, found_scope = resolve(period, scope)
+    return BoardQuery(found_period, found_scope, country)
+
+
+BoardDep = Annotated[BoardQuery, Depends(board_query)]
+
+
 def _json(body: bytes, cache_control: str) -> Response:
     return Response(body, media_type="application/json", headers={"Cache-Control": cache_control})
-
-
-def _public(scope: Scope, country: str | None) -> bool:
-    return scope is Scope.global_ or (scope is Scope.country and country is not None)
 
 
 async def _signed_in(request: Request, c: ContainerDep) -> Principal:
@@ -53,14 +75,13 @@ async def _signed_in(request: Request, c: ContainerDep) -> Principal:
     return await current_user(request, c, None)
 
 
-async def _view(
-    request: Request, c: ContainerDep, period: Period, scope: Scope, country: str | None
-) -> tuple[View, Principal | None]:
-    if _public(scope, country):
+async def _view(request: Request, c: ContainerDep, board: BoardQuery) -> tuple[View, Principal | None]:
+    if board.public:
         await limit_ip(c, await caller_ip(request, c))
-        return await c.leaderboards.view(period, scope, None, None, country), None
+        return await c.leaderboards.view(board.period, board.scope, None, None, board.country), None
     user = await _signed_in(request, c)
-    return await c.leaderboards.view(period, scope, user.uid, user.name, country), user
+    view = await c.leaderboards.view(board.period, board.scope, user.uid, user.name, board.country)
+    return view, user
 
 
 @router.get("")
@@ -70,76 +91,115 @@ async def list_periods(c: ContainerDep, response: Response) -> Periods:
     return Periods.model_validate({"periods": c.leaderboards.periods()})
 
 
-@router.get("/{period}/{scope}", response_model=PageBody, responses=service_errors(401, 404, 422, 503))
 async def get_page(
-    period: PeriodPath,
-    scope: ScopePath,
+    board: BoardDep,
     request: Request,
     c: ContainerDep,
     page: PageQuery = 1,
-    country: CountryQuery = None,
     period_id: PeriodIdQuery = None,
 ) -> Response:
     """100 entries per page (rank, uid, display name, score), the board's size and version.
 
     ``?period_id=`` reads the final standings of a finished period from its archive.
     """
-    found_period, found_scope = resolve(period, scope)
     svc = c.leaderboards
-    current = svc.current_id(found_period)
+    current = svc.current_id(board.period)
     if period_id is not None and period_id != current:
-        if found_scope is Scope.friends:
+        if board.scope is Scope.friends:
             raise ServiceError(
                 404, "period_not_archived", "friends boards are not archived: read global or country"
             )
-        view, _ = await _view(request, c, found_period, found_scope, country)
-        body = await svc.archived_page(found_period, found_scope, period_id, view.country, page)
+        view, _ = await _view(request, c, board)
+        body = await svc.archived_page(board.period, board.scope, period_id, view.country, page)
         return _json(body, "public, max-age=3600")
-    if _public(found_scope, country):
-        # The hot path: a render this process already holds; no token, no Redis.
-        local = svc.local_page(View(found_period, found_scope, current, country=country), page)
+    if board.public:
+        # A render this process already holds (usually answered by _hot_page): no token, no Redis.
+        local = svc.local_page(View(board.period, board.scope, current, country=board.country), page)
         if local is not None:
-            return _json(local, f"public, max-age={PAGE_TTL_S[found_period]}")
-    view, user = await _view(request, c, found_period, found_scope, country)
+            return _json(local, f"public, max-age={PAGE_TTL_S[board.period]}")
+    view, user = await _view(request, c, board)
     body = await svc.page(view, page, user.name if user else None)
-    private = found_scope is Scope.friends
-    return _json(body, "private, no-store" if private else f"public, max-age={PAGE_TTL_S[found_period]}")
+    private = board.scope is Scope.friends
+    return _json(body, "private, no-store" if private else f"public, max-age={PAGE_TTL_S[board.period]}")
+
+
+_PAGE = re.compile(r"^[1-9][0-9]{0,6}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+def _hot_page(request: Request) -> Response | None:
+    """The page ``get_page`` would answer from this process's render, found without FastAPI's parameter
+    solving (half the cost of a hot page); None for anything else, which takes the full path (and its
+    validation and errors). Only plain public requests qualify: ``page`` and ``country`` at most once each,
+    in their canonical forms, no ``period_id``."""
+    query = request.query_params
+    if not set(query) <= {"page", "country"} or len(query.multi_items()) != len(query):
+        return None
+    page, country = query.get("page", "1"), query.get("country")
+    if not _PAGE.match(page) or int(page) > MAX_PAGE or (country is not None and not _COUNTRY.match(country)):
+        return None
+    try:
+        period, scope = resolve(request.path_params["period"], request.path_params["scope"])
+    except ServiceError:
+        return None
+    board = BoardQuery(period, scope, country)
+    if not board.public:
+        return None
+    svc = request.app.state.container.leaderboards
+    local = svc.local_page(View(period, scope, svc.current_id(period), country=country), int(page))
+    return None if local is None else _json(local, f"public, max-age={PAGE_TTL_S[period]}")
+
+
+class _HotPageRoute(APIRoute):
+    """``get_page``'s route: a hot public page is answered before FastAPI solves the parameters."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def hot_or_full(request: Request) -> Response:
+            return _hot_page(request) or await handler(request)
+
+        return hot_or_full
+
+
+router.add_api_route(
+    "/{period}/{scope}",
+    get_page,
+    methods=["GET"],
+    response_model=PageBody,
+    responses=service_errors(401, 404, 422, 503),
+    route_class_override=_HotPageRoute,
+)
 
 
 @router.get("/{period}/{scope}/me", responses=service_errors(401, 404, 422, 503))
 async def around_me(
-    period: PeriodPath,
-    scope: ScopePath,
+    board: BoardDep,
     request: Request,
     c: ContainerDep,
     response: Response,
     radius: RadiusQuery = 5,
-    country: CountryQuery = None,
 ) -> AroundMe:
     """My rank and score and the players around me (``radius`` above and below; shifted at the board's
     edges so the window keeps its size). ``rank`` is null when I have no entry in this period."""
-    found_period, found_scope = resolve(period, scope)
     user = await _signed_in(request, c)
-    view = await c.leaderboards.view(found_period, found_scope, user.uid, user.name, country)
+    view = await c.leaderboards.view(board.period, board.scope, user.uid, user.name, board.country)
     response.headers["Cache-Control"] = "private, no-store"
     return AroundMe.model_validate(await c.leaderboards.around_me(view, user.uid, radius, user.name))
 
 
 @router.get("/{period}/{scope}/changes", responses=service_errors(401, 404, 422, 503))
 async def changes(
-    period: PeriodPath,
-    scope: ScopePath,
+    board: BoardDep,
     request: Request,
     c: ContainerDep,
     response: Response,
     since: SinceQuery,
     page: PageQuery = 1,
-    country: CountryQuery = None,
 ) -> Changes:
     """The entries of a page whose rank or score changed since version ``since`` (and the uids that left
     it); the whole page (``full: true``) when ``since`` is too old. 422 when ``since`` is in the future."""
-    found_period, found_scope = resolve(period, scope)
-    view, user = await _view(request, c, found_period, found_scope, country)
+    view, user = await _view(request, c, board)
     response.headers["Cache-Control"] = "no-store"
     return Changes.model_validate(
         await c.leaderboards.changes(view, page, since, user.name if user else None)
@@ -148,18 +208,15 @@ async def changes(
 
 @router.get("/{period}/{scope}/stream", responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}}})
 async def stream(
-    period: PeriodPath,
-    scope: ScopePath,
+    board: BoardDep,
     request: Request,
     c: ContainerDep,
     page: PageQuery = 1,
-    country: CountryQuery = None,
     since: Annotated[int | None, Query(ge=0, le=2**53)] = None,
 ) -> EventSourceResponse:
     """Server-sent events: a ``delta`` event (the body of ``/changes``) at once, then every 30 s when the
     page changed."""
-    found_period, found_scope = resolve(period, scope)
-    view, user = await _view(request, c, found_period, found_scope, country)
+    view, user = await _view(request, c, board)
     interval = c.settings.leaderboard_stream_interval_s
     deltas = c.leaderboards.stream(view, page, since, interval, user.name if user else None)
 

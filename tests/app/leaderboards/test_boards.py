@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,8 +13,18 @@ from google.cloud import firestore
 
 from app.repositories.leaderboard_sets import ALIVE_KEY, board_key
 from app.services.games import Ranks
-from app.services.leaderboards import Period, Scope, decode
-from app.services.leaderboards_jobs import REWARD_TIERS, source_id
+from app.services.leaderboards import (
+    PERIODS,
+    BoardRules,
+    Period,
+    Scope,
+    ScoredGame,
+    decode,
+    fold_games,
+    max_score,
+    period_id,
+)
+from app.services.leaderboards_jobs import REWARD_TIERS, LeaderboardJobs, Tier, source_id
 from app.services.leaderboards_service import View
 from app.services.users import ServiceError
 from tests.app.conftest import Backends
@@ -89,6 +100,50 @@ def test_incr_boards_add_each_game_once(db: firestore.Client, rds: redis.Redis, 
     run(backends, clock, submit, leaderboard_rules="daily:global=incr")
     assert decode(Period.daily, rds.zscore(board_key("daily", "2026-11-26"), "a"))[0] == 25
     assert decode(Period.weekly, rds.zscore(board_key("weekly", "2026-W48"), "a"))[0] == 15  # best
+
+
+Game = tuple[str, str, int, datetime, str | None]  # game id, uid, score, finished at, country
+
+
+def _expected_boards(games: list[Game]) -> dict[str, dict[bytes, float]]:
+    """Every board as the rebuild computes it from the same games (fold_games), keyed like Redis."""
+    scored = [ScoredGame(gid, uid, score, country, at) for gid, uid, score, at, country in games]
+    boards: dict[str, dict[bytes, float]] = {}
+    for period in PERIODS:
+        by_pid: dict[str, list[ScoredGame]] = {}
+        for game in scored:
+            by_pid.setdefault(period_id(period, game.finished_at), []).append(game)
+        for pid, in_period in by_pid.items():
+            for name, entries in fold_games(BoardRules(), period, in_period).items():
+                key = board_key(period.value, pid, name)
+                boards[key] = {uid.encode(): float(value) for uid, value in entries.items()}
+    return boards
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_submits_in_any_order_leave_the_boards_the_rebuild_computes(
+    db: firestore.Client, rds: redis.Redis, backends: Backends, seed: int
+) -> None:
+    """The script skips a longer period's ZADD when the game did not raise a shorter one inside it: games
+    over two weeks that straddle a month's end, submitted out of order, must still leave every board exactly
+    as fold_games computes it. Scores above the all-time cap (where the periods order games differently:
+    all-time caps both, so only the time decides) must not be skipped."""
+    rng = random.Random(seed)
+    start = datetime(2026, 11, 27, tzinfo=UTC)  # Friday; week 49 starts on Monday 30 November
+    games = [
+        (
+            f"g{n}",
+            f"p{rng.randrange(6)}",
+            rng.choice([rng.randrange(1000), max_score(Period.all_time) + rng.randrange(1, 5) * 1000]),
+            start + timedelta(hours=rng.randrange(10 * 24), seconds=rng.randrange(3600)),
+            rng.choice(["IE", "FR", None]),
+        )
+        for n in range(120)
+    ]
+    rng.shuffle(games)
+    play(db, backends, Clock(start + timedelta(days=11)), games)
+    stored = {k: dict(v) for k, v in boards_content(rds).items()}
+    assert stored == _expected_boards(games)
 
 
 def test_ties_rank_the_earlier_achievement_first(db: firestore.Client, backends: Backends) -> None:
@@ -308,9 +363,12 @@ def test_hot_pages_are_served_from_the_render_cache(
     assert [e["uid"] for e in orjson.loads(fresh)["entries"]] == ["b", "a"]
 
 
+@pytest.mark.parametrize("crash_after", [4, 12], ids=["in-global", "in-country"])
 def test_archive_and_rewards_exactly_once_even_after_a_crash(
-    db: firestore.Client, rds: redis.Redis, backends: Backends
+    db: firestore.Client, rds: redis.Redis, backends: Backends, crash_after: int
 ) -> None:
+    """The job crashes after a grant committed and before its marker: on the global board, or half-way
+    through the IE board (10 global grants, then 2 of IE's 3)."""
     yesterday = T0 - timedelta(days=1)
     clock = Clock(T0)
     play(
@@ -319,14 +377,14 @@ def test_archive_and_rewards_exactly_once_even_after_a_crash(
         clock,
         [(f"g{i}", f"p{i:02d}", 100 + i, yesterday, "IE" if i % 2 else None) for i in range(15)],
     )
-    crashing = RecordingGranter(fail_after=4)
+    crashing = RecordingGranter(fail_after=crash_after)
 
     async def first_run(p: Parts) -> None:
         with pytest.raises(RuntimeError):
             await p.lb.jobs.reset(crashing)
 
     run(backends, clock, first_run)
-    assert len(crashing.granted) == 4
+    assert len(crashing.granted) == crash_after
 
     async def again(p: Parts) -> tuple[Any, Any]:
         one = await p.lb.jobs.reset(crashing)
@@ -334,14 +392,18 @@ def test_archive_and_rewards_exactly_once_even_after_a_crash(
         return one, two
 
     one, two = run(backends, clock, again)
-    daily = list(REWARD_TIERS[Period.daily])
-    top = max(t.last for t in daily)
+    top = max(t.last for t in REWARD_TIERS[(Period.daily, "global")])
+    top_ie = max(t.last for t in REWARD_TIERS[(Period.daily, "country")])
     expected = {source_id(Period.daily, "2026-11-25", "global", f"p{14 - r:02d}") for r in range(top)}
+    # The IE board (p01, p03 ... p13) pays its own top ranks; nobody played for another country.
+    ie = [f"p{13 - 2 * r:02d}" for r in range(top_ie)]
+    expected |= {source_id(Period.daily, "2026-11-25", "country:IE", uid) for uid in ie}
     assert {k for k in crashing.granted if k.startswith("lb:daily:")} == expected
     assert crashing.granted[source_id(Period.daily, "2026-11-25", "global", "p14")].coins == 500
+    assert crashing.granted[source_id(Period.daily, "2026-11-25", "country:IE", "p13")].coins == 100
     assert two["daily:2026-11-25"] == {"archived_now": False, "rewards": {}}
     markers = list(db.collection("leaderboards").document("daily-2026-11-25").collection("rewards").stream())
-    assert len(markers) == top
+    assert len(markers) == top + top_ie
     # the archive stays readable after the boards expire or are lost
     rds.flushall()
 
@@ -354,3 +416,24 @@ def test_archive_and_rewards_exactly_once_even_after_a_crash(
     assert body["archived"] is True
     assert [e["uid"] for e in body["entries"]] == [f"p{i:02d}" for i in (13, 11, 9, 7, 5, 3, 1)]
     assert one is not None
+
+
+def test_the_reward_config_decides_which_boards_pay(db: firestore.Client, backends: Backends) -> None:
+    """Country boards pay only when the config names them; the config's own tiers, per board."""
+    yesterday = T0 - timedelta(days=1)
+    clock = Clock(T0)
+    games = [(f"g{i}", f"p{i}", 100 + i, yesterday, ["IE", "FR"][i % 2]) for i in range(6)]
+    play(db, backends, clock, games)
+    config = {(Period.daily, "country"): (Tier(1, 1, 70),)}  # no global board, no other period
+    granter = RecordingGranter()
+
+    async def reset(p: Parts) -> Any:
+        jobs = LeaderboardJobs(p.lb.sink.boards, p.lb.archive, BoardRules(), clock, rewards=config)
+        return await jobs.reset(granter)
+
+    report = run(backends, clock, reset)
+    assert report["daily:2026-11-25"]["rewards"] == {"granted": 2}
+    assert {sid: g.coins for sid, g in granter.granted.items()} == {
+        source_id(Period.daily, "2026-11-25", "country:FR", "p5"): 70,
+        source_id(Period.daily, "2026-11-25", "country:IE", "p4"): 70,
+    }

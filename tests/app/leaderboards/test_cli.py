@@ -1,10 +1,11 @@
-"""``pog leaderboards rebuild`` and ``rewards --dry-run`` against the test redis-server and emulator."""
+"""``pog leaderboards rebuild`` and ``rewards`` against the test redis-server and emulator (``rewards`` with
+the economy's real grant service)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,9 +16,10 @@ from typer.testing import CliRunner
 from app.core.config import get_settings
 from app.ops.leaderboards_cli import leaderboards_app
 from app.repositories.leaderboard_sets import ALIVE_KEY, board_key
-from app.services.leaderboards import Period, decode, period_id
+from app.services.leaderboards import PERIODS, Period, decode, period_id, period_start, previous_period_id
+from app.services.leaderboards_jobs import REWARD_TIERS, coins_for, source_id
 from tests.app.conftest import Backends
-from tests.app.leaderboards.support import store_game
+from tests.app.leaderboards.support import store_game, store_user
 
 
 def report(output: str) -> dict[str, Any]:
@@ -60,3 +62,72 @@ def test_rebuild_refuses_an_unknown_period(env: None) -> None:
     result = CliRunner().invoke(leaderboards_app, ["rebuild", "--period", "hourly"])
     assert result.exit_code == 2
     assert "--period must be one of" in result.output
+
+
+Game = tuple[str, int, str | None]  # uid, score, country
+
+
+def _expected_rewards(games: list[Game], at: datetime, now: datetime) -> dict[str, int]:
+    """source_id -> coins for games finished at ``at``: the boards of every period that has just ended."""
+    expected: dict[str, int] = {}
+    for period in PERIODS:
+        pid = period_id(period, at)
+        if previous_period_id(period, now) != pid:
+            continue  # ``at`` is in a running period (or all-time): nothing pays yet
+        boards: dict[str, list[tuple[int, str]]] = {}
+        for uid, score, country in games:
+            boards.setdefault("global", []).append((score, uid))
+            if country:
+                boards.setdefault(f"country:{country}", []).append((score, uid))
+        for name, entries in boards.items():
+            tiers = REWARD_TIERS.get((period, "global" if name == "global" else "country"), ())
+            for rank, (_, uid) in enumerate(sorted(entries, reverse=True), start=1):
+                if coins_for(tiers, rank):
+                    expected[source_id(period, pid, name, uid)] = coins_for(tiers, rank)
+    return expected
+
+
+def test_rewards_command_grants_once_with_the_grant_service(
+    env: None, db: firestore.Client, rds: redis.Redis
+) -> None:
+    """Yesterday's boards (rebuilt from /games by the job itself) pay their winners through the economy's
+    grant service: one grant and one audit entry per board won, however often the job runs, also when a
+    run lost its own markers (the grant service answers the same source_id as a duplicate)."""
+    now = datetime.now(UTC)
+    at = period_start(Period.daily, now) - timedelta(hours=23)  # yesterday 01:00 UTC
+    countries = ("IE", "FR", None)
+    games = [(f"p{i:02d}", 100 + i, countries[i % 3]) for i in range(12)]
+    for n, (uid, score, country) in enumerate(games):
+        store_user(db, uid, uid.upper(), country)
+        store_game(db, f"g{n}", uid, score, at, country)
+    expected = _expected_rewards(games, at, now)
+    # Daily: 10 global winners, 3 on IE, 3 on FR (a Monday or a 1st adds the weekly or monthly boards).
+    assert sum(sid.startswith("lb:daily:") for sid in expected) == 16
+
+    first = CliRunner().invoke(leaderboards_app, ["rewards"])
+    assert first.exit_code == 0, first.output
+    # As if the first run had crashed after its grants committed, before its markers and its "done":
+    daily_doc = db.collection("leaderboards").document(f"daily-{period_id(Period.daily, at)}")
+    for marker in daily_doc.collection("rewards").stream():
+        marker.reference.delete()
+    daily_doc.update({"rewards_done_at": firestore.DELETE_FIELD})
+    second = CliRunner().invoke(leaderboards_app, ["rewards"])
+    assert second.exit_code == 0, second.output
+    third = CliRunner().invoke(leaderboards_app, ["rewards"])
+    assert third.exit_code == 0, third.output
+
+    daily = f"daily:{period_id(Period.daily, at)}"
+    assert report(first.output)[daily] == {"archived_now": True, "rewards": {"granted": 16}}
+    assert report(second.output)[daily] == {"archived_now": False, "rewards": {"duplicate": 16}}
+    assert report(third.output)[daily] == {"archived_now": False, "rewards": {}}
+    grants = [
+        entry
+        for doc in db.collection("transactions").stream()
+        if (entry := doc.to_dict() or {}).get("source") == "leaderboard_reward"
+    ]
+    assert sorted(e["source_id"] for e in grants) == sorted(expected)  # one audit entry per grant
+    assert all(e["kind"] == "grant" and e["coins"] == expected[e["source_id"]] for e in grants)
+    for uid, _, _ in games:
+        won = sum(coins for sid, coins in expected.items() if sid.endswith(f":{uid}"))
+        coins = (db.collection("users").document(uid).get().to_dict() or {})["inventory"]["coins"]
+        assert coins == won, uid

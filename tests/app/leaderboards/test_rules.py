@@ -18,6 +18,7 @@ from app.services.leaderboards import (
     ScoredGame,
     around_bounds,
     changed_entries,
+    day_frames,
     decode,
     encode,
     fold_games,
@@ -143,3 +144,24 @@ def test_changed_entries_report_rank_and_score_changes_and_leavers() -> None:
     assert [e.uid for e in changed] == ["d", "a", "b"]
     assert removed == ["c"]
     assert changed_entries(old, old) == ([], [])
+
+
+def test_day_frames_know_which_periods_lie_inside_which() -> None:
+    """The submit skips a longer period's best board only when the shorter period lies inside it."""
+
+    def within(day: datetime) -> dict[str, tuple[str, ...]]:
+        frames = day_frames(BoardRules(), int(day.timestamp()) // 86_400)
+        return {f.period.value: tuple(frames[i].period.value for i in f.within) for f in frames}
+
+    inside_month = within(datetime(2026, 11, 26, tzinfo=UTC))  # ISO week 48: Mon 23 .. Sun 29 November
+    assert inside_month == {
+        "daily": (),
+        "weekly": ("daily",),
+        "monthly": ("daily", "weekly"),
+        "all_time": ("daily", "weekly", "monthly"),
+    }
+    straddling = within(datetime(2026, 12, 1, tzinfo=UTC))  # week 49 starts on Monday 30 November
+    assert straddling["monthly"] == ("daily",)
+    assert straddling["all_time"] == ("daily", "weekly", "monthly")
+    with pytest.raises(ValueError, match="outside the encodable range of the all_time boards"):
+        day_frames(BoardRules(), int(ALL_TIME_START.timestamp()) // 86_400 - 1)
