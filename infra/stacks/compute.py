@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import pulumi
 import pulumi_gcp as gcp
@@ -15,6 +16,9 @@ from infra.stacks.cloudflare_ranges import CLOUDFLARE_IPV4, CLOUDFLARE_IPV6
 from infra.stacks.common import child, labels, private_bucket
 
 LAYER = "compute"
+_Env = TypeVar(
+    "_Env", gcp.cloudrunv2.ServiceTemplateContainerEnvArgs, gcp.cloudrunv2.JobTemplateTemplateContainerEnvArgs
+)
 # The metrics sidecar's default RunMonitoring scrapes :8080/metrics every 30 s, so the API listens there
 # and the sidecar needs no configuration of its own.
 PORT = 8080
@@ -457,36 +461,33 @@ class Compute(pulumi.ComponentResource):
         return plain, args.secrets
 
     def _envs(self, region: str) -> list[gcp.cloudrunv2.ServiceTemplateContainerEnvArgs]:
-        plain, secrets = self._env_values(region)
-        envs = [
-            gcp.cloudrunv2.ServiceTemplateContainerEnvArgs(name=k, value=v) for k, v in sorted(plain.items())
-        ]
-        envs += [
-            gcp.cloudrunv2.ServiceTemplateContainerEnvArgs(
-                name=env_var,
-                value_source=gcp.cloudrunv2.ServiceTemplateContainerEnvValueSourceArgs(
-                    secret_key_ref=gcp.cloudrunv2.ServiceTemplateContainerEnvValueSourceSecretKeyRefArgs(
-                        secret=secret.secret_id, version="latest"
-                    )
-                ),
-            )
-            for env_var, secret in sorted(secrets.items())
-        ]
-        return envs
+        return self._env_args(
+            region,
+            gcp.cloudrunv2.ServiceTemplateContainerEnvArgs,
+            gcp.cloudrunv2.ServiceTemplateContainerEnvValueSourceArgs,
+            gcp.cloudrunv2.ServiceTemplateContainerEnvValueSourceSecretKeyRefArgs,
+        )
 
     def _job_envs(self, region: str) -> list[gcp.cloudrunv2.JobTemplateTemplateContainerEnvArgs]:
+        return self._env_args(
+            region,
+            gcp.cloudrunv2.JobTemplateTemplateContainerEnvArgs,
+            gcp.cloudrunv2.JobTemplateTemplateContainerEnvValueSourceArgs,
+            gcp.cloudrunv2.JobTemplateTemplateContainerEnvValueSourceSecretKeyRefArgs,
+        )
+
+    def _env_args(
+        self, region: str, env: type[_Env], value_source: type[Any], secret_ref: type[Any]
+    ) -> list[_Env]:
+        """Plain values, then secrets as Secret Manager references, in the shapes of a service's or a
+        job's container (the same fields under different generated classes)."""
         plain, secrets = self._env_values(region)
-        envs = [
-            gcp.cloudrunv2.JobTemplateTemplateContainerEnvArgs(name=k, value=v)
-            for k, v in sorted(plain.items())
-        ]
+        envs = [env(name=k, value=v) for k, v in sorted(plain.items())]
         envs += [
-            gcp.cloudrunv2.JobTemplateTemplateContainerEnvArgs(
+            env(
                 name=env_var,
-                value_source=gcp.cloudrunv2.JobTemplateTemplateContainerEnvValueSourceArgs(
-                    secret_key_ref=gcp.cloudrunv2.JobTemplateTemplateContainerEnvValueSourceSecretKeyRefArgs(
-                        secret=secret.secret_id, version="latest"
-                    )
+                value_source=value_source(
+                    secret_key_ref=secret_ref(secret=secret.secret_id, version="latest")
                 ),
             )
             for env_var, secret in sorted(secrets.items())
