@@ -91,23 +91,37 @@ def _enforce(verdict: Verdict) -> None:
         raise _too_many(verdict.retry_after_s)
 
 
-async def current_user(request: Request, c: Container, ip: Address | None) -> Principal:
-    """The caller of a valid Firebase ID token, counted against the per-IP and per-user limits.
-
-    A token this process has verified before (until its ``exp``; never with ``check_revoked``) needs no
-    SDK call, and both limits are taken in one Redis round trip. Any other request is counted against
-    its IP before its token is checked (that also slows token guessing), then against its user.
-    """
+def _bearer(request: Request) -> tuple[str | None, str, bool]:
+    """The Authorization header, its token, and whether it is a well-formed bearer token."""
     header = request.headers.get("authorization")
     scheme, _sep, token = (header or "").partition(" ")
     token = token.strip()
-    well_formed = scheme.lower() == "bearer" and 0 < len(token) <= 4096
+    return header, token, scheme.lower() == "bearer" and 0 < len(token) <= 4096
+
+
+async def remembered_user(request: Request, c: Container, ip: Address | None) -> Principal | None:
+    """The caller of a token this process has verified before (until its ``exp``, or the revocation
+    check interval), counted against the per-IP and per-user limits in one Redis round trip; None for any
+    other request, which ``current_user`` handles."""
+    _header, token, well_formed = _bearer(request)
     known = c.verifier.remembered(token) if well_formed else None
     if known is not None:
         _enforce(
             await c.limiter.hit_many([(c.ip_limits, ("ip", str(ip))), (c.user_limits, ("user", known.uid))])
         )
+    return known
+
+
+async def current_user(request: Request, c: Container, ip: Address | None) -> Principal:
+    """The caller of a valid Firebase ID token, counted against the per-IP and per-user limits.
+
+    A token this process has verified before needs no SDK call (``remembered_user``). Any other request
+    is counted against its IP before its token is checked (that also slows token guessing), then against
+    its user.
+    """
+    if (known := await remembered_user(request, c, ip)) is not None:
         return known
+    header, token, well_formed = _bearer(request)
     _enforce(await c.limiter.hit(c.ip_limits, "ip", str(ip)))
     if not header:
         raise _unauthorized("missing bearer token")

@@ -9,17 +9,17 @@ without ``?country=``) need a token.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from fastapi.routing import APIRoute
 from sse_starlette import EventSourceResponse
 
 from app.api.deps import ContainerDep, caller_ip, current_user, limit_ip
 from app.api.errors import service_errors
+from app.api.fast_path import fast_path_route
 from app.api.leaderboard_schemas import (
     MAX_PAGE,
     AroundMe,
@@ -71,8 +71,8 @@ def _json(body: bytes, cache_control: str) -> Response:
 
 
 async def _signed_in(request: Request, c: ContainerDep) -> Principal:
-    await limit_ip(c, await caller_ip(request, c))
-    return await current_user(request, c, None)
+    """The caller, counted against the per-IP and per-user limits (``current_user`` takes both)."""
+    return await current_user(request, c, await caller_ip(request, c))
 
 
 async def _view(request: Request, c: ContainerDep, board: BoardQuery) -> tuple[View, Principal | None]:
@@ -127,7 +127,7 @@ _PAGE = re.compile(r"^[1-9][0-9]{0,6}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
-def _hot_page(request: Request) -> Response | None:
+async def _hot_page(request: Request) -> Response | None:
     """The page ``get_page`` would answer from this process's render, found without FastAPI's parameter
     solving (half the cost of a hot page); None for anything else, which takes the full path (and its
     validation and errors). Only plain public requests qualify: ``page`` and ``country`` at most once each,
@@ -150,25 +150,13 @@ def _hot_page(request: Request) -> Response | None:
     return None if local is None else _json(local, f"public, max-age={PAGE_TTL_S[period]}")
 
 
-class _HotPageRoute(APIRoute):
-    """``get_page``'s route: a hot public page is answered before FastAPI solves the parameters."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def hot_or_full(request: Request) -> Response:
-            return _hot_page(request) or await handler(request)
-
-        return hot_or_full
-
-
 router.add_api_route(
     "/{period}/{scope}",
     get_page,
     methods=["GET"],
     response_model=PageBody,
     responses=service_errors(401, 404, 422, 503),
-    route_class_override=_HotPageRoute,
+    route_class_override=fast_path_route(_hot_page),
 )
 
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from google.cloud import firestore
 
 from app.services.leaderboards import Period, period_id
-from tests.app.conftest import Mint
+from tests.app.conftest import MakeClient, Mint
 from tests.app.leaderboards.support import store_user
 
 
@@ -219,3 +219,15 @@ def test_heartbeat_bad_bodies(client: TestClient, auth: Mint, body: dict[str, An
 )
 def test_presence_needs_a_token(client: TestClient, method: str, path: str) -> None:
     _error(client.request(method, path), 401, "unauthorized")
+
+
+def test_a_signed_in_board_counts_the_callers_own_address(make_client: MakeClient, auth: Mint) -> None:
+    """Each caller's requests count against their own address: one player's reads of a friends board
+    do not use up another's (they once all counted against one shared "None" bucket)."""
+    limit = 2
+    alice = make_client(client_addr=("198.51.100.1", 50000), rate_limit_ip=f"{limit}/minute")
+    for _ in range(limit):
+        assert alice.get("/v1/leaderboards/daily/friends", headers=auth("alice")).status_code == 200
+    _error(alice.get("/v1/leaderboards/daily/friends", headers=auth("alice")), 429, "rate_limited")
+    bob = make_client(client_addr=("198.51.100.2", 50000), rate_limit_ip=f"{limit}/minute")
+    assert bob.get("/v1/leaderboards/daily/friends", headers=auth("bob")).status_code == 200

@@ -63,6 +63,27 @@ def test_get_me_etag_and_304(client: TestClient, auth: Mint) -> None:
     assert stale.status_code == 200
 
 
+def test_a_known_token_takes_the_fast_path_with_the_same_answers(make_client: MakeClient, auth: Mint) -> None:
+    """The first request verifies the token (full path); later ones are answered before FastAPI solves
+    dependencies (app/api/fast_path.py): same body and headers, 304, and the limits still apply."""
+    client = make_client(rate_limit_user="3/minute")
+    headers = auth("alice", name="Alice")
+    first = client.get("/v1/me", headers=headers)
+    second = client.get("/v1/me", headers=headers)
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert second.content == first.content
+    for name in ("etag", "cache-control", "content-type"):
+        assert second.headers[name] == first.headers[name], name
+    unchanged = client.get("/v1/me", headers={**headers, "If-None-Match": first.headers["etag"]})
+    assert unchanged.status_code == 304
+    limited = client.get("/v1/me", headers=headers)
+    assert limited.status_code == 429, limited.text
+    assert limited.json()["error"]["code"] == "rate_limited"
+    assert int(limited.headers["retry-after"]) >= 1
+    # A bad token never reaches the fast path's answer: 401, not the cached profile.
+    assert client.get("/v1/me", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
 def test_etag_changes_after_a_patch(client: TestClient, auth: Mint) -> None:
     tag = client.get("/v1/me", headers=auth("alice")).headers["etag"]
     client.patch("/v1/me", headers=auth("alice"), json={"display_name": "Alice"})
