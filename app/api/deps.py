@@ -99,16 +99,23 @@ def _bearer(request: Request) -> tuple[str | None, str, bool]:
     return header, token, scheme.lower() == "bearer" and 0 < len(token) <= 4096
 
 
-async def remembered_user(request: Request, c: Container, ip: Address | None) -> Principal | None:
+def known_caller(request: Request, c: Container) -> Principal | None:
     """The caller of a token this process has verified before (until its ``exp``, or the revocation
-    check interval), counted against the per-IP and per-user limits in one Redis round trip; None for any
-    other request, which ``current_user`` handles."""
+    check interval), not yet counted against any limit; None for any other request."""
     _header, token, well_formed = _bearer(request)
-    known = c.verifier.remembered(token) if well_formed else None
+    return c.verifier.remembered(token) if well_formed else None
+
+
+async def count_caller(c: Container, ip: Address | None, uid: str) -> None:
+    """The per-IP and per-user limits, both in one Redis round trip; 429 when either refuses."""
+    _enforce(await c.limiter.hit_many([(c.ip_limits, ("ip", str(ip))), (c.user_limits, ("user", uid))]))
+
+
+async def remembered_user(request: Request, c: Container, ip: Address | None) -> Principal | None:
+    """``known_caller``, counted against the limits; None for any other request (``current_user``)."""
+    known = known_caller(request, c)
     if known is not None:
-        _enforce(
-            await c.limiter.hit_many([(c.ip_limits, ("ip", str(ip))), (c.user_limits, ("user", known.uid))])
-        )
+        await count_caller(c, ip, known.uid)
     return known
 
 

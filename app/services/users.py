@@ -71,9 +71,17 @@ class UserService:
 
     async def my_profile_json(self, uid: str, token_name: str | None) -> bytes:
         """The caller's profile as rendered JSON (cached; the document is created on first sight)."""
-        cached = await self._cache.get(self.profile_key(uid))
+        cached = await self.cached_profile_json(uid)
         if cached is not None:
             return cached
+        return await self.load_profile_json(uid, token_name)
+
+    async def cached_profile_json(self, uid: str) -> bytes | None:
+        """The cached render alone: no Firestore read, no write."""
+        return await self._cache.get(self.profile_key(uid))
+
+    async def load_profile_json(self, uid: str, token_name: str | None) -> bytes:
+        """The profile read from Firestore (created on first sight) and cached: after a cache miss."""
         profile = await self._store.get(uid)
         if profile is None:
             profile = await self._store.create(uid, default_display_name(uid, token_name))

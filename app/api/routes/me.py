@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Request, Response
 
-from app.api.deps import Container, ContainerDep, CurrentUser, caller_ip, remembered_user
+from app.api.deps import Container, ContainerDep, CurrentUser, caller_ip, count_caller, known_caller
 from app.api.errors import service_errors
 from app.api.fast_path import fast_path_route
 from app.api.schemas import UID_PATTERN, FriendAdd, FriendList, ProfilePatch
-from app.core.auth import Principal
 from app.services.models import Inventory, Profile, ProfileChanges, Stats
 from app.services.users import etag
 
@@ -19,8 +19,7 @@ router = APIRouter(prefix="/v1/me", tags=["me"])
 CACHE_CONTROL = "private, max-age=60"
 
 
-async def _profile_response(request: Request, c: Container, user: Principal) -> Response:
-    body = await c.users.my_profile_json(user.uid, user.name)
+def _profile(request: Request, body: bytes) -> Response:
     tag = etag(body)
     headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL}
     if tag in {t.strip() for t in request.headers.get("if-none-match", "").split(",")}:
@@ -29,16 +28,28 @@ async def _profile_response(request: Request, c: Container, user: Principal) -> 
 
 
 async def _known_caller_profile(request: Request) -> Response | None:
-    """The common case, a token this process has verified before, without FastAPI's dependency solving;
-    the route has no parameters to validate. Any other request (first sight of a token, no token) takes
-    the full path."""
+    """The common case, a token this process has verified before, without FastAPI's dependency solving
+    (the route has no parameters to validate); any other request takes the full path.
+
+    The limits and the cache read go to Redis in one round trip (the batcher pipelines commands issued
+    together): the cached render is only read, and used only once both limits have admitted the call; a
+    miss reads (or creates) the profile in Firestore after that.
+    """
     c: Container = request.app.state.container
-    user = await remembered_user(request, c, await caller_ip(request, c))
-    return None if user is None else await _profile_response(request, c, user)
+    user = known_caller(request, c)
+    if user is None:
+        return None
+    ip = await caller_ip(request, c)
+    # A refusal (429) propagates out of gather before the render is used.
+    _counted, cached = await asyncio.gather(
+        count_caller(c, ip, user.uid), c.users.cached_profile_json(user.uid)
+    )
+    body = cached if cached is not None else await c.users.load_profile_json(user.uid, user.name)
+    return _profile(request, body)
 
 
 async def get_me(request: Request, user: CurrentUser, c: ContainerDep) -> Response:
-    return await _profile_response(request, c, user)
+    return _profile(request, await c.users.my_profile_json(user.uid, user.name))
 
 
 router.add_api_route(

@@ -84,6 +84,19 @@ def test_a_known_token_takes_the_fast_path_with_the_same_answers(make_client: Ma
     assert client.get("/v1/me", headers={"Authorization": "Bearer nope"}).status_code == 401
 
 
+def test_a_refused_fast_path_request_writes_nothing(
+    make_client: MakeClient, auth: Mint, db: firestore.Client, rds: redis.Redis
+) -> None:
+    """The fast path reads the cache beside the limits; a miss may create the profile only once admitted."""
+    client = make_client(rate_limit_user="1/minute")
+    headers = auth("alice")
+    assert client.get("/v1/me", headers=headers).status_code == 200
+    db.collection("users").document("alice").delete()
+    rds.delete("user:alice:profile")
+    assert client.get("/v1/me", headers=headers).status_code == 429
+    assert not db.collection("users").document("alice").get().exists
+
+
 def test_etag_changes_after_a_patch(client: TestClient, auth: Mint) -> None:
     tag = client.get("/v1/me", headers=auth("alice")).headers["etag"]
     client.patch("/v1/me", headers=auth("alice"), json={"display_name": "Alice"})
