@@ -61,6 +61,7 @@ GCP_METRICS: dict[str, str] = {
     "run.googleapis.com/container/instance_count": "cloud_run_revision",
     "run.googleapis.com/container/cpu/utilizations": "cloud_run_revision",
     "run.googleapis.com/container/memory/utilizations": "cloud_run_revision",
+    "run.googleapis.com/job/completed_execution_count": "cloud_run_job",
     "firestore.googleapis.com/document/read_count": "firestore_instance",
     "firestore.googleapis.com/document/write_count": "firestore_instance",
     "monitoring.googleapis.com/uptime_check/check_passed": "uptime_url",

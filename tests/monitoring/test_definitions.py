@@ -25,6 +25,7 @@ EXPECTED_SETS = {
         "suspicious-activity",
         "api-uptime",
         "backup-export-failed",
+        "ops-job-failed",
     },
     "capacity": {"db-latency", "cache-hit-rate"},
     "multi_region": {"region-down", "regional-failover"},
