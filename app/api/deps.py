@@ -111,24 +111,18 @@ async def count_caller(c: Container, ip: Address | None, uid: str) -> None:
     _enforce(await c.limiter.hit_many([(c.ip_limits, ("ip", str(ip))), (c.user_limits, ("user", uid))]))
 
 
-async def remembered_user(request: Request, c: Container, ip: Address | None) -> Principal | None:
-    """``known_caller``, counted against the limits; None for any other request (``current_user``)."""
-    known = known_caller(request, c)
-    if known is not None:
-        await count_caller(c, ip, known.uid)
-    return known
-
-
 async def current_user(request: Request, c: Container, ip: Address | None) -> Principal:
     """The caller of a valid Firebase ID token, counted against the per-IP and per-user limits.
 
-    A token this process has verified before needs no SDK call (``remembered_user``). Any other request
-    is counted against its IP before its token is checked (that also slows token guessing), then against
+    A token this process has verified before needs no SDK call (``known_caller``). Any other request is
+    counted against its IP before its token is checked (that also slows token guessing), then against
     its user.
     """
-    if (known := await remembered_user(request, c, ip)) is not None:
-        return known
     header, token, well_formed = _bearer(request)
+    known = c.verifier.remembered(token) if well_formed else None
+    if known is not None:
+        await count_caller(c, ip, known.uid)
+        return known
     _enforce(await c.limiter.hit(c.ip_limits, "ip", str(ip)))
     if not header:
         raise _unauthorized("missing bearer token")

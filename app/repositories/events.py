@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from google.api_core.exceptions import AlreadyExists
+from google.api_core.exceptions import AlreadyExists, FailedPrecondition
 from google.cloud import firestore
 from google.cloud.firestore_v1.async_transaction import AsyncTransaction
 from google.cloud.firestore_v1.base_query import FieldFilter
@@ -143,19 +143,24 @@ class EventRepository:
         return sorted(events, key=lambda e: (e.starts_at, e.event_id))
 
     async def mark_announced(self, event_id: str, now: datetime) -> bool:
-        """Set ``announced_at`` unless set: True for the one caller that set it."""
+        """Set ``announced_at`` unless set: True for the one caller that set it.
+
+        A write conditional on the document being unchanged since it was read, not a transaction: of
+        concurrent callers one write lands and the others fail the precondition at once, where
+        transactions on one document wait on each other's locks and can all run out of attempts."""
         ref = self._ref(event_id)
-
-        @firestore.async_transactional
-        async def run(txn: AsyncTransaction) -> bool:
-            snap = await ref.get(field_paths=["announced_at"], transaction=txn)
-            if not snap.exists or (snap.to_dict() or {}).get("announced_at") is not None:
-                return False
-            txn.update(ref, {"announced_at": now})
-            return True
-
-        with firestore_timer("transaction"):
-            return await run(self._db.transaction())
+        with firestore_timer("get"):
+            snap = await ref.get(field_paths=["announced_at"])
+        if not snap.exists or (snap.to_dict() or {}).get("announced_at") is not None:
+            return False
+        try:
+            with firestore_timer("write"):
+                await ref.update(
+                    {"announced_at": now}, option=self._db.write_option(last_update_time=snap.update_time)
+                )
+        except FailedPrecondition:
+            return False  # changed since the read: another caller marked it (or an admin edited it)
+        return True
 
     async def update_event(
         self, txn: AsyncTransaction, event_id: str, revise: Callable[[LiveEvent | None, bool], LiveEvent]

@@ -43,6 +43,10 @@ from app.services.models import Stats
 from app.services.users import ServiceError
 
 COLLECTION = "games"
+#: Two finishes of one game read, then write, the same document: Firestore aborts one transaction of such
+#: a pair (a lock timeout on the emulator) and the client retries it; the SDK's default of 5 attempts ran
+#: out under load, which answered 500 to a finish that only had to wait.
+FINISH_ATTEMPTS = 12
 SCORED = "scored_games"
 _META = (
     "uid",
@@ -236,7 +240,7 @@ class GameRepository:
             )
             return replace(game, status=GameStatus.finished, final_score=score, finished_at=now), True
 
-        game, pending = await outcome(self._db.transaction())
+        game, pending = await outcome(self._db.transaction(max_attempts=FINISH_ATTEMPTS))
         user_ref = self._users.collection(USERS).document(game.uid)
         if not pending:
             user = await user_ref.get(field_paths=["country"])
