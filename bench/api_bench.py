@@ -30,12 +30,12 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -585,10 +585,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+class Report(Protocol):
+    def to_json(self) -> dict[str, Any]: ...
+
+
+ReportT = TypeVar("ReportT", bound=Report)
+
+
+def run_and_report(
+    run: Callable[[], ReportT], format_report: Callable[[ReportT], str], json_path: Path | None
+) -> int:
+    """A bench's command line: run it, print its report (and its JSON), exit 1 on a setup failure
+    and 130 on Ctrl-C (everything it started is stopped by then)."""
     try:
-        results = run_benchmark(args.duration, args.connections, args.games, args.load)
+        results = run()
     except (BenchError, RuntimeError) as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
@@ -596,9 +606,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("bench: interrupted; everything it started is stopped", file=sys.stderr)
         return 130
     print(format_report(results))
-    if args.json:
-        args.json.write_text(json.dumps(results.to_json(), indent=2) + "\n", encoding="utf-8")
+    if json_path is not None:
+        json_path.write_text(json.dumps(results.to_json(), indent=2) + "\n", encoding="utf-8")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+
+    def run() -> Results:
+        return run_benchmark(args.duration, args.connections, args.games, args.load)
+
+    return run_and_report(run, format_report, args.json)
 
 
 if __name__ == "__main__":

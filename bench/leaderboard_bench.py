@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import json
 import os
 import platform
 import random
@@ -55,6 +54,7 @@ from bench.api_bench import (
     measure,
     percentile,
     pick_tool,
+    run_and_report,
     start_api,
 )
 from scripts import services
@@ -512,18 +512,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        results = run_benchmark(args)
-    except (BenchError, RuntimeError) as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("bench: interrupted; everything it started is stopped", file=sys.stderr)
-        return 130
-    print(format_report(results))
-    if args.json:
-        args.json.write_text(json.dumps(results.to_json(), indent=2) + "\n", encoding="utf-8")
-    return 0
+    return run_and_report(lambda: run_benchmark(args), format_report, args.json)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import json
 import logging
 import os
 import platform
@@ -45,7 +44,7 @@ from typing import Any
 import httpx
 import orjson
 
-from bench.api_bench import percentile
+from bench.api_bench import BenchError, percentile, run_and_report
 from scripts import services
 
 PROJECT = "demo-pog-payments-bench"
@@ -56,10 +55,6 @@ WEBHOOK_PATH = "/v1/webhooks/revenuecat"
 #: What one grant transaction reads and writes (app/repositories/ledger.py).
 BASELINE_READS = 4
 BASELINE_WRITES = 5
-
-
-class BenchError(Exception):
-    """A measurement could not be taken: one line, no traceback."""
 
 
 @dataclass(frozen=True)
@@ -418,15 +413,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        results = run_benchmark(args)
-    except (BenchError, RuntimeError) as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        return 1
-    print(format_report(results))
-    if args.json is not None:
-        args.json.write_text(json.dumps(results.to_json(), indent=2) + "\n", encoding="utf-8")
-    return 0
+    return run_and_report(lambda: run_benchmark(args), format_report, args.json)
 
 
 if __name__ == "__main__":
