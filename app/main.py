@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
@@ -76,8 +77,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Every Redis call of the cache and the rate limiter goes through one breaker (state in memory).
         breaker = RedisBreaker(settings.redis_breaker_threshold, settings.redis_breaker_recovery_s)
         app.state.redis_breaker = breaker
-        # The rate limits and cache reads of concurrent requests share one pipeline per loop iteration.
-        batcher = RedisBatcher(rds)
+        # The rate limits and cache reads of concurrent requests share one pipeline (and one breaker
+        # call) per loop iteration.
+        batcher = RedisBatcher(rds, breaker)
         limiter = RateLimiter(rds, breaker, batcher=batcher)
         cache = RedisCache(rds, breaker, batcher=batcher)
         user_service = UserService(
@@ -128,9 +130,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return dict(results)
 
         app.state.probe = probe
+        if settings.gc_freeze_after_startup:
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
+            if settings.gc_freeze_after_startup:
+                gc.unfreeze()
             await boards.close()
             await live.aclose()
             await economy.aclose()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from firebase_admin.exceptions import FirebaseError
@@ -106,9 +107,16 @@ def known_caller(request: Request, c: Container) -> Principal | None:
     return c.verifier.remembered(token) if well_formed else None
 
 
-async def count_caller(c: Container, ip: Address | None, uid: str) -> None:
-    """The per-IP and per-user limits, both in one Redis round trip; 429 when either refuses."""
-    _enforce(await c.limiter.hit_many([(c.ip_limits, ("ip", str(ip))), (c.user_limits, ("user", uid))]))
+def count_caller(c: Container, ip: Address | None, uid: str) -> Coroutine[Any, Any, None]:
+    """The per-IP and per-user limits, both in one Redis round trip; 429 when either refuses.
+
+    Queued when called (``RateLimiter.hit_many``): a cache read queued before the await shares the trip.
+    """
+    return _enforced(c.limiter.hit_many([(c.ip_limits, ("ip", str(ip))), (c.user_limits, ("user", uid))]))
+
+
+async def _enforced(verdict: Awaitable[Verdict]) -> None:
+    _enforce(await verdict)
 
 
 async def current_user(request: Request, c: Container, ip: Address | None) -> Principal:

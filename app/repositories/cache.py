@@ -1,14 +1,17 @@
 """Redis as a cache (never the only copy of anything). A Redis failure is a miss, never an error.
 
-Every call goes through the Redis circuit breaker. An invalidation that fails is remembered in this
-process and retried before the next cache read, so a value cached before a write is not served after
-Redis comes back (until then every read goes to Firestore). Reads are batched with the Redis commands of
-concurrent requests (``RedisBatcher``: one pipeline per event-loop iteration).
+Every call goes through the Redis circuit breaker (reads through the batcher's). An invalidation that
+fails is remembered in this process and retried before the next cache read, so a value cached before a
+write is not served after Redis comes back (until then every read goes to Firestore). Reads are batched
+with the Redis commands of concurrent requests (``RedisBatcher``: one pipeline per event-loop iteration).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
@@ -34,7 +37,7 @@ class RedisCache:
         self, client: redis.Redis, breaker: RedisBreaker, batcher: RedisBatcher | None = None
     ) -> None:
         self._redis = client
-        self._batcher = batcher or RedisBatcher(client)
+        self._batcher = batcher or RedisBatcher(client, breaker)
         self._breaker = breaker
         self._pending: dict[str, None] = {}  # insertion-ordered set
 
@@ -54,16 +57,36 @@ class RedisCache:
         log.info("retried %d cache invalidation(s)", len(keys), extra={"event": "cache_invalidation_retried"})
         return True
 
-    async def get(self, key: str) -> bytes | None:
-        value: object = None
-        if not self._pending or await self._flush_pending():
-            try:
-                value = (await self._breaker.call(lambda: self._batcher.execute([("GET", key)])))[0]
-            except _FAILURES as exc:
-                REDIS_FAILURES.labels(operation="get", reason=_reason(exc)).inc()
-                if not isinstance(exc, BreakerOpenError):
-                    log.warning("cache get failed: %s", type(exc).__name__)
-                value = None
+    def get(self, key: str) -> Coroutine[Any, Any, bytes | None]:
+        """The cached value, or None on a miss or a Redis failure.
+
+        The GET is queued when this is called (unless an invalidation must be retried first), not when
+        its result is awaited: commands queued before the await (rate limits) share the round trip.
+        """
+        if self._pending:
+            return self._get_after_invalidations(key)
+        return self._lookup(key, self._batcher.submit([("GET", key)]))
+
+    async def _get_after_invalidations(self, key: str) -> bytes | None:
+        if not await self._flush_pending():
+            return self._count(key, None)
+        return await self._lookup(key, self._batcher.submit([("GET", key)]))
+
+    async def _lookup(self, key: str, pending: asyncio.Future[list[Any]]) -> bytes | None:
+        try:
+            (value,) = await pending
+        except _FAILURES as exc:
+            REDIS_FAILURES.labels(operation="get", reason=_reason(exc)).inc()
+            if not isinstance(exc, BreakerOpenError):
+                log.warning("cache get failed: %s", type(exc).__name__)
+            value = None
+        if isinstance(value, Exception):  # a command error, e.g. WRONGTYPE: a miss
+            REDIS_FAILURES.labels(operation="get", reason=type(value).__name__).inc()
+            value = None
+        return self._count(key, value)
+
+    @staticmethod
+    def _count(key: str, value: object) -> bytes | None:
         hit = isinstance(value, bytes)
         count_cache_lookup(key, hit)
         return value if isinstance(value, bytes) else None

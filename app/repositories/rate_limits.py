@@ -9,11 +9,13 @@ sliding-window Lua script on the library's own keys, so both paths share counter
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import redis.asyncio as redis
@@ -26,7 +28,7 @@ from redis.exceptions import NoScriptError, RedisError
 
 from app.core.metrics import REDIS_FAILURES
 from app.repositories.breaker import BreakerOpenError, RedisBreaker
-from app.repositories.redis_batch import RedisBatcher
+from app.repositories.redis_batch import Command, RedisBatcher
 
 log = logging.getLogger("app.ratelimit")
 
@@ -50,7 +52,7 @@ class RateLimiter:
         batcher: RedisBatcher | None = None,
     ) -> None:
         self._client = client
-        self._batcher = batcher or RedisBatcher(client)
+        self._batcher = batcher or RedisBatcher(client, breaker)
         self._breaker = breaker
         self._key_prefix = key_prefix
         self._acquire = client.register_script(RedisBridge.SCRIPT_ACQUIRE_SLIDING_WINDOW)
@@ -64,9 +66,12 @@ class RateLimiter:
     async def _check(self, limits: list[RateLimitItem], identifiers: tuple[str, ...]) -> Verdict:
         for item in limits:
             if not await self._limiter.hit(item, *identifiers):
-                stats = await self._limiter.get_window_stats(item, *identifiers)
-                return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())))
+                return await self._refused(item, identifiers)
         return Verdict(True)
+
+    async def _refused(self, item: RateLimitItem, identifiers: tuple[str, ...]) -> Verdict:
+        stats = await self._limiter.get_window_stats(item, *identifiers)
+        return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())))
 
     def _window_keys(self, item: RateLimitItem, identifiers: tuple[str, ...]) -> tuple[str, str]:
         """The previous and current window keys the library's sliding window counter uses."""
@@ -77,50 +82,64 @@ class RateLimiter:
             f"{self._key_prefix}:{storage._current_window_key(key)}",
         )
 
-    async def _acquire_all(self, hits: list[tuple[RateLimitItem, tuple[str, ...]]]) -> list[Any]:
-        commands = []
+    def _acquire_commands(self, hits: Sequence[tuple[RateLimitItem, tuple[str, ...]]]) -> list[Command]:
+        commands: list[Command] = []
         for item, identifiers in hits:
             previous, current = self._window_keys(item, identifiers)
             commands.append(
                 ("EVALSHA", self._acquire.sha, 2, previous, current, item.amount, item.get_expiry(), 1)
             )
-        return await self._batcher.execute(commands)
+        return commands
 
-    async def _check_many(self, checks: Sequence[LimitCheck]) -> Verdict:
-        hits = [(item, identifiers) for limits, identifiers in checks for item in limits]
+    async def _verdict(
+        self, hits: list[tuple[RateLimitItem, tuple[str, ...]]], pending: asyncio.Future[list[Any]]
+    ) -> Verdict:
         try:
-            results = await self._acquire_all(hits)
-        except NoScriptError:
-            # A new or flushed Redis: every call of the script failed alike, so none was counted.
-            await self._client.script_load(self._acquire.script)
-            results = await self._acquire_all(hits)
-        for (item, identifiers), acquired in zip(hits, results, strict=True):
-            if not acquired:
-                stats = await self._limiter.get_window_stats(item, *identifiers)
-                return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())))
-        return Verdict(True)
-
-    async def _guarded(self, check: Callable[[], Awaitable[Verdict]]) -> Verdict:
-        try:
-            return await self._breaker.call(check)
-        except BreakerOpenError:
-            REDIS_FAILURES.labels(operation="rate_limit", reason="breaker_open").inc()
-        except (StorageError, RedisError, OSError) as exc:  # wrap_exceptions=True: mostly StorageError
-            REDIS_FAILURES.labels(operation="rate_limit", reason=type(exc).__name__).inc()
-            log.warning("rate limiter unavailable, allowing: %s", type(exc).__name__)
-        return Verdict(True)
+            results = await pending
+            if any(isinstance(result, NoScriptError) for result in results):
+                # A new or flushed Redis: every call of the script failed alike, so none was counted.
+                await self._breaker.call(lambda: self._client.script_load(self._acquire.script))
+                results = await self._batcher.execute(self._acquire_commands(hits))
+            for (item, identifiers), acquired in zip(hits, results, strict=True):
+                if isinstance(acquired, Exception):
+                    raise acquired
+                if not acquired:
+                    return await self._breaker.call(partial(self._refused, item, identifiers))
+            return Verdict(True)
+        except _FAILURES as exc:
+            return _fail_open(exc)
 
     async def hit(self, limits: list[RateLimitItem], *identifiers: str) -> Verdict:
         """Count one request against every limit; fail open when Redis is unavailable or the breaker open."""
-        return await self._guarded(lambda: self._check(limits, identifiers))
+        try:
+            return await self._breaker.call(lambda: self._check(limits, identifiers))
+        except _FAILURES as exc:
+            return _fail_open(exc)
 
-    async def hit_many(self, checks: Sequence[LimitCheck]) -> Verdict:
+    def hit_many(self, checks: Sequence[LimitCheck]) -> Coroutine[Any, Any, Verdict]:
         """Count one request against every limit of every check in one Redis round trip; fails open.
+
+        The commands are queued when this is called, not when its result is awaited: commands queued
+        before the await (a cache read) share the round trip.
 
         Each limit is taken atomically (a refused one is not counted) but the limits are not taken as a
         whole: a request refused by one may still count against the others of the same call.
         """
-        return await self._guarded(lambda: self._check_many(checks))
+        hits = [(item, identifiers) for limits, identifiers in checks for item in limits]
+        return self._verdict(hits, self._batcher.submit(self._acquire_commands(hits)))
+
+
+#: ``wrap_exceptions=True``: the library's calls fail mostly with ``StorageError``.
+_FAILURES = (BreakerOpenError, StorageError, RedisError, OSError)
+
+
+def _fail_open(exc: Exception) -> Verdict:
+    if isinstance(exc, BreakerOpenError):
+        REDIS_FAILURES.labels(operation="rate_limit", reason="breaker_open").inc()
+    else:
+        REDIS_FAILURES.labels(operation="rate_limit", reason=type(exc).__name__).inc()
+        log.warning("rate limiter unavailable, allowing: %s", type(exc).__name__)
+    return Verdict(True)
 
 
 def parse_limits(notation: str) -> list[RateLimitItem]:

@@ -3,13 +3,17 @@
 One worker serves many requests at once, and each sends a few small commands (rate limits, a cache read).
 With redis-py every command costs tens of microseconds of Python work (a pool checkout, a send, a
 timeout, a parse) and a round trip of its own. ``RedisBatcher`` queues the commands issued while the
-event loop runs its ready callbacks and sends them all at the end of that iteration as one pipeline on
-one connection (the idea of ioredis' auto-pipelining). A lone request still sends its commands at once:
-a batch waits for no timer, only for the callbacks already ready to run.
+event loop runs its ready callbacks and sends them all in the next iteration as one pipeline on one
+connection (the idea of ioredis' auto-pipelining). A lone request still sends its commands at once: a
+batch waits for no timer, only for the callbacks already ready to run.
+
+``submit`` queues synchronously and returns a future, so one coroutine can put several independent reads
+into the same round trip without a task per read. The circuit breaker is taken once per pipeline: one
+failed round trip is one failure, however many callers it carried.
 
 Semantics per command are those of a non-transactional pipeline: each command runs on its own, in
-order; a command's error (``ResponseError``, ``NoScriptError``) is raised to its own caller only, and a
-connection error or timeout to every caller of the batch.
+order; a command's error (``ResponseError``, ``NoScriptError``) reaches its own caller only, and a
+connection error, a timeout or an open breaker every caller of the batch.
 """
 
 from __future__ import annotations
@@ -21,86 +25,102 @@ from typing import Any
 import redis.asyncio as redis
 from redis.exceptions import ResponseError
 
+from app.repositories.breaker import RedisBreaker
+
 #: Commands per pipeline at most; a busier iteration sends several pipelines.
 MAX_BATCH = 256
 
 Command = tuple[Any, ...]
+#: One caller's commands and the future of their results.
+_Submission = tuple[Sequence[Command], "asyncio.Future[list[Any]]"]
 
 
 class RedisBatcher:
-    def __init__(self, client: redis.Redis, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self, client: redis.Redis, breaker: RedisBreaker | None = None, max_batch: int = MAX_BATCH
+    ) -> None:
         self._client = client
+        self._breaker = breaker
         self._max_batch = max_batch
-        self._queue: list[tuple[Command, asyncio.Future[Any]]] = []
-        self._scheduled = False
+        self._queue: list[_Submission] = []
         self._sending: set[asyncio.Task[None]] = set()
 
-    async def execute(self, commands: Sequence[Command]) -> list[Any]:
-        """Run ``commands`` (e.g. ``("GET", key)``) in the next batch; their results, in order.
+    def submit(self, commands: Sequence[Command]) -> asyncio.Future[list[Any]]:
+        """Queue ``commands`` (e.g. ``("GET", key)``) now for the next batch.
 
-        Raises the first command's error, if any, after all of them ran.
+        The future's result holds one entry per command, in order: its reply, or the ``ResponseError``
+        it raised (as a value). The future itself fails with a connection error, a timeout or
+        ``BreakerOpenError``. Cancelling it withdraws the commands if the batch has not gone yet.
         """
         loop = asyncio.get_running_loop()
-        futures = []
-        for command in commands:
-            future: asyncio.Future[Any] = loop.create_future()
-            self._queue.append((command, future))
-            futures.append(future)
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._flush)
-        results: list[Any] = []
-        error: Exception | None = None
-        try:
-            for future in futures:
-                try:
-                    results.append(await future)
-                except Exception as exc:  # every future is awaited, so none leaves an unread error
-                    error = error or exc
-                    results.append(None)
-        except asyncio.CancelledError:
-            for future in futures:
-                future.cancel()  # not sent if the batch has not gone yet
-            raise
-        if error is not None:
-            raise error
+        future: asyncio.Future[list[Any]] = loop.create_future()
+        if not self._queue:
+            # The task's first step runs in the next iteration, after every callback already ready:
+            # whatever they queue meanwhile goes in the same batch.
+            self._start(loop.create_task(self._send_queued()))
+        self._queue.append((commands, future))
+        return future
+
+    async def execute(self, commands: Sequence[Command]) -> list[Any]:
+        """``submit``, awaited: the replies in order; raises the first command's error after all ran."""
+        results = await self.submit(commands)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
         return results
 
-    def _flush(self) -> None:
-        queue, self._queue, self._scheduled = self._queue, [], False
-        for start in range(0, len(queue), self._max_batch):
-            task = asyncio.ensure_future(self._send(queue[start : start + self._max_batch]))
-            self._sending.add(task)  # a strong reference until it is done
-            task.add_done_callback(self._sending.discard)
+    def _start(self, task: asyncio.Task[None]) -> None:
+        self._sending.add(task)  # a strong reference until it is done
+        task.add_done_callback(self._sending.discard)
 
-    async def _send(self, batch: list[tuple[Command, asyncio.Future[Any]]]) -> None:
-        live = [(command, future) for command, future in batch if not future.done()]
-        if not live:
+    async def _send_queued(self) -> None:
+        queue, self._queue = self._queue, []
+        batches: list[list[_Submission]] = [[]]
+        size = 0
+        for commands, future in queue:
+            if future.done():  # cancelled before it went
+                continue
+            if size and size + len(commands) > self._max_batch:
+                batches.append([])
+                size = 0
+            batches[-1].append((commands, future))
+            size += len(commands)
+        for extra in batches[1:]:
+            self._start(asyncio.ensure_future(self._send(extra)))
+        await self._send(batches[0])
+
+    async def _send(self, batch: list[_Submission]) -> None:
+        commands = [command for submitted, _future in batch for command in submitted]
+        if not commands:
             return
         try:
-            if len(live) == 1:  # a lone command: no pipeline to build
-                try:
-                    results = [await self._client.execute_command(*live[0][0])]  # type: ignore[no-untyped-call]
-                except ResponseError as exc:
-                    results = [exc]
+            if self._breaker is None:
+                replies = await self._round_trip(commands)
             else:
-                async with self._client.pipeline(transaction=False) as pipe:
-                    for command, _future in live:
-                        pipe.execute_command(*command)
-                    results = await pipe.execute(raise_on_error=False)
+                replies = await self._breaker.call(lambda: self._round_trip(commands))
         except asyncio.CancelledError:
-            for _command, future in live:
+            for _commands, future in batch:
                 future.cancel()
             raise
-        except Exception as exc:  # a connection error or timeout: every caller of the batch gets it
-            for _command, future in live:
+        except Exception as exc:  # a connection error, a timeout, an open breaker: every caller gets it
+            for _commands, future in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for (_command, future), result in zip(live, results, strict=True):
-            if future.done():
-                continue
-            if isinstance(result, Exception):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
+        start = 0
+        for submitted, future in batch:
+            end = start + len(submitted)
+            if not future.done():
+                future.set_result(replies[start:end])
+            start = end
+
+    async def _round_trip(self, commands: list[Command]) -> list[Any]:
+        if len(commands) == 1:  # a lone command: no pipeline to build
+            try:
+                return [await self._client.execute_command(*commands[0])]  # type: ignore[no-untyped-call]
+            except ResponseError as exc:
+                return [exc]
+        async with self._client.pipeline(transaction=False) as pipe:
+            for command in commands:
+                pipe.execute_command(*command)
+            return list(await pipe.execute(raise_on_error=False))

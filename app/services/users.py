@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Protocol
+from collections.abc import Coroutine
+from typing import Any, Protocol
 
 from app.services.models import Inventory, Profile, ProfileChanges, PublicProfile, Stats
 
@@ -32,7 +33,7 @@ class UserStore(Protocol):
 
 
 class Cache(Protocol):
-    async def get(self, key: str) -> bytes | None: ...
+    def get(self, key: str) -> Coroutine[Any, Any, bytes | None]: ...
     async def set(self, key: str, value: bytes, ttl_s: int) -> None: ...
     async def delete(self, *keys: str) -> None: ...
 
@@ -76,9 +77,9 @@ class UserService:
             return cached
         return await self.load_profile_json(uid, token_name)
 
-    async def cached_profile_json(self, uid: str) -> bytes | None:
-        """The cached render alone: no Firestore read, no write."""
-        return await self._cache.get(self.profile_key(uid))
+    def cached_profile_json(self, uid: str) -> Coroutine[Any, Any, bytes | None]:
+        """The cached render alone: no Firestore read, no write. Queued when called (``RedisCache.get``)."""
+        return self._cache.get(self.profile_key(uid))
 
     async def load_profile_json(self, uid: str, token_name: str | None) -> bytes:
         """The profile read from Firestore (created on first sight) and cached: after a cache miss."""

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Path, Response
+from fastapi import BackgroundTasks, Path, Response
 
 from app.api.deps import AdminUser, ContainerDep
 from app.api.errors import service_errors
 from app.api.event_schemas import EVENT_ID_PATTERN, AdminEventOut, EventCreate, EventOut, EventPatch
+from app.api.routing import Router
 from app.services.live_events_models import LiveEvent
 
-router = APIRouter(tags=["admin"])
+router = Router(tags=["admin"])
 
 
 @router.post("/v1/admin/events", status_code=201, responses=service_errors(403))

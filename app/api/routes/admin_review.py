@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import AdminUser, ContainerDep
 from app.api.errors import service_errors
+from app.api.routing import Router
 from app.services.grants_models import ReviewItem, ReviewStatus
 
-router = APIRouter(prefix="/v1/admin/review-queue", tags=["admin"])
+router = Router(prefix="/v1/admin/review-queue", tags=["admin"])
 
 ItemId = Annotated[str, Path(pattern=r"^[0-9a-f]{24}$")]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Path, Response
+from fastapi import BackgroundTasks, Path, Response
 
 from app.api.deps import ContainerDep, CurrentUser
 from app.api.errors import service_errors
@@ -21,10 +21,11 @@ from app.api.event_schemas import (
     EventOut,
     Joined,
 )
+from app.api.routing import Router
 from app.core.errors import ApiError
 from app.services.live_events import MyProgress
 
-router = APIRouter(tags=["events"])
+router = Router(tags=["events"])
 
 EventId = Annotated[str, Path(pattern=EVENT_ID_PATTERN)]
 DeviceId = Annotated[str, Path(pattern=DEVICE_ID_PATTERN)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import Path, Response
 
 from app.api.deps import ContainerDep, CurrentUser
 from app.api.errors import service_errors
@@ -16,9 +16,10 @@ from app.api.game_schemas import (
     GameFinish,
     GameStart,
 )
+from app.api.routing import Router
 from app.services.games import FinishResult, GameMode
 
-router = APIRouter(prefix="/v1/games", tags=["games"])
+router = Router(prefix="/v1/games", tags=["games"])
 
 GameId = Annotated[str, Path(pattern=GAME_ID_PATTERN)]
 

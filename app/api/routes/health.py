@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
+from app.api.routing import Router
 from app.api.schemas import Health, Readiness
 from app.core.responses import OrjsonResponse
 
-router = APIRouter(tags=["health"])
+router = Router(tags=["health"])
 
 
 @router.get("/healthz")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 from sse_starlette import EventSourceResponse
 
 from app.api.deps import ContainerDep, caller_ip, current_user, limit_ip
@@ -32,12 +32,13 @@ from app.api.leaderboard_schemas import (
     SinceQuery,
 )
 from app.api.leaderboard_schemas import Page as PageBody
+from app.api.routing import Router
 from app.core.auth import Principal
 from app.services.leaderboards import Period, Scope
 from app.services.leaderboards_service import PAGE_TTL_S, View, resolve
 from app.services.users import ServiceError
 
-router = APIRouter(prefix="/v1/leaderboards", tags=["leaderboards"])
+router = Router(prefix="/v1/leaderboards", tags=["leaderboards"])
 
 PeriodPath = Annotated[str, Path(max_length=16, description="daily, weekly, monthly or all_time")]
 ScopePath = Annotated[str, Path(max_length=16, description="global, country or friends")]

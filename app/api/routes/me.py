@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Request, Response
+from fastapi import Body, Path, Request, Response
 
 from app.api.deps import Container, ContainerDep, CurrentUser, caller_ip, count_caller, known_caller
 from app.api.errors import service_errors
 from app.api.fast_path import fast_path_route
+from app.api.routing import Router
 from app.api.schemas import UID_PATTERN, FriendAdd, FriendList, ProfilePatch
 from app.services.models import Inventory, Profile, ProfileChanges, Stats
 from app.services.users import etag
 
-router = APIRouter(prefix="/v1/me", tags=["me"])
+router = Router(prefix="/v1/me", tags=["me"])
 
 CACHE_CONTROL = "private, max-age=60"
 
@@ -40,11 +40,16 @@ async def _known_caller_profile(request: Request) -> Response | None:
     if user is None:
         return None
     ip = await caller_ip(request, c)
-    # A refusal (429) propagates out of gather before the render is used.
-    _counted, cached = await asyncio.gather(
-        count_caller(c, ip, user.uid), c.users.cached_profile_json(user.uid)
-    )
-    body = cached if cached is not None else await c.users.load_profile_json(user.uid, user.name)
+    counted = count_caller(c, ip, user.uid)  # both queued now: one round trip, no task for either
+    cached = c.users.cached_profile_json(user.uid)
+    try:
+        await counted  # a refusal (429) is raised here, before the render is used
+    except BaseException:
+        cached.close()
+        raise
+    body = await cached
+    if body is None:
+        body = await c.users.load_profile_json(user.uid, user.name)
     return _profile(request, body)
 
 

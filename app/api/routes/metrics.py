@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from ipaddress import ip_address
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.api.deps import ContainerDep
+from app.api.routing import Router
 from app.core.errors import ApiError
 from app.core.metrics import render
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 
 
 @router.get("/metrics")

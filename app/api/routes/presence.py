@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from app.api.deps import ContainerDep, CurrentUser
 from app.api.errors import service_errors
 from app.api.leaderboard_schemas import FriendPresence, FriendsPresence, HeartbeatIn, HeartbeatOut
+from app.api.routing import Router
 
-router = APIRouter(prefix="/v1/presence", tags=["presence"])
+router = Router(prefix="/v1/presence", tags=["presence"])
 
 
 @router.post("/heartbeat", responses=service_errors(503))

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 from pydantic import BaseModel
 
 from app.api.deps import ContainerDep, CurrentUser
 from app.api.errors import service_errors
+from app.api.routing import Router
 
-router = APIRouter(prefix="/v1/me", tags=["me"])
+router = Router(prefix="/v1/me", tags=["me"])
 
 CURSOR_PATTERN = r"^[A-Za-z0-9_:-]{1,160}$"
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import Path, Response
 
 from app.api.deps import AdminUser, ContainerDep, CurrentUser
 from app.api.errors import service_errors
+from app.api.routing import Router
 from app.api.schemas import UID_PATTERN
 from app.services.models import Profile, PublicProfile
 
-router = APIRouter(tags=["users"])
+router = Router(tags=["users"])
 
 UidPath = Annotated[str, Path(pattern=UID_PATTERN)]
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Header, Request
+from fastapi import Header, Request
 from pydantic import BaseModel
 
 from app.api.deps import ContainerDep
 from app.api.errors import service_errors
+from app.api.routing import Router
 from app.services.payments_verify import (
     WebhookRejectedError,
     verify_revenuecat,
@@ -21,7 +22,7 @@ from app.services.payments_verify import (
     webhook_secrets,
 )
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+router = Router(prefix="/v1/webhooks", tags=["webhooks"])
 
 _JSON_BODY: dict[str, Any] = {
     "requestBody": {

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import gc
+
 from fastapi.testclient import TestClient
 
+from app.main import create_app
 from scripts.services import free_port
-from tests.app.conftest import MakeClient
+from tests.app.conftest import Backends, MakeClient, settings_for
 
 
 def test_healthz(client: TestClient) -> None:
@@ -37,3 +40,14 @@ def test_unknown_route_uses_the_error_shape(client: TestClient) -> None:
     r = client.get("/v1/nope")
     assert r.status_code == 404
     assert r.json() == {"error": {"code": "not_found", "message": "Not Found"}}
+
+
+def test_startup_freezes_the_long_lived_objects_and_shutdown_thaws_them(
+    backends: Backends, clean: None
+) -> None:
+    app = create_app(settings_for(backends, gc_freeze_after_startup=True))
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200
+        frozen = gc.get_freeze_count()
+    assert frozen > 10_000  # the SDK clients, the app, its routes
+    assert gc.get_freeze_count() == 0
