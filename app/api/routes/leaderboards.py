@@ -32,6 +32,7 @@ from app.api.leaderboard_schemas import (
     SinceQuery,
 )
 from app.api.leaderboard_schemas import Page as PageBody
+from app.api.precompressed import BrotliCopies
 from app.api.routing import Router
 from app.core.auth import Principal
 from app.services.leaderboards import Period, Scope
@@ -69,6 +70,16 @@ BoardDep = Annotated[BoardQuery, Depends(board_query)]
 
 def _json(body: bytes, cache_control: str) -> Response:
     return Response(body, media_type="application/json", headers={"Cache-Control": cache_control})
+
+
+#: The renders this process holds (``local_page``): the same bytes for every caller until they change.
+_PUBLIC_PAGES = BrotliCopies()
+
+
+def _public_page(request: Request, body: bytes, period: Period) -> Response:
+    return _PUBLIC_PAGES.json_response(
+        request, body, {"Cache-Control": f"public, max-age={PAGE_TTL_S[period]}"}
+    )
 
 
 async def _signed_in(request: Request, c: ContainerDep) -> Principal:
@@ -117,7 +128,7 @@ async def get_page(
         # A render this process already holds (usually answered by _hot_page): no token, no Redis.
         local = svc.local_page(View(board.period, board.scope, current, country=board.country), page)
         if local is not None:
-            return _json(local, f"public, max-age={PAGE_TTL_S[board.period]}")
+            return _public_page(request, local, board.period)
     view, user = await _view(request, c, board)
     body = await svc.page(view, page, user.name if user else None)
     private = board.scope is Scope.friends
@@ -148,7 +159,7 @@ async def _hot_page(request: Request) -> Response | None:
         return None
     svc = request.app.state.container.leaderboards
     local = svc.local_page(View(period, scope, svc.current_id(period), country=country), int(page))
-    return None if local is None else _json(local, f"public, max-age={PAGE_TTL_S[period]}")
+    return None if local is None else _public_page(request, local, period)
 
 
 router.add_api_route(

@@ -1,24 +1,31 @@
-"""The hot public page answered before FastAPI's parameter solving: the same answers, the same errors."""
+"""The hot public page answered before FastAPI's parameter solving: the same answers, the same errors, and
+one Brotli copy per render for the clients that accept it."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 import redis
 from fastapi.testclient import TestClient
+from starlette.requests import Request
 
+from app.api.precompressed import accepts_brotli
+from app.api.routes.leaderboards import _PUBLIC_PAGES
 from tests.app.conftest import Backends
 from tests.app.leaderboards.support import Clock, Parts, run
 
 PAGE = "/v1/leaderboards/daily/global"
 
 
-def _seed(backends: Backends) -> None:
+def _seed(
+    backends: Backends, scores: tuple[tuple[str, int], ...] = (("ann", 30), ("ben", 20), ("cat", 10))
+) -> None:
     now = datetime.now(UTC)
 
     async def submit(p: Parts) -> None:
         await p.lb.sink.boards.mark_alive(now)
-        for n, (uid, score) in enumerate([("ann", 30), ("ben", 20), ("cat", 10)]):
+        for n, (uid, score) in enumerate(scores):
             await p.lb.sink.submit(uid, f"g{n}", score, "IE", now)
 
     run(backends, Clock(now), submit)
@@ -55,3 +62,53 @@ def test_hot_page_answers_like_the_full_path(
     ]:
         r = client.get(path)
         assert (r.status_code, r.json()["error"]["code"]) == (status, code), path
+
+
+def test_hot_page_is_compressed_once_per_render_for_brotli_clients(
+    client: TestClient, backends: Backends
+) -> None:
+    _seed(
+        backends, tuple((f"player{i:02d}", i) for i in range(20))
+    )  # a page above the middleware's 512 bytes
+    identity = client.get(f"{PAGE}?page=1", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in identity.headers
+    assert len(identity.content) > 512
+    before = _PUBLIC_PAGES.compressions
+    answers = [client.get(f"{PAGE}?page=1", headers={"Accept-Encoding": "gzip, br"}) for _ in range(3)]
+    assert _PUBLIC_PAGES.compressions == before + 1  # one Brotli copy served three times
+    for r in answers:
+        assert (r.status_code, r.headers["content-encoding"], r.headers["vary"]) == (
+            200,
+            "br",
+            "Accept-Encoding",
+        )
+        assert r.headers["cache-control"] == "public, max-age=60"
+        assert r.content == identity.content  # decoded by the client
+    gzip = client.get(f"{PAGE}?page=1", headers={"Accept-Encoding": "gzip"})
+    assert (gzip.headers["content-encoding"], gzip.content) == ("gzip", identity.content)  # the middleware's
+
+
+@pytest.mark.parametrize(
+    ("header", "accepted"),
+    [
+        ("br", True),
+        ("gzip, deflate, br", True),
+        ("BR;q=0.5", True),
+        ("gzip, br;q=0", False),
+        ("br; q=0.000", False),
+        ("gzip", False),
+        ("brotli", False),
+        ("", False),
+    ],
+)
+def test_accepts_brotli_reads_the_weight(header: str, accepted: bool) -> None:
+    request = Request({"type": "http", "headers": [(b"accept-encoding", header.encode())]})
+    assert accepts_brotli(request) is accepted
+
+
+def test_a_small_page_goes_out_as_it_is(client: TestClient, backends: Backends) -> None:
+    _seed(backends)
+    client.get(f"{PAGE}?page=1")
+    small = client.get(f"{PAGE}?page=1", headers={"Accept-Encoding": "br"})
+    assert len(small.content) < 512
+    assert "content-encoding" not in small.headers
