@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import redis
 from fastapi.testclient import TestClient
 from google.cloud import firestore
 
 from app.services.users import MAX_FRIENDS
 from tests.app.conftest import Backends, Mint
-from tests.app.leaderboards.support import Clock, Parts, run, store_user
+from tests.app.leaderboards.support import store_user, submit_today
 
 #: Redis commands that walk a sorted set: a friends board must use none of them (ZMSCORE of the list only).
 SCANS = ("zrange", "zrevrange", "zrangebyscore", "zrevrangebyscore", "zscan", "zrevrank", "zrank", "zcard")
-
-
-def _submit_all(backends: Backends, games: list[tuple[str, int]]) -> None:
-    """Finished games of today (the API's clock is the real one) on every board, as the finish path does."""
-    now = datetime.now(UTC)
-
-    async def submit(p: Parts) -> None:
-        await p.lb.sink.boards.mark_alive(now)
-        for n, (uid, score) in enumerate(games):
-            await p.lb.sink.submit(uid, f"g{n}", score, "IE", now)
-
-    run(backends, Clock(now), submit)
 
 
 def _command_calls(rds: redis.Redis) -> dict[str, int]:
@@ -49,7 +35,7 @@ def test_friends_board_and_around_me_with_500_friends(
     # Half the friends played (f000 1000 ... f498 1498); 300 strangers all score higher; I score 1251.
     friends = [(f"f{i:03d}", 1000 + i) for i in range(0, 500, 2)]
     strangers = [(f"s{i:03d}", 5000 + i) for i in range(300)]
-    _submit_all(backends, [*friends, *strangers, ("me", 1251)])
+    submit_today(backends, [*friends, *strangers, ("me", 1251)])
     rds.config_resetstat()
 
     pages = [client.get(f"/v1/leaderboards/daily/friends?page={n}", headers=me) for n in (1, 2, 3, 4)]

@@ -3,8 +3,6 @@ one Brotli copy per render for the clients that accept it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 import redis
 from fastapi.testclient import TestClient
@@ -13,28 +11,16 @@ from starlette.requests import Request
 from app.api.precompressed import accepts_brotli
 from app.api.routes.leaderboards import _PUBLIC_PAGES
 from tests.app.conftest import Backends
-from tests.app.leaderboards.support import Clock, Parts, run
+from tests.app.leaderboards.support import submit_today
 
 PAGE = "/v1/leaderboards/daily/global"
-
-
-def _seed(
-    backends: Backends, scores: tuple[tuple[str, int], ...] = (("ann", 30), ("ben", 20), ("cat", 10))
-) -> None:
-    now = datetime.now(UTC)
-
-    async def submit(p: Parts) -> None:
-        await p.lb.sink.boards.mark_alive(now)
-        for n, (uid, score) in enumerate(scores):
-            await p.lb.sink.submit(uid, f"g{n}", score, "IE", now)
-
-    run(backends, Clock(now), submit)
+PLAYERS = (("ann", 30), ("ben", 20), ("cat", 10))
 
 
 def test_hot_page_answers_like_the_full_path(
     client: TestClient, rds: redis.Redis, backends: Backends
 ) -> None:
-    _seed(backends)
+    submit_today(backends, PLAYERS)
     first = client.get(f"{PAGE}?page=1")  # renders, and keeps the render in the process
     assert first.status_code == 200, first.text
     rds.config_resetstat()
@@ -67,8 +53,8 @@ def test_hot_page_answers_like_the_full_path(
 def test_hot_page_is_compressed_once_per_render_for_brotli_clients(
     client: TestClient, backends: Backends
 ) -> None:
-    _seed(
-        backends, tuple((f"player{i:02d}", i) for i in range(20))
+    submit_today(
+        backends, [(f"player{i:02d}", i) for i in range(20)]
     )  # a page above the middleware's 512 bytes
     identity = client.get(f"{PAGE}?page=1", headers={"Accept-Encoding": "identity"})
     assert "content-encoding" not in identity.headers
@@ -107,7 +93,7 @@ def test_accepts_brotli_reads_the_weight(header: str, accepted: bool) -> None:
 
 
 def test_a_small_page_goes_out_as_it_is(client: TestClient, backends: Backends) -> None:
-    _seed(backends)
+    submit_today(backends, PLAYERS)
     client.get(f"{PAGE}?page=1")
     small = client.get(f"{PAGE}?page=1", headers={"Accept-Encoding": "br"})
     assert len(small.content) < 512
