@@ -9,7 +9,8 @@ period, as the app leaves them), then measures:
 - page read: ``GET /v1/leaderboards/daily/global?page=1`` against the bare ``GET /healthz`` of the same
   app (uvicorn, one worker, access log off; the load generator of bench/api_bench.py);
 - submit: in-process ops/s of the sink's submit (every board of one game, one script call) against one
-  raw ``ZADD`` from the same client, same concurrency;
+  raw ``ZADD`` from the same client, same concurrency, with Redis's CPU per operation; beside them the
+  ceiling of any submit script: the fewest Redis commands a game's boards need (``CEILING_SCRIPT``);
 - around-me: p50/p99 of the service's ``around_me`` (radius 5) and the Redis round trips per call,
   counted at the connection (one ``send`` of a command or a pipeline is one round trip);
 - memory: ``MEMORY USAGE`` of a board, its version key and its share of the period's board list, per
@@ -134,6 +135,12 @@ class Memory:
 
 
 @dataclass(frozen=True)
+class Ops:
+    per_s: float
+    redis_us: float  # redis-server's CPU (user + system) per operation, its network I/O included
+
+
+@dataclass(frozen=True)
 class Results:
     machine: str
     tool: str
@@ -141,8 +148,9 @@ class Results:
     preload_s: float
     bare: LoadResult
     page: LoadResult
-    submit_ops: float
-    zadd_ops: float
+    submit: Ops
+    zadd: Ops
+    ceilings: dict[str, Ops]  # by CEILINGS name
     around_p50_ms: float
     around_p99_ms: float
     around_round_trips_max: int
@@ -155,7 +163,7 @@ class Results:
 
     @property
     def submit_ratio(self) -> float:
-        return self.submit_ops / self.zadd_ops if self.zadd_ops else 0.0
+        return self.submit.per_s / self.zadd.per_s if self.zadd.per_s else 0.0
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -275,14 +283,78 @@ async def ops_per_s(op: Callable[[int], Awaitable[object]], seconds: float, conc
     return done / (time.perf_counter() - started)
 
 
-async def submit_vs_zadd(port: int, players: int, seconds: float, concurrency: int) -> tuple[float, float]:
+# The ceiling of any submit script: the fewest Redis commands that write a game's boards and read its ranks.
+# The keys come ready from the client (KEYS: 4 global boards, 4 version keys, then 4 country boards or
+# none), and none of the app's upkeep runs (board expiry and list, a new version's start, the lost-boards
+# check, the incr rule, scores above a period's cap). What stays is what every submit must do: ZADD GT on
+# each board unless a best board of a period inside it kept its value (a day is inside its week and month,
+# every period inside all-time), one INCR per period that changed and, with ARGV[6] = '1', the 4 ranks.
+# ARGV: uid, the game's value on each period's boards, ranks flag. Returns the ranks (0-based) or {}.
+CEILING_SCRIPT = """
+local uid, out, kept_global, kept_country = ARGV[1], {}, {}, {}
+local function write(kept, i, key)
+  if i > 1 and (kept[1] or (i == 4 and (kept[2] or kept[3]))) then
+    kept[i] = true
+    return 0
+  end
+  local moved = redis.call('ZADD', key, 'GT', 'CH', ARGV[i + 1], uid)
+  if moved == 0 then kept[i] = true end
+  return moved
+end
+for i = 1, 4 do
+  local moved = write(kept_global, i, KEYS[i])
+  if KEYS[i + 8] then moved = moved + write(kept_country, i, KEYS[i + 8]) end
+  if moved > 0 then redis.call('INCR', KEYS[i + 4]) end
+  if ARGV[6] == '1' then out[i] = redis.call('ZREVRANK', KEYS[i], uid) end
+end
+return out
+"""
+#: name -> (country boards, ranks)
+CEILINGS = {
+    "8 boards + 4 ranks": (True, True),
+    "8 boards, no ranks": (True, False),
+    "4 global boards, no ranks": (False, False),
+}
+
+
+class Ceiling:
+    """``CEILING_SCRIPT`` with the keys of the day ``now`` (one list per country, built once)."""
+
+    def __init__(self, client: aioredis.Redis, now: datetime) -> None:
+        from app.repositories.leaderboard_sets import board_key
+        from app.services.leaderboards import PERIODS, period_id
+
+        self._script = client.register_script(CEILING_SCRIPT)
+        prefixes = [board_key(period.value, period_id(period, now), "") for period in PERIODS]
+        common = [p + "global" for p in prefixes] + [p + "v" for p in prefixes]
+        self._keys = {c: common + [p + f"country:{c}" for p in prefixes] for c in COUNTRIES}
+        self._global_keys = common
+
+    async def submit(
+        self, uid: str, values: Sequence[int], country: str, *, countries: bool, ranks: bool
+    ) -> Any:
+        keys = self._keys[country] if countries else self._global_keys
+        return await self._script(keys, [uid, *values, "1" if ranks else "0"])
+
+
+async def redis_cpu_s(client: aioredis.Redis) -> float:
+    info = await client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+async def submit_runs(port: int, players: int, seconds: float, concurrency: int) -> dict[str, Ops]:
+    """``zadd``, ``submit`` and every CEILINGS name: ops/s and Redis CPU per op, the mean of 2 runs each."""
     from app.repositories.breaker import RedisBreaker
-    from app.repositories.leaderboard_sets import RedisLeaderboardSink
+    from app.repositories.leaderboard_sets import DayFrame, RedisLeaderboardSink
+    from app.services.leaderboards import BoardRules, day_frames
 
     client = aioredis.Redis(port=port)
     try:
         sink = RedisLeaderboardSink(client, RedisBreaker(5, 10))
         now = datetime.now(UTC)
+        at_s = int(now.timestamp())
+        ceiling = Ceiling(client, now)
+        encoders = DayFrame.of(day_frames(BoardRules(), at_s // 86_400)).encoders
         rng = random.Random(11)
 
         async def submit(n: int) -> object:
@@ -294,14 +366,33 @@ async def submit_vs_zadd(port: int, players: int, seconds: float, concurrency: i
                 "bench:raw-zadd", {uid_of(rng.randrange(players)): rng.randrange(100_000)}
             )
 
-        await ops_per_s(zadd, 0.5, concurrency)  # warm the pool and the script cache
-        await ops_per_s(submit, 0.5, concurrency)
-        runs: dict[str, list[float]] = {"zadd": [], "submit": []}
-        for _ in range(2):  # interleaved, so a noisy neighbour hits both alike
-            runs["zadd"].append(await ops_per_s(zadd, seconds, concurrency))
-            runs["submit"].append(await ops_per_s(submit, seconds, concurrency))
+        def fewest(countries: bool, ranks: bool) -> Callable[[int], Awaitable[object]]:
+            async def op(n: int) -> object:
+                i, score = rng.randrange(players), rng.randrange(100_000)
+                values = [min(score, top) * span + tail - at_s for span, tail, top in encoders]
+                return await ceiling.submit(
+                    uid_of(i), values, COUNTRIES[i % 40], countries=countries, ranks=ranks
+                )
+
+            return op
+
+        ops: dict[str, Callable[[int], Awaitable[object]]] = {"zadd": zadd, "submit": submit}
+        ops |= {name: fewest(*shape) for name, shape in CEILINGS.items()}
+        for op in ops.values():  # warm the pool and the script cache
+            await ops_per_s(op, 0.5, concurrency)
+        runs: dict[str, list[Ops]] = {name: [] for name in ops}
+        for _ in range(2):  # interleaved, so a noisy neighbour hits all alike
+            for name, op in ops.items():
+                cpu_before = await redis_cpu_s(client)
+                began = time.perf_counter()
+                rate = await ops_per_s(op, seconds, concurrency)
+                done = rate * (time.perf_counter() - began)
+                runs[name].append(Ops(rate, (await redis_cpu_s(client) - cpu_before) / done * 1e6))
         await client.delete("bench:raw-zadd")
-        return statistics.mean(runs["submit"]), statistics.mean(runs["zadd"])
+        return {
+            name: Ops(statistics.mean(r.per_s for r in rs), statistics.mean(r.redis_us for r in rs))
+            for name, rs in runs.items()
+        }
     finally:
         await client.aclose()
 
@@ -412,10 +503,8 @@ def run_benchmark(args: argparse.Namespace, quiet: bool = False) -> Results:
                 f"{{lb}}:daily:{period_id(Period.daily, now)}:v",
                 1 + len(COUNTRIES),
             )
-        say("submit vs raw ZADD")
-        submit_ops, zadd_ops = _run(
-            submit_vs_zadd(rds.port, args.players, args.ops_seconds, args.concurrency)
-        )
+        say("submit, its ceiling and raw ZADD")
+        submits = _run(submit_runs(rds.port, args.players, args.ops_seconds, args.concurrency))
         say(f"around-me, {args.samples} players")
         latencies, trips = _run(around_me(rds.port, fs.port, args.players, args.samples))
         env = app_environment(rds.port, fs.port, PROJECT)
@@ -439,14 +528,19 @@ def run_benchmark(args: argparse.Namespace, quiet: bool = False) -> Results:
         preload_s=preload_s,
         bare=bare,
         page=page,
-        submit_ops=submit_ops,
-        zadd_ops=zadd_ops,
+        submit=submits.pop("submit"),
+        zadd=submits.pop("zadd"),
+        ceilings=submits,
         around_p50_ms=percentile(latencies, 50),
         around_p99_ms=percentile(latencies, 99),
         around_round_trips_max=max(trips),
         around_round_trips_mean=statistics.mean(trips),
         memory=mem,
     )
+
+
+def _ratio(value: float, baseline: float) -> float:
+    return value / baseline if baseline else 0.0
 
 
 def _verdict(ok: bool) -> str:
@@ -465,10 +559,19 @@ def format_report(r: Results) -> str:
         f"  page / bare {r.page_ratio:>48.2f}   (target >= {TARGETS['page']}: "
         f"{_verdict(r.page_ratio >= TARGETS['page'])})",
         "",
-        f"  raw ZADD, same client {r.zadd_ops:>38,.0f} ops/s",
-        f"  submit (8 boards, one script call) {r.submit_ops:>25,.0f} ops/s",
+        f"  raw ZADD, same client {r.zadd.per_s:>38,.0f} ops/s   Redis {r.zadd.redis_us:6.1f} us/op",
+        f"  submit (8 boards, one script call) {r.submit.per_s:>25,.0f} ops/s   Redis "
+        f"{r.submit.redis_us:6.1f} us/game",
         f"  submit / ZADD {r.submit_ratio:>46.2f}   (target >= {TARGETS['submit']}: "
         f"{_verdict(r.submit_ratio >= TARGETS['submit'])})",
+        "  the ceiling of any submit script (the fewest Redis commands, keys from the client; a core of",
+        "  Redis alone allows at most 1 s / its CPU per game):",
+        *(
+            f"    {name:<27} {ops.per_s:>28,.0f} ops/s   Redis {ops.redis_us:6.1f} us/game   "
+            f"/ ZADD {_ratio(ops.per_s, r.zadd.per_s):.2f}   Redis's limit / ZADD "
+            f"{_ratio(1e6 / ops.redis_us if ops.redis_us else 0.0, r.zadd.per_s):.2f}"
+            for name, ops in r.ceilings.items()
+        ),
         "",
         f"  around-me (radius {RADIUS}) p50 {r.around_p50_ms:.2f} ms, p99 {r.around_p99_ms:.2f} ms; "
         f"Redis round trips per call: max {r.around_round_trips_max}, mean {r.around_round_trips_mean:.2f} "

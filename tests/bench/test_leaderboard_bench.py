@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import redis
+import redis.asyncio as aioredis
 
 from bench import leaderboard_bench as lb
 from bench.api_bench import LoadResult
@@ -39,8 +41,9 @@ def test_report_carries_every_figure_and_verdict() -> None:
         1.0,
         load,
         page,
-        900.0,
-        1000.0,
+        lb.Ops(900.0, 110.0),
+        lb.Ops(1000.0, 12.0),
+        {"8 boards + 4 ranks": lb.Ops(950.0, 95.0)},
         0.4,
         1.5,
         2,
@@ -50,7 +53,17 @@ def test_report_carries_every_figure_and_verdict() -> None:
     assert results.page_ratio == pytest.approx(0.85)
     assert results.submit_ratio == pytest.approx(0.9)
     report = lb.format_report(results)
-    for text in ("page / bare", "0.85", "submit / ZADD", "0.90", "round trips", "max 2", "1.100", "met"):
+    for text in (
+        "page / bare",
+        "0.85",
+        "submit / ZADD",
+        "0.90",
+        "110.0 us/game",
+        "8 boards + 4 ranks",
+        "0.95",
+    ):
+        assert text in report
+    for text in ("round trips", "max 2", "1.100", "met"):
         assert text in report
     assert "MISSED" not in report
     assert set(results.to_json()["ratios"]) == {"page", "submit", "memory"}
@@ -85,3 +98,53 @@ def test_preload_fills_every_board_and_memory_compares_like_with_like(tiny_redis
     assert mem.board_bytes > 0
     assert mem.plain_bytes > 0
     assert not tiny_redis.exists("bench:plain-zset")
+
+
+def test_the_ceiling_script_leaves_the_boards_and_ranks_of_the_apps_submit(tmp_path: Path) -> None:
+    """The ceiling is only a ceiling if it does the app's work: same boards, same versions, same ranks."""
+    from app.repositories.breaker import RedisBreaker
+    from app.repositories.leaderboard_sets import DayFrame, RedisLeaderboardSink
+    from app.services.leaderboards import BoardRules, day_frames
+
+    now = datetime(2026, 11, 26, 12, tzinfo=UTC)
+    at_s = int(now.timestamp())
+    encoders = DayFrame.of(day_frames(BoardRules(), at_s // 86_400)).encoders
+    server = services.start_redis(tmp_path)
+
+    async def play(db: int, app: bool) -> tuple[list[list[int | None]], dict[bytes, object]]:
+        client = aioredis.Redis(port=server.port, db=db)
+        sink = RedisLeaderboardSink(client, RedisBreaker(5, 10), clock=lambda: now)
+        ceiling = lb.Ceiling(client, now)
+        rng = random.Random(3)
+        ranks: list[list[int | None]] = []
+        for n in range(300):
+            i, score = rng.randrange(200), rng.randrange(100_000)
+            country = lb.COUNTRIES[i % 40]
+            if app:
+                got = await sink.submit(lb.uid_of(i), f"g{n}", score, country, now)
+                ranks.append([got.daily, got.weekly, got.monthly, got.all_time])
+            else:
+                values = [min(score, top) * span + tail - at_s for span, tail, top in encoders]
+                got = await ceiling.submit(lb.uid_of(i), values, country, countries=True, ranks=True)
+                ranks.append([r + 1 for r in got])
+        boards: dict[bytes, object] = {}
+        for key in await client.keys("{lb}:*"):
+            kind = await client.type(key)
+            if kind == b"zset":
+                boards[key] = await client.zrange(key, 0, -1, withscores=True)
+            elif key.endswith(b":v"):
+                boards[key] = await client.get(key)
+        await client.aclose()
+        return ranks, boards
+
+    try:
+        for db in (0, 1):
+            with redis.Redis(port=server.port, db=db) as client:
+                lb.preload(client, 200, now)
+        app_ranks, app_boards = asyncio.run(play(0, app=True))
+        ceiling_ranks, ceiling_boards = asyncio.run(play(1, app=False))
+    finally:
+        server.stop()
+    assert ceiling_ranks == app_ranks
+    assert len(ceiling_boards) == 4 + 4 + 4 * 40  # versions, global and country boards
+    assert ceiling_boards == app_boards
