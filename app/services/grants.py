@@ -153,14 +153,7 @@ def _credit(wallet: Wallet, coins: int, items: Mapping[str, int]) -> None:
     wallet.debt_coins -= paid
     wallet.coins += coins - paid
     for item, count in items.items():
-        owed = wallet.debt_items.get(item, 0)
-        paid_items = min(count, owed)
-        if owed - paid_items:
-            wallet.debt_items[item] = owed - paid_items
-        else:
-            wallet.debt_items.pop(item, None)
-        if count - paid_items:
-            wallet.items[item] = wallet.items.get(item, 0) + count - paid_items
+        _add(wallet.items, item, count - _take(wallet.debt_items, item, count))
     if not wallet.debt_coins and not wallet.debt_items and "debt" in wallet.flags:
         wallet.flags.remove("debt")
 
@@ -171,16 +164,25 @@ def _debit(wallet: Wallet, coins: int, items: Mapping[str, int]) -> None:
     wallet.coins -= taken
     wallet.debt_coins += coins - taken
     for item, count in items.items():
-        have = wallet.items.get(item, 0)
-        taken_items = min(count, have)
-        if have - taken_items:
-            wallet.items[item] = have - taken_items
-        else:
-            wallet.items.pop(item, None)
-        if count - taken_items:
-            wallet.debt_items[item] = wallet.debt_items.get(item, 0) + count - taken_items
+        _add(wallet.debt_items, item, count - _take(wallet.items, item, count))
     if wallet.debt_coins or wallet.debt_items:
         _flag(wallet, "debt")
+
+
+def _take(counts: dict[str, int], item: str, wanted: int) -> int:
+    """Take up to ``wanted`` of ``item`` from ``counts`` (an item at zero is dropped); how many were taken."""
+    have = counts.get(item, 0)
+    taken = min(wanted, have)
+    if have - taken:
+        counts[item] = have - taken
+    else:
+        counts.pop(item, None)
+    return taken
+
+
+def _add(counts: dict[str, int], item: str, n: int) -> None:
+    if n:
+        counts[item] = counts.get(item, 0) + n
 
 
 def _flag(wallet: Wallet, flag: str) -> None:
