@@ -84,6 +84,18 @@ def _ids(value: Any) -> list[str]:
     return [v for v in value if _text(v)] if isinstance(value, list) else []
 
 
+def _product_grant(uid: str, source_id: str, product: Product, reason: str) -> GrantRequest:
+    """What buying ``product`` grants: its coins and items."""
+    return GrantRequest(
+        uid=uid,
+        source=GrantSource.PURCHASE,
+        source_id=source_id,
+        coins=product.coins,
+        items=dict(product.items),
+        reason=reason,
+    )
+
+
 class PaymentService:
     def __init__(
         self, grants: GrantService, catalog: Catalog, revenuecat: RevenueCatClient, *, prod: bool
@@ -204,14 +216,7 @@ class PaymentService:
             review_reasons=tuple(mismatches),
             amount_minor=_cents(event.get("price")),
         )
-        request = GrantRequest(
-            uid=uid,
-            source=GrantSource.PURCHASE,
-            source_id=source_id,
-            coins=product.coins,
-            items=dict(product.items),
-            reason=f"{kind.lower()} {product.id}",
-        )
+        request = _product_grant(uid, source_id, product, f"{kind.lower()} {product.id}")
         if product.coins == 0 and not product.items:
             # An entitlement-only product: the grant service needs something to grant; use the entitlement.
             return await self._grants.record(source_id, f"rc:{kind}:entitlement_only", uid)
@@ -357,12 +362,5 @@ class PaymentService:
             review_reasons=tuple(reasons),
             amount_minor=_minor(session.get("amount_total")),
         )
-        request = GrantRequest(
-            uid=uid,
-            source=GrantSource.PURCHASE,
-            source_id=source_id,
-            coins=product.coins,
-            items=dict(product.items),
-            reason=f"stripe {product.id}",
-        )
+        request = _product_grant(uid, source_id, product, f"stripe {product.id}")
         return await self._grants.purchase(request, purchase)
