@@ -210,6 +210,14 @@ def play(client: TestClient, headers: dict[str, str], points: list[int]) -> None
     assert r.status_code == 200, r.text
 
 
+def qualified_event(client: TestClient, admin: dict[str, str], player: dict[str, str]) -> str:
+    """A running event whose goal (one game played) ``player`` has met: created, joined, one game played."""
+    event_id = create_event(client, admin, goal={"metric": "games_played", "target": 1})
+    assert client.post(f"/v1/events/{event_id}/join", headers=player).status_code == 200
+    play(client, player, [1])
+    return event_id
+
+
 def seed_event(
     db: firestore.Client, event_id: str, starts_at: datetime, ends_at: datetime, **extra: Any
 ) -> None:

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from google.cloud import firestore
 
 from tests.app.conftest import MakeClient, Mint
-from tests.app.events.conftest import ADMIN_NET, RecordingGranter, create_event, play
+from tests.app.events.conftest import ADMIN_NET, RecordingGranter, qualified_event
 
 CLAIMS = 50
 
@@ -53,13 +53,6 @@ def _claims(db: firestore.Client, event_id: str) -> dict[str, dict[str, Any]]:
     return {s.id: s.to_dict() or {} for s in claims}
 
 
-def _ready(client: TestClient, admin: dict[str, str], h: dict[str, str]) -> str:
-    event_id = create_event(client, admin, goal={"metric": "games_played", "target": 1})
-    assert client.post(f"/v1/events/{event_id}/join", headers=h).status_code == 200
-    play(client, h, [2])
-    return event_id
-
-
 def test_50_concurrent_claims_grant_once(
     events_client: TestClient,
     admin: dict[str, str],
@@ -68,7 +61,7 @@ def test_50_concurrent_claims_grant_once(
     db: firestore.Client,
 ) -> None:
     h = auth("alice")
-    event_id = _ready(events_client, admin, h)
+    event_id = qualified_event(events_client, admin, h)
     results = _claim_concurrently(events_client, h, event_id)
     assert [r.status_code for r in results] == [200] * CLAIMS, [
         r.text for r in results if r.status_code != 200
@@ -88,7 +81,7 @@ def test_50_concurrent_claims_credit_the_wallet_once_with_the_grant_service(
 ) -> None:
     client = make_client(admin_ip_allowlist=ADMIN_NET)  # the economy's GrantService, as wired in app.main
     h = auth("alice")
-    event_id = _ready(client, admin, h)
+    event_id = qualified_event(client, admin, h)
     before = client.get("/v1/me/inventory", headers=h).json()
     results = _claim_concurrently(client, h, event_id)
     assert [r.status_code for r in results] == [200] * CLAIMS, [
@@ -115,7 +108,7 @@ def test_a_rewards_change_racing_a_claim_never_leaves_the_claim_on_other_rewards
     for n, delay in enumerate(CHANGE_DELAYS_S):
         player = f"racer{n}"
         h = auth(player)
-        event_id = _ready(events_client, admin, h)
+        event_id = qualified_event(events_client, admin, h)
         new_coins = 400 + n
         change = partial(
             events_client.patch,

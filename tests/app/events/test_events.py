@@ -20,6 +20,7 @@ from tests.app.events.conftest import (
     error,
     iso,
     play,
+    qualified_event,
     seed_event,
     seed_finished_game,
 )
@@ -309,9 +310,7 @@ def test_a_failed_grant_is_retried_by_the_next_claim(
     db: firestore.Client,
 ) -> None:
     h = auth("alice")
-    event_id = create_event(events_client, admin, goal={"metric": "games_played", "target": 1})
-    _join(events_client, h, event_id)
-    play(events_client, h, [1])
+    event_id = qualified_event(events_client, admin, h)
     granter.fail_next = 1
     error(_claim(events_client, h, event_id), 503, "grant_unavailable")
     [claim] = _claims(db, event_id)
@@ -328,9 +327,7 @@ def test_a_held_grant_is_reported(
     events_client: TestClient, admin: dict[str, str], auth: Mint, granter: RecordingGranter
 ) -> None:
     h = auth("alice")
-    event_id = create_event(events_client, admin, goal={"metric": "games_played", "target": 1})
-    _join(events_client, h, event_id)
-    play(events_client, h, [1])
+    event_id = qualified_event(events_client, admin, h)
     granter.hold = True
     assert _claim(events_client, h, event_id).json()["status"] == "held"
     assert _claim(events_client, h, event_id).json()["status"] == "held"
