@@ -7,6 +7,7 @@ the error names the variable.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Annotated, Any, Literal
@@ -35,7 +36,11 @@ class SettingsError(ValueError):
     """A configuration the app must not start with."""
 
 
-def _networks(value: Any) -> Any:
+#: A Firestore database id (Google's rule) or the default database.
+DATABASE_ID = re.compile(r"^(\(default\)|[a-z][a-z0-9-]{2,61}[a-z0-9])$")
+
+
+def _string_list(value: Any) -> Any:
     """Accept a JSON list (what the Cloud Run stack writes) or a comma-separated string."""
     if isinstance(value, str):
         text = value.strip()
@@ -72,7 +77,11 @@ class Settings(BaseSettings):
     profile_cache_ttl_s: int = Field(default=24 * 3600, ge=1)
     inventory_cache_ttl_s: int = Field(default=5 * 60, ge=1)
     #: Firestore database holding /games (phase 2+ moves games to their own database).
-    games_database: str = Field(default="(default)", min_length=1)
+    games_database: str = Field(default="(default)", pattern=DATABASE_ID.pattern)
+    #: Every database a finished game may be in (``games_database`` among them): in phase 3 every API
+    #: region's, whose boards are shared, and after a promotion the earlier phase's, until its games' TTL.
+    #: A leaderboard rebuild reads them all. Empty: ``games_database`` alone.
+    leaderboard_games_databases: Annotated[list[str], NoDecode] = Field(default_factory=list)
     #: Redis socket (connect and read) timeout: a slow Redis costs a request at most this per call.
     redis_timeout_ms: int = Field(default=200, ge=10, le=5000)
     #: Consecutive Redis failures that open the breaker; seconds it stays open before a trial call.
@@ -132,10 +141,24 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("FIREBASE_AUTH_EMULATOR_HOST")
     )
 
-    @field_validator("admin_ip_allowlist", "trusted_proxies", "metrics_allowlist", mode="before")
+    @field_validator(
+        "admin_ip_allowlist",
+        "trusted_proxies",
+        "metrics_allowlist",
+        "leaderboard_games_databases",
+        mode="before",
+    )
     @classmethod
-    def _parse_networks(cls, value: Any) -> Any:
-        return _networks(value)
+    def _parse_lists(cls, value: Any) -> Any:
+        return _string_list(value)
+
+    @field_validator("leaderboard_games_databases")
+    @classmethod
+    def _database_ids(cls, value: list[str]) -> list[str]:
+        bad = [name for name in value if not DATABASE_ID.match(name)]
+        if bad:
+            raise ValueError(f"{bad} are not Firestore database ids (lowercase letters, digits and '-')")
+        return list(dict.fromkeys(value))
 
     @field_validator("admin_ip_allowlist", "trusted_proxies", "metrics_allowlist")
     @classmethod
@@ -155,6 +178,21 @@ class Settings(BaseSettings):
     def _valid_limit(cls, value: str) -> str:
         parse_limit(value)  # raises ValueError naming the bad notation
         return value
+
+    @model_validator(mode="after")
+    def _own_games_database_listed(self) -> Settings:
+        listed = self.leaderboard_games_databases
+        if listed and self.games_database not in listed:
+            raise SettingsError(
+                f"POG_LEADERBOARD_GAMES_DATABASES {listed} leaves out POG_GAMES_DATABASE "
+                f"{self.games_database!r}: list every database a game may be in, this one included"
+            )
+        return self
+
+    @property
+    def rebuild_games_databases(self) -> list[str]:
+        """The databases a leaderboard rebuild reads finished games from."""
+        return self.leaderboard_games_databases or [self.games_database]
 
     @model_validator(mode="after")
     def _prod_guard(self) -> Settings:

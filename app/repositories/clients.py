@@ -24,14 +24,17 @@ def firestore_client(settings: Settings) -> firestore.AsyncClient:
 
 
 def games_client(settings: Settings, users: firestore.AsyncClient) -> firestore.AsyncClient:
-    """The client of the database holding /games: ``users`` itself when the games share it (phase 1),
-    else one on ``settings.games_database`` with the same project and credentials (anonymous ones with
-    the emulator)."""
-    if settings.games_database == DEFAULT_DATABASE:
+    """The client of the database holding this region's /games: ``users`` itself when the games share it
+    (phase 1), else one on ``settings.games_database``."""
+    return database_client(users, settings.games_database)
+
+
+def database_client(users: firestore.AsyncClient, database: str) -> firestore.AsyncClient:
+    """``users`` itself for the default database, else a client of ``database`` with the same project and
+    credentials (anonymous ones with the emulator)."""
+    if database == DEFAULT_DATABASE:
         return users
-    return firestore.AsyncClient(
-        project=users.project, credentials=users._credentials, database=settings.games_database
-    )
+    return firestore.AsyncClient(project=users.project, credentials=users._credentials, database=database)
 
 
 def redis_client(settings: Settings) -> redis.Redis:

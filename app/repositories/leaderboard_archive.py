@@ -20,12 +20,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from google.api_core.exceptions import GoogleAPIError
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from app.core.config import Settings
 from app.core.metrics import firestore_timer
-from app.repositories.clients import close_firestore, games_client
+from app.repositories.clients import close_firestore, database_client
 from app.repositories.games import COLLECTION as GAMES
 from app.repositories.users import COLLECTION as USERS
 from app.services.leaderboards import ArchiveInfo, Period, ScoredGame
@@ -44,19 +45,34 @@ def board_collection(name: str) -> str:
     return name.replace(":", "-")
 
 
+class GamesDatabaseUnreadableError(RuntimeError):
+    """A games database did not answer: boards rebuilt without its games would look complete."""
+
+    def __init__(self, database: str, cause: Exception) -> None:
+        super().__init__(
+            f"games database {database!r} could not be read ({type(cause).__name__}: {cause}); the boards "
+            "were not marked rebuilt. Run again when it answers, or list only the readable databases in "
+            "POG_LEADERBOARD_GAMES_DATABASES for this run and once more with all of them later "
+            "(runbooks/procedures/redis-loss.md)"
+        )
+
+
 class LeaderboardArchive:
-    def __init__(self, games: firestore.AsyncClient, users: firestore.AsyncClient) -> None:
-        """``games`` is ``users`` itself when the games share the users' database."""
-        self._games = games
+    def __init__(self, games: Mapping[str, firestore.AsyncClient], users: firestore.AsyncClient) -> None:
+        """``games``: database id -> client, for every database holding finished games (every API region's
+        in phase 3, whose boards are shared); ``users`` itself when the games share the users' database."""
+        self._games = dict(games)
         self._db = users
 
     @classmethod
     def for_settings(cls, settings: Settings, users: firestore.AsyncClient) -> LeaderboardArchive:
-        return cls(games_client(settings, users), users)
+        names = settings.rebuild_games_databases
+        return cls({name: database_client(users, name) for name in names}, users)
 
     async def close(self) -> None:
-        if self._games is not self._db:
-            await close_firestore(self._games)
+        for games in self._games.values():
+            if games is not self._db:
+                await close_firestore(games)
 
     def _period(self, period: Period, period_id: str) -> firestore.AsyncDocumentReference:
         return self._db.collection(COLLECTION).document(period_doc_id(period, period_id))
@@ -64,20 +80,25 @@ class LeaderboardArchive:
     # --- the truth: finished games --------------------------------------------------------------
 
     async def finished_games(self, start: datetime, end: datetime | None) -> list[ScoredGame]:
-        """Every finished game with ``start <= finished_at < end`` (index: status, finished_at)."""
-        query = (
-            self._games.collection(GAMES)
-            .where(filter=FieldFilter("status", "==", "finished"))
-            .where(filter=FieldFilter("finished_at", ">=", start))
-        )
-        if end is not None:
-            query = query.where(filter=FieldFilter("finished_at", "<", end))
-        query = query.select(["uid", "final_score", "finished_at", "country"])
+        """Every finished game with ``start <= finished_at < end`` in every games database (index: status,
+        finished_at). A database that cannot be read fails the whole call: boards rebuilt without one
+        region's games would look complete."""
         rows: list[dict[str, Any]] = []
-        with firestore_timer("query"):
-            async for snap in query.stream():
-                data = snap.to_dict() or {}
-                rows.append({"id": snap.id, **data})
+        for name, games in self._games.items():
+            query = (
+                games.collection(GAMES)
+                .where(filter=FieldFilter("status", "==", "finished"))
+                .where(filter=FieldFilter("finished_at", ">=", start))
+            )
+            if end is not None:
+                query = query.where(filter=FieldFilter("finished_at", "<", end))
+            query = query.select(["uid", "final_score", "finished_at", "country"])
+            try:
+                with firestore_timer("query"):
+                    async for snap in query.stream():
+                        rows.append({"id": snap.id, **(snap.to_dict() or {})})
+            except GoogleAPIError as exc:
+                raise GamesDatabaseUnreadableError(name, exc) from exc
         # Games finished before the country was recorded with them: the player's current country.
         missing = sorted({row["uid"] for row in rows if "country" not in row})
         countries = await self._countries(missing)

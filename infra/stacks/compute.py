@@ -154,6 +154,9 @@ class ComputeArgs:
     subnets: dict[str, gcp.compute.Subnetwork]
     profile: PhaseProfile
     depends_on: Sequence[pulumi.Resource] = ()
+    #: Every database that may hold finished games: the regions' and those an earlier phase wrote to,
+    #: whose games live out their TTL (POG_LEADERBOARD_GAMES_DATABASES, read by a leaderboard rebuild).
+    leaderboard_games_databases: Sequence[str] = ()
 
 
 class Compute(pulumi.ComponentResource):
@@ -453,6 +456,11 @@ class Compute(pulumi.ComponentResource):
             "POG_REGION": region,
             "POG_GAMES_DATABASE": args.games_databases[region],
         }
+        holding_games = sorted({*args.leaderboard_games_databases, *args.games_databases.values()})
+        if len(holding_games) > 1:
+            # The regions share the boards, and a promotion leaves games in the earlier phase's database:
+            # a rebuild in any region must read them all.
+            plain["POG_LEADERBOARD_GAMES_DATABASES"] = json.dumps(holding_games)
         clash = sorted(plain.keys() & args.secrets.keys())
         if clash:
             raise ValueError(

@@ -157,6 +157,29 @@ def test_the_app_knows_which_connections_came_through_cloudflare(plan: Plan) -> 
         assert settings.forwarded_for_hops == compute.LB_FORWARDED_FOR_HOPS
 
 
+#: What a rebuild reads per phase: every database a game may be in (a promotion leaves the earlier phase's
+#: games in their database until their 7-day TTL).
+REBUILD_READS = {
+    1: ["(default)"],
+    2: ["(default)", "game-sessions"],
+    3: ["(default)", "game-sessions", *(f"games-{region}" for region in sorted(PHASE3_REGIONS))],
+}
+
+
+@pytest.mark.parametrize("phase", [1, 2, 3])
+def test_a_leaderboard_rebuild_in_any_region_reads_every_database_holding_games(phase: int) -> None:
+    services = _mine(plan_for("prod", phase), RUN)
+    assert len(services) == (3 if phase == 3 else 1)
+    for service in services:
+        plain = {e["name"]: e["value"] for e in _container(service)["envs"] if "valueSource" not in e}
+        settings = Settings(
+            games_database=plain["POG_GAMES_DATABASE"],
+            leaderboard_games_databases=plain.get("POG_LEADERBOARD_GAMES_DATABASES", ""),
+        )
+        assert sorted(settings.rebuild_games_databases) == REBUILD_READS[phase]
+        assert ("POG_LEADERBOARD_GAMES_DATABASES" in plain) == (phase > 1)
+
+
 def test_health_probes(plan: Plan) -> None:
     for service in _mine(plan, RUN):
         container = _container(service)
