@@ -90,7 +90,7 @@ compute = Compute(
             "POG_AUTH_REVOCATION_CHECK_INTERVAL_S": "30",
         },
         games_databases=data.game_database_ids,
-        leaderboard_games_databases=tuple(data.databases),
+        all_games_databases=tuple(data.databases),
         network=foundation.network,
         subnets=foundation.subnets,
         profile=profile,

@@ -79,9 +79,10 @@ class Settings(BaseSettings):
     #: Firestore database holding /games (phase 2+ moves games to their own database).
     games_database: str = Field(default="(default)", pattern=DATABASE_ID.pattern)
     #: Every database a finished game may be in (``games_database`` among them): in phase 3 every API
-    #: region's, whose boards are shared, and after a promotion the earlier phase's, until its games' TTL.
-    #: A leaderboard rebuild reads them all. Empty: ``games_database`` alone.
-    leaderboard_games_databases: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: region's (a player's games follow the region that served them), and after a promotion the earlier
+    #: phase's, until its games' TTL. Leaderboard rebuilds and live event progress read them all.
+    #: Empty: ``games_database`` alone.
+    all_games_databases: Annotated[list[str], NoDecode] = Field(default_factory=list)
     #: Redis socket (connect and read) timeout: a slow Redis costs a request at most this per call.
     redis_timeout_ms: int = Field(default=200, ge=10, le=5000)
     #: Consecutive Redis failures that open the breaker; seconds it stays open before a trial call.
@@ -145,14 +146,14 @@ class Settings(BaseSettings):
         "admin_ip_allowlist",
         "trusted_proxies",
         "metrics_allowlist",
-        "leaderboard_games_databases",
+        "all_games_databases",
         mode="before",
     )
     @classmethod
     def _parse_lists(cls, value: Any) -> Any:
         return _string_list(value)
 
-    @field_validator("leaderboard_games_databases")
+    @field_validator("all_games_databases")
     @classmethod
     def _database_ids(cls, value: list[str]) -> list[str]:
         bad = [name for name in value if not DATABASE_ID.match(name)]
@@ -181,18 +182,18 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _own_games_database_listed(self) -> Settings:
-        listed = self.leaderboard_games_databases
+        listed = self.all_games_databases
         if listed and self.games_database not in listed:
             raise SettingsError(
-                f"POG_LEADERBOARD_GAMES_DATABASES {listed} leaves out POG_GAMES_DATABASE "
+                f"POG_ALL_GAMES_DATABASES {listed} leaves out POG_GAMES_DATABASE "
                 f"{self.games_database!r}: list every database a game may be in, this one included"
             )
         return self
 
     @property
-    def rebuild_games_databases(self) -> list[str]:
-        """The databases a leaderboard rebuild reads finished games from."""
-        return self.leaderboard_games_databases or [self.games_database]
+    def databases_with_games(self) -> list[str]:
+        """Every database to read a player's or a period's finished games from."""
+        return self.all_games_databases or [self.games_database]
 
     @model_validator(mode="after")
     def _prod_guard(self) -> Settings:

@@ -52,7 +52,7 @@ class GamesDatabaseUnreadableError(RuntimeError):
         super().__init__(
             f"games database {database!r} could not be read ({type(cause).__name__}: {cause}); the boards "
             "were not marked rebuilt. Run again when it answers, or list only the readable databases in "
-            "POG_LEADERBOARD_GAMES_DATABASES for this run and once more with all of them later "
+            "POG_ALL_GAMES_DATABASES for this run and once more with all of them later "
             "(runbooks/procedures/redis-loss.md)"
         )
 
@@ -66,7 +66,7 @@ class LeaderboardArchive:
 
     @classmethod
     def for_settings(cls, settings: Settings, users: firestore.AsyncClient) -> LeaderboardArchive:
-        names = settings.rebuild_games_databases
+        names = settings.databases_with_games
         return cls({name: database_client(users, name) for name in names}, users)
 
     async def close(self) -> None:

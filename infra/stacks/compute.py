@@ -155,8 +155,8 @@ class ComputeArgs:
     profile: PhaseProfile
     depends_on: Sequence[pulumi.Resource] = ()
     #: Every database that may hold finished games: the regions' and those an earlier phase wrote to,
-    #: whose games live out their TTL (POG_LEADERBOARD_GAMES_DATABASES, read by a leaderboard rebuild).
-    leaderboard_games_databases: Sequence[str] = ()
+    #: whose games live out their TTL (POG_ALL_GAMES_DATABASES: leaderboard rebuilds, event progress).
+    all_games_databases: Sequence[str] = ()
 
 
 class Compute(pulumi.ComponentResource):
@@ -456,11 +456,11 @@ class Compute(pulumi.ComponentResource):
             "POG_REGION": region,
             "POG_GAMES_DATABASE": args.games_databases[region],
         }
-        holding_games = sorted({*args.leaderboard_games_databases, *args.games_databases.values()})
+        holding_games = sorted({*args.all_games_databases, *args.games_databases.values()})
         if len(holding_games) > 1:
-            # The regions share the boards, and a promotion leaves games in the earlier phase's database:
-            # a rebuild in any region must read them all.
-            plain["POG_LEADERBOARD_GAMES_DATABASES"] = json.dumps(holding_games)
+            # The regions share the boards and the players, and a promotion leaves games in the earlier
+            # phase's database: a rebuild, or a player's event progress, must read them all.
+            plain["POG_ALL_GAMES_DATABASES"] = json.dumps(holding_games)
         clash = sorted(plain.keys() & args.secrets.keys())
         if clash:
             raise ValueError(

@@ -174,10 +174,10 @@ def test_a_leaderboard_rebuild_in_any_region_reads_every_database_holding_games(
         plain = {e["name"]: e["value"] for e in _container(service)["envs"] if "valueSource" not in e}
         settings = Settings(
             games_database=plain["POG_GAMES_DATABASE"],
-            leaderboard_games_databases=plain.get("POG_LEADERBOARD_GAMES_DATABASES", ""),
+            all_games_databases=plain.get("POG_ALL_GAMES_DATABASES", ""),
         )
-        assert sorted(settings.rebuild_games_databases) == REBUILD_READS[phase]
-        assert ("POG_LEADERBOARD_GAMES_DATABASES" in plain) == (phase > 1)
+        assert sorted(settings.databases_with_games) == REBUILD_READS[phase]
+        assert ("POG_ALL_GAMES_DATABASES" in plain) == (phase > 1)
 
 
 def test_health_probes(plan: Plan) -> None:

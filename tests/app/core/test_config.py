@@ -99,33 +99,31 @@ def test_every_regions_games_database_from_a_json_list_or_commas(
     monkeypatch: pytest.MonkeyPatch, listed: str
 ) -> None:
     monkeypatch.setenv("POG_GAMES_DATABASE", "games-europe-west4")
-    monkeypatch.setenv("POG_LEADERBOARD_GAMES_DATABASES", listed)
-    assert Settings().rebuild_games_databases == ["games-us-east4", "games-europe-west4"]
+    monkeypatch.setenv("POG_ALL_GAMES_DATABASES", listed)
+    assert Settings().databases_with_games == ["games-us-east4", "games-europe-west4"]
 
 
 def test_the_rebuild_reads_the_own_games_database_when_no_list_is_set(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("POG_GAMES_DATABASE", "games-europe-west4")
-    monkeypatch.delenv("POG_LEADERBOARD_GAMES_DATABASES", raising=False)
-    assert Settings().rebuild_games_databases == ["games-europe-west4"]
+    monkeypatch.delenv("POG_ALL_GAMES_DATABASES", raising=False)
+    assert Settings().databases_with_games == ["games-europe-west4"]
 
 
 def test_a_games_database_list_without_the_own_database_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POG_GAMES_DATABASE", "games-europe-west4")
-    monkeypatch.setenv("POG_LEADERBOARD_GAMES_DATABASES", "games-us-east4")
-    with pytest.raises(
-        ValidationError, match=r"POG_LEADERBOARD_GAMES_DATABASES .* leaves out POG_GAMES_DATABASE"
-    ):
+    monkeypatch.setenv("POG_ALL_GAMES_DATABASES", "games-us-east4")
+    with pytest.raises(ValidationError, match=r"POG_ALL_GAMES_DATABASES .* leaves out POG_GAMES_DATABASE"):
         Settings()
 
 
 @pytest.mark.parametrize("name", ["Games_EU", "g", "games-", "games/eu"])
 def test_a_malformed_games_database_id_is_refused(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
-    monkeypatch.setenv("POG_LEADERBOARD_GAMES_DATABASES", f"(default),{name}")
-    with pytest.raises(ValidationError, match="leaderboard_games_databases"):
+    monkeypatch.setenv("POG_ALL_GAMES_DATABASES", f"(default),{name}")
+    with pytest.raises(ValidationError, match="all_games_databases"):
         Settings()
-    monkeypatch.delenv("POG_LEADERBOARD_GAMES_DATABASES")
+    monkeypatch.delenv("POG_ALL_GAMES_DATABASES")
     monkeypatch.setenv("POG_GAMES_DATABASE", name)
     with pytest.raises(ValidationError, match="games_database"):
         Settings()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ from google.cloud import firestore
 
 from app.services.grant_port import GrantSource
 from scripts.services import free_port
-from tests.app.conftest import MakeClient, Mint
+from tests.app.conftest import Backends, MakeClient, Mint
 from tests.app.events.conftest import (
     ADMIN_NET,
     RecordingGranter,
@@ -332,3 +333,29 @@ def test_a_held_grant_is_reported(
     assert _claim(events_client, h, event_id).json()["status"] == "held"
     assert _claim(events_client, h, event_id).json()["status"] == "held"
     assert len(granter.calls) == 1
+
+
+def test_progress_counts_the_games_of_every_database_a_game_may_be_in(
+    make_client: MakeClient, admin: dict[str, str], auth: Mint, backends: Backends
+) -> None:
+    """Phase 3: a player's games follow the region that served them, so one player's games are in several
+    regions' databases (and, after a promotion, in the earlier phase's)."""
+    here, there = (f"games-{region}-{uuid.uuid4().hex[:8]}" for region in ("us", "eu"))
+    h = auth("alice")
+    everywhere = make_client(
+        admin_ip_allowlist=ADMIN_NET, games_database=here, all_games_databases=[here, there]
+    )
+    event_id = create_event(everywhere, admin, goal={"metric": "total_score", "target": 30})
+    assert _join(everywhere, h, event_id).status_code == 200
+    play(everywhere, h, [4, 6])  # 10 points, finished here
+    there_db = firestore.Client(project=backends.project, database=there)
+    try:
+        seed_finished_game(there_db, "alice", datetime.now(UTC), score=25)  # finished in the other region
+    finally:
+        there_db.close()
+
+    only_here = make_client(admin_ip_allowlist=ADMIN_NET, games_database=here)
+    assert only_here.get(f"/v1/events/{event_id}/me", headers=h).json()["progress"] == 10
+    mine = everywhere.get(f"/v1/events/{event_id}/me", headers=h).json()
+    assert (mine["progress"], mine["qualified"]) == (35, True)
+    assert _claim(everywhere, h, event_id).json()["progress"] == 35

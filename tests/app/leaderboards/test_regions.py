@@ -71,7 +71,7 @@ def test_a_rebuild_in_one_region_restores_the_games_of_every_region(
 ) -> None:
     us, eu = regions
     clock = Clock(T0 + timedelta(hours=2))
-    both = {"games_database": us, "leaderboard_games_databases": [us, eu], "leaderboard_rules": RULES}
+    both = {"games_database": us, "all_games_databases": [us, eu], "leaderboard_rules": RULES}
     _play_in_both_regions(backends, clock, regions, both)
     before = boards_content(rds)
     assert len(before) >= 10
