@@ -121,7 +121,13 @@ local function put(key, rule, value, bits)
   local tail = tonumber(value) - math.min(score, cap) * span
   local total = score
   local current = redis.call('ZSCORE', key, uid)
-  if current then total = total + math.floor(tonumber(current) / span) end
+  if current then
+    current = tonumber(current)
+    local held = math.floor(current / span)
+    total = total + held
+    -- The total's time is its latest game's (the smaller tail), in whatever order the games arrive.
+    tail = math.min(tail, current - held * span)
+  end
   return redis.call('ZADD', key, 'CH', string.format('%.0f', math.min(total, cap) * span + tail), uid)
 end
 
