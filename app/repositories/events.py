@@ -20,6 +20,7 @@ from google.cloud.firestore_v1.async_transaction import AsyncTransaction
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from app.core.metrics import firestore_timer
+from app.repositories.transactions import run_transaction
 from app.services.live_events_models import (
     ClaimRecord,
     ClaimStatus,
@@ -233,8 +234,7 @@ class EventRepository:
             return record
 
         try:
-            with firestore_timer("transaction"):
-                return await run(self._db.transaction()), True
+            return await run_transaction(self._db, run, "claim_busy"), True
         except AlreadyExists:
             existing = await self.get_claim(event_id, uid)
             assert existing is not None  # claims are never deleted

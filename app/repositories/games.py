@@ -27,6 +27,7 @@ from google.cloud.firestore_v1.base_document import DocumentSnapshot
 
 from app.core.config import Settings
 from app.repositories.clients import close_firestore, games_client
+from app.repositories.transactions import run_transaction
 from app.repositories.users import COLLECTION as USERS
 from app.services.games import (
     Accept,
@@ -43,10 +44,6 @@ from app.services.models import Stats
 from app.services.users import ServiceError
 
 COLLECTION = "games"
-#: Two finishes of one game read, then write, the same document: Firestore aborts one transaction of such
-#: a pair (a lock timeout on the emulator) and the client retries it; the SDK's default of 5 attempts ran
-#: out under load, which answered 500 to a finish that only had to wait.
-FINISH_ATTEMPTS = 12
 SCORED = "scored_games"
 _META = (
     "uid",
@@ -152,7 +149,7 @@ class GameRepository:
             )
             return chunk
 
-        return await run(self._db.transaction())
+        return await run_transaction(self._db, run, "game_busy")
 
     async def finish(
         self,
@@ -202,7 +199,7 @@ class GameRepository:
             finished = replace(game, status=GameStatus.finished, final_score=score, finished_at=now)
             return Finished(finished, country)
 
-        return await run(self._db.transaction())
+        return await run_transaction(self._db, run, "game_busy")
 
     async def _finish_apart(
         self,
@@ -240,7 +237,7 @@ class GameRepository:
             )
             return replace(game, status=GameStatus.finished, final_score=score, finished_at=now), True
 
-        game, pending = await outcome(self._db.transaction(max_attempts=FINISH_ATTEMPTS))
+        game, pending = await run_transaction(self._db, outcome, "game_busy")
         user_ref = self._users.collection(USERS).document(game.uid)
         if not pending:
             user = await user_ref.get(field_paths=["country"])
@@ -262,6 +259,6 @@ class GameRepository:
             country = data.get("country")
             return country if isinstance(country, str) else None
 
-        country = await scored(self._users.transaction())
+        country = await run_transaction(self._users, scored, "game_busy")
         await ref.update({"stats_applied": True, "country": country})
         return Finished(game, country)

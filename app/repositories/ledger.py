@@ -17,20 +17,16 @@ transactions read everything before they write), so the work may read and write 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import logging
-import random
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
-from google.api_core.exceptions import Aborted, DeadlineExceeded
 from google.cloud import firestore
 from google.cloud.firestore_v1.async_transaction import AsyncTransaction
 
 from app.core.metrics import firestore_timer
+from app.repositories.transactions import run_transaction
 from app.repositories.users import COLLECTION as USERS
 from app.services.audit import ChainHead
 from app.services.grants_models import (
@@ -46,8 +42,6 @@ from app.services.grants_models import (
 )
 from app.services.users import ServiceError
 
-log = logging.getLogger("app.ledger")
-
 T = TypeVar("T")
 
 TRANSACTIONS = "transactions"
@@ -55,8 +49,6 @@ CHAINS = "audit_chains"
 MARKERS = "processed_sources"
 PAYMENTS = "payments"
 REVIEW = "review_queue"
-#: How long a contended transaction is retried before the request answers 503 (the provider retries).
-RETRY_BUDGET_S = 20.0
 
 
 def _digest(value: str) -> str:
@@ -283,14 +275,9 @@ class LedgerRepository:
         work: Callable[[LedgerTxn], Awaitable[T]],
         settled: Callable[[], Awaitable[T | None]] | None = None,
     ) -> T:
-        """Run ``work`` in one transaction, retried from scratch when Firestore aborts it.
-
-        The client library retries only a failed commit; a contended read (the emulator's pessimistic
-        locks, Firestore's lock timeouts) aborts before that, so the whole attempt is retried here, with
-        jittered backoff, for at most ``RETRY_BUDGET_S``. Before each retry ``settled`` (a plain read,
-        no locks) may answer instead: e.g. a concurrent delivery of the same event has committed, so this
-        one is a duplicate without taking part in the contention again.
-        """
+        """Run ``work`` in one transaction, retried from scratch when Firestore aborts it
+        (``run_transaction``). Before each retry ``settled`` may answer instead: e.g. a concurrent
+        delivery of the same event has committed, so this one is a duplicate."""
 
         @firestore.async_transactional
         async def attempt(txn: AsyncTransaction) -> T:
@@ -299,22 +286,7 @@ class LedgerRepository:
             view.flush()
             return result
 
-        deadline = time.monotonic() + RETRY_BUDGET_S
-        delay = 0.05
-        while True:
-            try:
-                with firestore_timer("transaction"):
-                    return await attempt(self._db.transaction(max_attempts=1))
-            except (Aborted, DeadlineExceeded, ValueError) as exc:
-                if isinstance(exc, ValueError) and "attempts" not in str(exc):
-                    raise
-                if time.monotonic() + delay > deadline:
-                    log.warning("ledger transaction gave up: contention", extra={"event": "ledger_busy"})
-                    raise ServiceError(503, "ledger_busy", "the ledger is busy; retry") from exc
-            await asyncio.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 2.0)
-            if settled is not None and (answer := await settled()) is not None:
-                return answer
+        return await run_transaction(self._db, attempt, "ledger_busy", settled=settled)
 
     async def find_marker(self, source_id: str) -> Marker | None:
         with firestore_timer("get"):

@@ -10,6 +10,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.async_transaction import AsyncTransaction
 
 from app.core.metrics import firestore_timer
+from app.repositories.transactions import run_transaction
 from app.repositories.users import COLLECTION as USERS
 from app.services.notifications import MAX_DEVICES, Platform
 
@@ -40,8 +41,7 @@ class DeviceRepository:
             for stale in others[MAX_DEVICES - 1 :]:
                 txn.delete(stale.reference)
 
-        with firestore_timer("transaction"):
-            await run(self._db.transaction())
+        await run_transaction(self._db, run, "devices_busy")
 
     async def tokens(self, uid: str) -> list[str]:
         found: list[str] = []
