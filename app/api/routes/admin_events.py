@@ -15,7 +15,7 @@ from app.services.live_events_models import LiveEvent
 router = Router(tags=["admin"])
 
 
-@router.post("/v1/admin/events", status_code=201, responses=service_errors(403))
+@router.post("/v1/admin/events", status_code=201, responses=service_errors(403, 503))
 async def create_event(
     body: EventCreate, admin: AdminUser, c: ContainerDep, response: Response, background: BackgroundTasks
 ) -> AdminEventOut:
@@ -27,7 +27,7 @@ async def create_event(
     return _admin_view(event)
 
 
-@router.patch("/v1/admin/events/{event_id}", responses=service_errors(403, 404, 409))
+@router.patch("/v1/admin/events/{event_id}", responses=service_errors(403, 404, 409, 503))
 async def update_event(
     event_id: Annotated[str, Path(pattern=EVENT_ID_PATTERN)],
     body: EventPatch,

@@ -76,7 +76,7 @@ async def review_queue(
     return ReviewPageView(items=[ReviewView.of(i) for i in page.items], next_cursor=page.next_cursor)
 
 
-@router.post("/{item_id}/approve", responses=service_errors(403, 404, 409))
+@router.post("/{item_id}/approve", responses=service_errors(403, 404, 409, 503))
 async def approve(
     item_id: ItemId, admin: AdminUser, c: ContainerDep, body: Decision | None = None
 ) -> ReviewView:
@@ -85,7 +85,7 @@ async def approve(
     return ReviewView.of(item)
 
 
-@router.post("/{item_id}/reject", responses=service_errors(403, 404, 409))
+@router.post("/{item_id}/reject", responses=service_errors(403, 404, 409, 503))
 async def reject(
     item_id: ItemId, admin: AdminUser, c: ContainerDep, body: Decision | None = None
 ) -> ReviewView:

@@ -76,7 +76,7 @@ async def claim_reward(
     )
 
 
-@router.post("/v1/me/devices", tags=["me"], status_code=201)
+@router.post("/v1/me/devices", tags=["me"], status_code=201, responses=service_errors(503))
 async def register_device(body: DeviceIn, user: CurrentUser, c: ContainerDep) -> DeviceOut:
     """Register the app install's FCM token for reward notifications (and the ``live-events`` topic)."""
     return DeviceOut(device_id=await c.notifier.register_device(user.uid, body.token, body.platform))

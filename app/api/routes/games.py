@@ -34,14 +34,14 @@ async def start_game(
     return GameCreated(game_id=await c.games.start(user.uid, user.name, mode))
 
 
-@router.post("/{game_id}/events", responses=service_errors(404, 409, 413))
+@router.post("/{game_id}/events", responses=service_errors(404, 409, 413, 503))
 async def add_events(game_id: GameId, body: EventBatch, user: CurrentUser, c: ContainerDep) -> EventsAccepted:
     """Append a batch (1..100 events, ``t_ms`` never decreasing) to an active session of the caller."""
     chunk = await c.games.add_events(user.uid, game_id, [event.stored() for event in body.events])
     return EventsAccepted(accepted=len(body.events), event_count=chunk.event_count)
 
 
-@router.post("/{game_id}/finish", responses=service_errors(404, 409))
+@router.post("/{game_id}/finish", responses=service_errors(404, 409, 503))
 async def finish_game(game_id: GameId, body: GameFinish, user: CurrentUser, c: ContainerDep) -> FinishResult:
     """Finish the caller's session (idempotent); 422 ``implausible_score`` rejects the game."""
     return await c.games.finish(user.uid, user.name, game_id, body.score)
