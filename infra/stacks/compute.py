@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -157,6 +157,48 @@ class ComputeArgs:
     #: Every database that may hold finished games: the regions' and those an earlier phase wrote to,
     #: whose games live out their TTL (POG_ALL_GAMES_DATABASES: leaderboard rebuilds, event progress).
     all_games_databases: Sequence[str] = ()
+
+
+def plain_env_for(
+    region: str,
+    admin_ip_allowlist: Sequence[str],
+    plain_env: Mapping[str, pulumi.Input[str]],
+    games_databases: Mapping[str, str],
+    all_games_databases: Sequence[str],
+) -> dict[str, pulumi.Input[str]]:
+    """The app's plain settings in ``region``; ``plain_env`` overrides the derived ones (a restored games
+    database: runbooks/procedures/restore-from-export.md, step 4), except the region itself."""
+    plain: dict[str, pulumi.Input[str]] = {
+        "POG_ADMIN_IP_ALLOWLIST": json.dumps(list(admin_ip_allowlist)),
+        # The app believes CF-Connecting-IP only from these connecting addresses: Cloud Armor admits
+        # nothing else, and the ingress setting lets nothing but the load balancer reach the service.
+        "POG_TRUSTED_PROXIES": json.dumps([*CLOUDFLARE_IPV4, *CLOUDFLARE_IPV6]),
+        "POG_FORWARDED_FOR_HOPS": str(LB_FORWARDED_FOR_HOPS),
+        **plain_env,
+        "POG_REGION": region,
+        "POG_GAMES_DATABASE": plain_env.get("POG_GAMES_DATABASE", games_databases[region]),
+    }
+    holding_games = sorted({*all_games_databases, *games_databases.values()})
+    if "POG_ALL_GAMES_DATABASES" not in plain_env and len(holding_games) > 1:
+        # The regions share the boards and the players, and a promotion leaves games in the earlier
+        # phase's database: a rebuild, or a player's event progress, must read them all.
+        plain["POG_ALL_GAMES_DATABASES"] = json.dumps(holding_games)
+    own, listed = plain["POG_GAMES_DATABASE"], plain.get("POG_ALL_GAMES_DATABASES")
+    if isinstance(own, str) and isinstance(listed, str) and own not in _names(listed):
+        raise ValueError(
+            f"POG_GAMES_DATABASE {own!r} is not in POG_ALL_GAMES_DATABASES {listed} in {region}: the app "
+            "would refuse to start. Override both in plain_env, the restored database in place of the one "
+            "it replaces (runbooks/procedures/restore-from-export.md, step 4)"
+        )
+    return plain
+
+
+def _names(listed: str) -> list[str]:
+    """A JSON list or a comma-separated string, as the app reads its list settings."""
+    text = listed.strip()
+    if text.startswith("["):
+        return [str(name) for name in json.loads(text)]
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 class Compute(pulumi.ComponentResource):
@@ -446,21 +488,9 @@ class Compute(pulumi.ComponentResource):
         One builder for the API service and the jobs that run the app's commands, so both see the same
         settings."""
         args = self._args
-        plain: dict[str, pulumi.Input[str]] = {
-            "POG_ADMIN_IP_ALLOWLIST": json.dumps(list(args.admin_ip_allowlist)),
-            # The app believes CF-Connecting-IP only from these connecting addresses: Cloud Armor admits
-            # nothing else, and the ingress setting lets nothing but the load balancer reach the service.
-            "POG_TRUSTED_PROXIES": json.dumps([*CLOUDFLARE_IPV4, *CLOUDFLARE_IPV6]),
-            "POG_FORWARDED_FOR_HOPS": str(LB_FORWARDED_FOR_HOPS),
-            **args.plain_env,
-            "POG_REGION": region,
-            "POG_GAMES_DATABASE": args.games_databases[region],
-        }
-        holding_games = sorted({*args.all_games_databases, *args.games_databases.values()})
-        if len(holding_games) > 1:
-            # The regions share the boards and the players, and a promotion leaves games in the earlier
-            # phase's database: a rebuild, or a player's event progress, must read them all.
-            plain["POG_ALL_GAMES_DATABASES"] = json.dumps(holding_games)
+        plain = plain_env_for(
+            region, args.admin_ip_allowlist, args.plain_env, args.games_databases, args.all_games_databases
+        )
         clash = sorted(plain.keys() & args.secrets.keys())
         if clash:
             raise ValueError(

@@ -180,6 +180,34 @@ def test_a_leaderboard_rebuild_in_any_region_reads_every_database_holding_games(
         assert ("POG_ALL_GAMES_DATABASES" in plain) == (phase > 1)
 
 
+PHASE2 = {"us-central1": "game-sessions"}, ("(default)", "game-sessions")
+
+
+def test_a_restored_games_database_replaces_the_damaged_one_in_both_settings() -> None:
+    restored = {"POG_GAMES_DATABASE": "games-restored", "POG_ALL_GAMES_DATABASES": "(default),games-restored"}
+    env = compute.plain_env_for("us-central1", (), restored, *PHASE2)
+    assert (env["POG_GAMES_DATABASE"], env["POG_ALL_GAMES_DATABASES"]) == (
+        "games-restored",
+        "(default),games-restored",
+    )
+    assert compute.plain_env_for("us-central1", (), {"POG_REGION": "elsewhere"}, *PHASE2)["POG_REGION"] == (
+        "us-central1"
+    )
+    # One database in phase 1: overriding it alone is enough.
+    alone = compute.plain_env_for(
+        "us-central1", (), {"POG_GAMES_DATABASE": "games-restored"}, {"us-central1": "(default)"}, ()
+    )
+    assert alone["POG_GAMES_DATABASE"] == "games-restored"
+    assert "POG_ALL_GAMES_DATABASES" not in alone
+
+
+def test_a_games_database_missing_from_the_list_is_refused_at_plan_time() -> None:
+    with pytest.raises(
+        ValueError, match=r"'games-restored' is not in POG_ALL_GAMES_DATABASES .*restore-from-export"
+    ):
+        compute.plain_env_for("us-central1", (), {"POG_GAMES_DATABASE": "games-restored"}, *PHASE2)
+
+
 def test_health_probes(plan: Plan) -> None:
     for service in _mine(plan, RUN):
         container = _container(service)
