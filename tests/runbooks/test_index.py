@@ -128,3 +128,23 @@ def test_region_lists_name_the_api_regions(path: Path) -> None:
             assert named <= known, (
                 f"{_relative(path)}: {sorted(named - known)} are not API regions ({sorted(known)})"
             )
+
+
+def test_a_restored_games_database_gets_the_indexes_and_ttl_the_stacks_declare() -> None:
+    """restore-from-export.md creates by hand, on a database restored under a new id, what
+    infra/stacks/data.py declares on every games database: the same composite indexes and the TTL."""
+    from infra.stacks.data import COMPOSITE_INDEXES, GAME_TTL_FIELD, GAMES_COLLECTION
+
+    text = (RUNBOOKS / "procedures" / "restore-from-export.md").read_text(encoding="utf-8")
+    created = {
+        tuple(
+            (field, order.upper())
+            for field, order in re.findall(r"--field-config=field-path=([\w.]+),order=(\w+)", line)
+        )
+        for line in text.splitlines()
+        if "indexes composite create" in line and f"--collection-group={GAMES_COLLECTION}" in line
+    }
+    assert created == {i.fields for i in COMPOSITE_INDEXES if i.collection == GAMES_COLLECTION}
+    assert re.search(
+        rf"fields ttls update {GAME_TTL_FIELD} .*--collection-group={GAMES_COLLECTION} --enable-ttl", text
+    )
