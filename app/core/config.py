@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     profile_cache_ttl_s: int = Field(default=24 * 3600, ge=1)
     inventory_cache_ttl_s: int = Field(default=5 * 60, ge=1)
     #: Firestore database holding /games (phase 2+ moves games to their own database).
-    games_database: str = Field(default="(default)", pattern=DATABASE_ID.pattern)
+    games_database: str = "(default)"
     #: Every database a finished game may be in (``games_database`` among them): in phase 3 every API
     #: region's (a player's games follow the region that served them), and after a promotion the earlier
     #: phase's, until its games' TTL. Leaderboard rebuilds and live event progress read them all.
@@ -153,13 +153,17 @@ class Settings(BaseSettings):
     def _parse_lists(cls, value: Any) -> Any:
         return _string_list(value)
 
-    @field_validator("all_games_databases")
+    @field_validator("games_database", "all_games_databases")
     @classmethod
-    def _database_ids(cls, value: list[str]) -> list[str]:
-        bad = [name for name in value if not DATABASE_ID.match(name)]
+    def _database_ids(cls, value: str | list[str]) -> str | list[str]:
+        names = [value] if isinstance(value, str) else value
+        bad = [name for name in names if not DATABASE_ID.match(name)]
         if bad:
-            raise ValueError(f"{bad} are not Firestore database ids (lowercase letters, digits and '-')")
-        return list(dict.fromkeys(value))
+            raise ValueError(
+                f"{bad} are not Firestore database ids: 4-63 lowercase letters, digits and '-', starting "
+                "with a letter and ending with a letter or digit, or (default)"
+            )
+        return value if isinstance(value, str) else list(dict.fromkeys(value))
 
     @field_validator("admin_ip_allowlist", "trusted_proxies", "metrics_allowlist")
     @classmethod

@@ -216,10 +216,10 @@ class PaymentService:
             review_reasons=tuple(mismatches),
             amount_minor=_cents(event.get("price")),
         )
-        request = _product_grant(uid, source_id, product, f"{kind.lower()} {product.id}")
         if product.coins == 0 and not product.items:
             # An entitlement-only product: the grant service needs something to grant; use the entitlement.
             return await self._grants.record(source_id, f"rc:{kind}:entitlement_only", uid)
+        request = _product_grant(uid, source_id, product, f"{kind.lower()} {product.id}")
         return await self._grants.purchase(request, purchase)
 
     async def _end_entitlements(self, source_id: str, uid: str, ids: list[str]) -> Result:
