@@ -23,6 +23,7 @@ from app.api.routes import (
     me,
     metrics,
     presence,
+    purchases,
     transactions,
     users,
     webhooks,
@@ -38,6 +39,7 @@ from app.repositories.breaker import RedisBreaker
 from app.repositories.cache import RedisCache
 from app.repositories.clients import (
     close_firestore,
+    close_redis,
     firestore_client,
     ping_firestore,
     ping_redis,
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             cache,
             profile_ttl_s=settings.profile_cache_ttl_s,
             inventory_ttl_s=settings.inventory_cache_ttl_s,
+            stats_ttl_s=settings.stats_cache_ttl_s,
         )
         game_store = GameRepository.for_settings(settings, db)
         boards = build_leaderboards(settings, rds, breaker, db, user_service)
@@ -100,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         transport = getattr(app.state, "revenuecat_transport", None)
         economy = await build_economy(settings, db, rds, breaker, cache, transport)
         live = build_live_events(settings, db, cache, economy.grants)
+        economy.payments.send_receipts_through(live.notifier)  # purchase receipts are pushes
         app.state.container = Container(
             settings=settings,
             verifier=verifier,
@@ -141,7 +145,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await boards.close()
             await live.aclose()
             await economy.aclose()
-            await rds.aclose()
+            await limiter.aclose()
+            await close_redis(rds)
             await game_store.close()
             await close_firestore(db)
             verifier.close()
@@ -170,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(games.router)
     app.include_router(transactions.router)
     app.include_router(webhooks.router)
+    app.include_router(purchases.router)
     app.include_router(admin_review.router)
     app.include_router(events.router)
     app.include_router(admin_events.router)

@@ -63,7 +63,7 @@ cache = Cache(
         source_cidrs=pulumi.Output.all(*[a.address for a in foundation.egress_addresses]).apply(
             lambda ips: [f"{ip}/32" for ip in ips]
         ),
-        redis_url_secret=foundation.secrets["POG_REDIS_URL"],
+        redis_url_secrets=foundation.regional_secrets["POG_REDIS_URL"],
         profile=profile,
         depends_on=apis,
     ),
@@ -80,7 +80,7 @@ compute = Compute(
         api_hostname=cfg.api_hostname,
         admin_ip_allowlist=cfg.admin_ip_allowlist,
         service_account=foundation.service_accounts["api"],
-        secrets=foundation.secrets,
+        secrets=foundation.regional_secrets,
         plain_env={
             "POG_ENVIRONMENT": cfg.environment,
             "POG_FIREBASE_PROJECT_ID": cfg.gcp_project,
@@ -88,6 +88,9 @@ compute = Compute(
             # A revoked token or disabled account is refused within 30 s on an instance that has seen
             # it, for one Firebase Auth call per token per instance every 30 s instead of per request.
             "POG_AUTH_REVOCATION_CHECK_INTERVAL_S": "30",
+            # Stripe Checkout sends the player back to the game's site (POST /v1/purchases/stripe/checkout).
+            "POG_STRIPE_CHECKOUT_SUCCESS_URL": f"https://{cfg.domain}/purchase/complete",
+            "POG_STRIPE_CHECKOUT_CANCEL_URL": f"https://{cfg.domain}/purchase/cancelled",
         },
         games_databases=data.game_database_ids,
         all_games_databases=tuple(data.databases),
@@ -95,7 +98,7 @@ compute = Compute(
         subnets=foundation.subnets,
         profile=profile,
         # Cloud Run resolves the "latest" version of every secret when a revision starts.
-        depends_on=[*apis, cache.redis_url_version],
+        depends_on=[*apis, *cache.redis_url_versions],
     ),
     opts,
 )
@@ -157,7 +160,14 @@ pulumi.export("apiRegionUrls", {region: svc.uri for region, svc in compute.servi
 pulumi.export("loadBalancerAddress", compute.lb_address.address)
 pulumi.export("firestoreDatabases", sorted(data.databases))
 pulumi.export("leaderboardsRebuildJobs", {region: job.name for region, job in compute.rebuild_jobs.items()})
+pulumi.export(
+    "opsJobs",
+    {name: {region: job.name for region, job in jobs.items()} for name, jobs in compute.jobs.items()},
+)
 pulumi.export("exportBucket", backups.export_bucket.name)
+# GitHub variable REPO_BACKUP_BUCKET of the stack's environment (.github/workflows/repo-backup.yml).
+pulumi.export("repoBackupBucket", backups.repo_backup_bucket.name)
+pulumi.export("secretRotationSubscription", foundation.rotation_subscription.name)
 # GitHub variable GCP_SNAPSHOT_SERVICE_ACCOUNT of the stack's environment (.github/workflows/snapshot.yml).
 pulumi.export("exporterServiceAccount", backups.exporter_email)
 pulumi.export("redisBackupBucket", cache.backup_bucket.name)

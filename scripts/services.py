@@ -95,17 +95,91 @@ def _start_redis(workdir: Path, port: int) -> Service:
     with log.open("wb") as out:
         process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     service = Service("redis-server", process, port, log)
-
-    def ready() -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    _wait(service, ready, 10)
+    _wait(service, lambda: _pong(port), 10)
     return service
+
+
+@dataclass
+class RedisClusterNodes:
+    """The primaries of a throw-away Redis Cluster (no replicas); ``url`` names one of them."""
+
+    nodes: list[Service]
+
+    @property
+    def ports(self) -> list[int]:
+        return [node.port for node in self.nodes]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.nodes[0].port}/0"
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+def start_redis_cluster(workdir: Path, nodes: int = 3) -> RedisClusterNodes:
+    """``nodes`` redis-servers in cluster mode on free ports, the 16384 slots split between them
+    (``redis-cli --cluster create``); returns once every node reports ``cluster_state:ok``."""
+    cli = shutil.which("redis-cli")
+    if cli is None:
+        raise RuntimeError(REDIS_HINT)
+    cluster = RedisClusterNodes([])
+    try:
+        for _ in range(nodes):
+            cluster.nodes.append(_on_a_free_port(lambda p: _start_cluster_node(workdir, p), None))
+        _create_cluster(cli, cluster)
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+
+
+def _start_cluster_node(workdir: Path, port: int) -> Service:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError(REDIS_HINT)
+    node_dir = workdir / f"cluster-{port}"
+    node_dir.mkdir(exist_ok=True)
+    log = workdir / f"redis-cluster-{port}.log"
+    # The cluster bus gets a free port of its own: the default (port + 10000) may be taken or past 65535.
+    cmd = [binary, "--port", str(port), "--cluster-port", str(free_port()), "--bind", "127.0.0.1",
+           "--save", "", "--appendonly", "no", "--dir", str(node_dir), "--cluster-enabled", "yes",
+           "--cluster-config-file", f"nodes-{port}.conf", "--cluster-node-timeout", "2000"]  # fmt: skip
+    with log.open("wb") as out:
+        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    service = Service("redis-server (cluster node)", process, port, log)
+    _wait(service, lambda: _pong(port), 10)
+    return service
+
+
+def _pong(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _create_cluster(cli: str, cluster: RedisClusterNodes) -> None:
+    addresses = [f"127.0.0.1:{port}" for port in cluster.ports]
+    cmd = [cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"]
+    created = subprocess.run(cmd, capture_output=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
+    if created.returncode != 0:
+        output = (created.stdout + created.stderr).decode(errors="replace")[-2000:]
+        raise RuntimeError(f"redis-cli --cluster create failed ({created.returncode}):\n{output}")
+    deadline = time.monotonic() + 30
+    while not all(_cluster_ok(cli, port) for port in cluster.ports):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the Redis Cluster on {addresses} did not reach cluster_state:ok in 30 s")
+        time.sleep(0.1)
+
+
+def _cluster_ok(cli: str, port: int) -> bool:
+    cmd = [cli, "-h", "127.0.0.1", "-p", str(port), "CLUSTER", "INFO"]
+    info = subprocess.run(cmd, capture_output=True, timeout=10, stdin=subprocess.DEVNULL, check=False)
+    return b"cluster_state:ok" in info.stdout
 
 
 def start_firestore(workdir: Path) -> Service:

@@ -3,13 +3,16 @@
 Every `pog` call names a command registered in the typer app with options that command has, every
 `make` target and script exists, CI runs the README's test command, the offline report is one pull
 request comment edited in place, prod deploys only through the `prod` environment, and every job holds
-exactly the write permissions it uses.
+exactly the write permissions it uses. The image is built and scanned on every change, deployed by digest
+(prod deploys the digest dev deployed) and smoke-tested after every `pulumi up`; the code repository is
+bundled and backed up every week.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -270,7 +273,25 @@ def test_the_shell_reader_finds_commands_where_the_shell_does() -> None:
 
 
 def test_the_workflows_exist() -> None:
-    assert {"ci.yml", "preview.yml", "deploy.yml", "promote.yml", "snapshot.yml"} <= set(WORKFLOWS)
+    assert {
+        "ci.yml",
+        "preview.yml",
+        "deploy.yml",
+        "deploy-stack.yml",
+        "promote.yml",
+        "snapshot.yml",
+        "repo-backup.yml",
+    } <= set(WORKFLOWS)
+
+
+def _called(job: dict[str, Any]) -> str | None:
+    """The workflow file a job calls (`uses: ./.github/workflows/x.yml`), or None for a job with steps."""
+    uses = job.get("uses")
+    if uses is None:
+        return None
+    match = re.fullmatch(r"\./\.github/workflows/([\w.-]+\.ya?ml)", str(uses))
+    assert match is not None, f"call a workflow of this repository by its path, not {uses!r}"
+    return match.group(1)
 
 
 @pytest.mark.parametrize("name", sorted(WORKFLOWS))
@@ -282,6 +303,13 @@ def test_every_workflow_has_triggers_and_jobs_with_a_runner_and_steps(name: str)
     assert isinstance(jobs, dict), f"{name} has no jobs"
     assert jobs, f"{name} has no jobs"
     for job_id, job in jobs.items():
+        called = _called(job)
+        if called is not None:  # a reusable workflow's job: its runner and steps are in that file
+            assert called in WORKFLOWS, f"{name} job {job_id} calls {called}, which does not exist"
+            assert "workflow_call" in _trigger_names(WORKFLOWS[called]), f"{called} is not callable"
+            assert "runs-on" not in job
+            assert "steps" not in job
+            continue
         assert job.get("runs-on"), f"{name} job {job_id} has no runs-on"
         steps = job.get("steps")
         assert isinstance(steps, list), f"{name} job {job_id} has no steps"
@@ -334,16 +362,45 @@ def test_every_make_target_and_script_a_workflow_uses_exists() -> None:
     assert not problems, "\n".join(problems)
 
 
-def test_actions_are_pinned_by_major_version() -> None:
+#: Actions pinned by full commit, the release in a comment on the same line (`@<sha> # vX.Y.Z`): those
+#: added for the image and its deployment. The others are pinned by major version, as before.
+PINNED_BY_COMMIT = ("docker/", "aquasecurity/", "google-github-actions/setup-gcloud")
+
+
+def _uses_lines(name: str) -> list[str]:
+    return re.findall(r"^\s*(?:-\s+)?uses:\s*(.+?)\s*$", (WORKFLOW_DIR / name).read_text(), re.M)
+
+
+def test_actions_are_pinned_by_major_version_or_by_commit() -> None:
     for step in _steps():
-        if step.uses:
-            assert re.fullmatch(r"[\w.-]+/[\w./-]+@v\d+", step.uses), f"{step}: pin {step.uses!r} to @vN"
+        if not step.uses:
+            continue
+        action, _, ref = step.uses.partition("@")
+        assert re.fullmatch(r"[\w.-]+/[\w./-]+", action), f"{step}: {step.uses!r} is not owner/name@ref"
+        if action.startswith(PINNED_BY_COMMIT):
+            assert re.fullmatch(r"[0-9a-f]{40}", ref), f"{step}: pin {action} by its full commit, not {ref!r}"
+        else:
+            assert re.fullmatch(r"v\d+", ref), f"{step}: pin {step.uses!r} to @vN"
+    commits: dict[str, set[str]] = {}
+    for name in WORKFLOWS:
+        for line in _uses_lines(name):
+            match = re.fullmatch(r"([\w.-]+/[\w./-]+)@([0-9a-f]{40})(.*)", line)
+            if match is None:
+                continue
+            action, commit, comment = match.groups()
+            assert re.fullmatch(r"\s+# v\d+\.\d+\.\d+", comment), (
+                f"{name}: {line!r}: name the release (# vX.Y.Z)"
+            )
+            commits.setdefault(action, set()).add(f"{commit}{comment.strip()}")
+    assert commits, "no action is pinned by commit"
+    assert {a: c for a, c in commits.items() if len(c) > 1} == {}, "one commit per action in every workflow"
 
 
 @pytest.mark.parametrize("name", sorted(WORKFLOWS))
 def test_no_url_no_index_and_no_key_in_workflows(name: str) -> None:
     text = (WORKFLOW_DIR / name).read_text()
-    assert not re.search(r"\w+://", text), f"{name} names a URL; use the tools' defaults"
+    # gs://BUCKET is a Cloud Storage object path for gcloud, not an address of a service.
+    assert not re.search(r"\b(?!gs://)\w+://", text), f"{name} names a URL; use the tools' defaults"
     assert not re.search(r"index-url|find-links|INDEX_URL", text, re.I), f"{name} names a package index"
     assert "credentials_json" not in text, f"{name}: authenticate to GCP by workload identity federation"
 
@@ -380,9 +437,14 @@ def test_workflows_request_least_permissions(name: str) -> None:
     assert not _writes(workflow["permissions"]), f"{name}: grant write scopes per job, not to the workflow"
     for job_id, job in workflow["jobs"].items():
         granted = _writes(job.get("permissions", workflow["permissions"]))
-        assert granted == _needed_writes(job), (
-            f"{name} job {job_id}: writes {granted}, uses {_needed_writes(job)}"
+        called = _called(job)
+        # A called workflow's jobs get at most what the calling job grants: grant exactly what they use.
+        needed = (
+            set().union(*(_needed_writes(j) for j in WORKFLOWS[called]["jobs"].values()))
+            if called is not None
+            else _needed_writes(job)
         )
+        assert granted == needed, f"{name} job {job_id}: writes {granted}, uses {needed}"
 
 
 # --- ci.yml -------------------------------------------------------------------------------------------------
@@ -495,30 +557,274 @@ def _environment(job: dict[str, Any]) -> str | None:
     return environment.get("name") if isinstance(environment, dict) else environment
 
 
+def _deploy_calls() -> dict[str, tuple[str, dict[str, Any]]]:
+    """deploy.yml's jobs that deploy a stack through deploy-stack.yml: stack -> (job id, job)."""
+    return {
+        str((job.get("with") or {}).get("stack")): (job_id, job)
+        for job_id, job in WORKFLOWS["deploy.yml"]["jobs"].items()
+        if _called(job) == "deploy-stack.yml"
+    }
+
+
+def _needs(job: dict[str, Any]) -> set[str]:
+    needs = job.get("needs") or []
+    return {needs} if isinstance(needs, str) else set(needs)
+
+
 def test_deploy_checks_first_and_prod_needs_the_prod_environment() -> None:
     ups = _pulumi_steps("up")
-    assert {str(s.with_.get("stack-name")) for s in ups} == STACKS
+    assert ups
     for step in ups:
-        stack = str(step.with_["stack-name"])
-        assert step.workflow == "deploy.yml"
+        # One set of per-stack steps: the reusable workflow, called once per stack.
+        assert step.workflow == "deploy-stack.yml", f"{step}: pulumi up belongs in deploy-stack.yml"
+        assert str(step.with_.get("stack-name")) == "${{ inputs.stack }}"
+        assert str(step.with_.get("policyPacks")).split() == ["infra/policy"]
         checks = [
             i
             for i, s in enumerate(step.job["steps"])
             for _, command in script_commands(str(s.get("run", "")))
-            if _is_pog(command) and command[1:3] == ["check", stack]
+            if _is_pog(command)
+            and command[1:3] == ["check", "$STACK"]
+            and Step(step.workflow, step.job_id, i, s).env("STACK") == "${{ inputs.stack }}"
         ]
-        assert checks, f"{step}: run pog check {stack} before pulumi up"
-        assert min(checks) < step.index, f"{step}: run pog check {stack} before pulumi up"
-        if stack == "prod":
-            assert _environment(step.job) == "prod", f"{step}: prod deploys through the `prod` environment"
-            condition = str(step.job.get("if", ""))
-            assert "workflow_dispatch" in condition
-            assert "refs/heads/main" in condition
-        else:
-            assert _environment(step.job) != "prod"
+        assert checks, f"{step}: run pog check on the stack before pulumi up"
+        assert min(checks) < step.index, f"{step}: run pog check on the stack before pulumi up"
+        # The stack's own environment: its deployer, and prod's required reviewers before any credential.
+        assert _environment(step.job) == "${{ inputs.stack }}"
+        assert step.job["concurrency"]["group"] == "deploy-${{ inputs.stack }}"
+    calls = _deploy_calls()
+    assert set(calls) == STACKS, "deploy.yml deploys every stack through deploy-stack.yml"
+    _, prod = calls["prod"]
+    condition = str(prod.get("if", ""))
+    assert "workflow_dispatch" in condition
+    assert "inputs.stack == 'prod'" in condition
+    assert "refs/heads/main" in condition
+    assert "always()" not in condition, "prod runs only once dev has passed"
+    _, dev = calls["dev"]
+    assert "prod" not in str(dev.get("if", ""))
+    for _, job in calls.values():
+        assert job["secrets"] == {"PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}"}
     deploy = WORKFLOWS["deploy.yml"]
     assert _trigger_names(deploy) == {"push", "workflow_dispatch"}
     assert _triggers(deploy)["push"]["branches"] == ["main"]
+    assert _triggers(WORKFLOWS["deploy-stack.yml"]).keys() == {"workflow_call"}
+
+
+# --- the image: built and scanned on every change, deployed by digest, smoke-tested -------------------
+
+
+BUILD = "docker/build-push-action@"
+SCAN = "aquasecurity/trivy-action@"
+
+
+def _image_steps(workflow: str, prefix: str) -> list[Step]:
+    return [s for s in _steps(workflow) if s.uses.startswith(prefix)]
+
+
+def _assert_build_then_critical_scan(workflow: str) -> tuple[Step, Step]:
+    """The one build of the Dockerfile in ``workflow`` and the Trivy scan of that very image after it."""
+    builds, scans = _image_steps(workflow, BUILD), _image_steps(workflow, SCAN)
+    assert len(builds) == 1, f"{workflow}: build the image exactly once"
+    assert len(scans) == 1, f"{workflow}: scan the image"
+    build, scan = builds[0], scans[0]
+    assert scan.job_id == build.job_id
+    assert scan.index > build.index, f"{scan}: scan after the build"
+    assert build.with_.get("context") == "."
+    assert (ROOT / "Dockerfile").is_file()
+    assert str(build.with_.get("push", "false")).lower() == "false", f"{build}: push only what was scanned"
+    assert str(build.with_.get("load")).lower() == "true", f"{build}: load the image for the scan"
+    assert scan.with_.get("image-ref") == build.with_.get("tags"), f"{scan}: scan the image just built"
+    assert scan.with_.get("severity") == "CRITICAL"
+    assert str(scan.with_.get("exit-code")) == "1", f"{scan}: a CRITICAL finding must fail the job"
+    assert "continue-on-error" not in scan.data
+    assert "continue-on-error" not in scan.job
+    return build, scan
+
+
+def test_ci_builds_and_scans_the_image_on_every_change_and_uploads_nothing() -> None:
+    assert _trigger_names(WORKFLOWS["ci.yml"]) >= {"pull_request", "push"}
+    assert _triggers(WORKFLOWS["ci.yml"])["pull_request"] is None, "every pull request, whatever its paths"
+    build, _ = _assert_build_then_critical_scan("ci.yml")
+    job = build.job
+    assert "if" not in job, "the image job runs on every event of ci.yml"
+    assert _writes(job.get("permissions", WORKFLOWS["ci.yml"]["permissions"])) == set()
+    for step in job["steps"]:
+        uses, run = str(step.get("uses", "")), str(step.get("run", ""))
+        assert not uses.startswith(("actions/upload-artifact@", "github/codeql-action/")), (
+            f"{uses}: upload nothing"
+        )
+        assert "docker push" not in run
+        assert "${{ secrets." not in str(step)
+
+
+def test_deploy_builds_scans_and_pushes_the_image_once_and_hands_on_its_digest() -> None:
+    build, scan = _assert_build_then_critical_scan("deploy.yml")
+    job = build.job
+    pushes = [s for s in _steps("deploy.yml") if re.search(r"^\s*docker push ", s.run, re.M)]
+    assert len(pushes) == 1
+    push = pushes[0]
+    assert push.job_id == build.job_id
+    assert push.index > scan.index, f"{push}: push only after the scan passed"
+    assert re.search(r'^\s*echo "image=\$\w+" >> "\$GITHUB_OUTPUT"', push.run, re.M), (
+        f"{push}: output the digest"
+    )
+    assert "RepoDigests" in push.run, f"{push}: the digest the registry holds for the pushed image"
+    assert "@sha256:[0-9a-f]{64}" in push.run, f"{push}: refuse anything but a digest"
+    assert job["outputs"]["image"] == f"${{{{ steps.{push.data['id']}.outputs.image }}}}"
+    auth = [s for s in job["steps"][: push.index] if str(s.get("uses", "")).startswith(AUTH)]
+    assert auth, f"{push}: authenticate to GCP before pushing"
+    assert _environment(job) == "dev", "the image goes to dev's repository with dev's deployer"
+    # Nothing else builds: the per-stack workflow only copies and deploys the digest it is given.
+    for name in ("deploy-stack.yml", "promote.yml"):
+        assert not _image_steps(name, BUILD)
+        assert not any(re.search(r"\b(docker|podman) (build|push)\b", s.run) for s in _steps(name))
+    _, dev = _deploy_calls()["dev"]
+    assert build.job_id in _needs(dev)
+    assert dev["with"]["image"] == f"${{{{ needs.{build.job_id}.outputs.image }}}}"
+
+
+def test_the_repository_the_workflows_derive_is_the_stacks_artifact_registry_repository() -> None:
+    """The `sed` the workflows run on Pulumi.<stack>.yaml yields REGION-docker.pkg.dev/PROJECT/
+    pog-ENV-images/api: the repository infra/stacks/foundation.py creates in the primary region."""
+    seds = {
+        (step.workflow, tuple(command))
+        for step, _, command in _run_commands()
+        if step.workflow.startswith("deploy") and command[0] == "sed"
+    }
+    assert seds, "the deploy workflows read the repository from the stack files"
+    for stack in sorted(STACKS):
+        config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+        registry = f"{config['pot-of-gold:region']}-docker.pkg.dev"
+        want = f"{registry}/{config['pot-of-gold:gcpProject']}/pog-{stack}-images/api"
+        for workflow, command in seds:
+            args = [a.replace("$STACK", stack) for a in command]
+            assert args[-1] in (f"Pulumi.{stack}.yaml", "Pulumi.dev.yaml"), f"{workflow}: {args}"
+            if args[-1] != f"Pulumi.{stack}.yaml":
+                continue
+            found = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+            assert found.strip() == want, f"{workflow}: {' '.join(command)} on Pulumi.{stack}.yaml"
+
+
+def _deploy_stack_job() -> dict[str, Any]:
+    [job] = WORKFLOWS["deploy-stack.yml"]["jobs"].values()
+    return job  # type: ignore[no-any-return]
+
+
+def test_each_stack_deploys_the_digest_it_is_given_and_prod_gets_the_one_dev_deployed() -> None:
+    _, prod = _deploy_calls()["prod"]
+    assert "dev" in _needs(prod), "prod starts only after dev deployed and passed its smoke test"
+    assert prod["with"]["image"] == "${{ needs.dev.outputs.image }}", "prod deploys what dev deployed"
+    call = _triggers(WORKFLOWS["deploy-stack.yml"])["workflow_call"]
+    assert call["inputs"]["image"]["required"] is True
+    job_id = next(iter(WORKFLOWS["deploy-stack.yml"]["jobs"]))
+    assert call["outputs"]["image"]["value"] == f"${{{{ jobs.{job_id}.outputs.image }}}}"
+    job = _deploy_stack_job()
+    [up] = _pulumi_steps("up")
+    config = yaml.safe_load(str(up.with_.get("config-map", "")))
+    match = re.fullmatch(
+        r"\$\{\{ steps\.([\w-]+)\.outputs\.image \}\}", config["pot-of-gold:appImage"]["value"]
+    )
+    assert match, f"{up}: set pot-of-gold:appImage to the digest, through config-map"
+    assert config["pot-of-gold:appImage"]["secret"] is False
+    assert job["outputs"]["image"] == config["pot-of-gold:appImage"]["value"], "hand on what was deployed"
+    [image] = [
+        Step(up.workflow, up.job_id, i, s) for i, s in enumerate(job["steps"]) if s.get("id") == match[1]
+    ]
+    assert image.index < up.index
+    assert image.env("SOURCE") == "${{ inputs.image }}"
+    # The digest is the given one, checked to be a digest; a copy keeps the manifest (no new index), and
+    # the stack's repository must then hold exactly that digest.
+    assert 'digest="${SOURCE##*@}"' in image.run
+    assert "@sha256:[0-9a-f]{64}$" in image.run
+    copy = [c for _, c in script_commands(image.run) if c[:4] == ["docker", "buildx", "imagetools", "create"]]
+    assert copy
+    assert copy[0][-1] == "$SOURCE"
+    assert "--prefer-index=false" in copy[0]
+    inspect = [
+        c for _, c in script_commands(image.run) if c[:4] == ["docker", "buildx", "imagetools", "inspect"]
+    ]
+    assert inspect
+    assert inspect[0][-1] == "$repo@$digest"
+    assert 'echo "image=$repo@$digest" >> "$GITHUB_OUTPUT"' in image.run
+
+
+def test_a_smoke_test_runs_after_each_pulumi_up_and_fails_the_deploy() -> None:
+    for up in _pulumi_steps("up"):
+        later = up.job["steps"][up.index + 1 :]
+        smokes = [
+            Step(up.workflow, up.job_id, up.index + 1 + i, s)
+            for i, s in enumerate(later)
+            for _, command in script_commands(str(s.get("run", "")))
+            if _is_pog(command) and command[1:2] == ["smoke"]
+        ]
+        assert smokes, f"{up}: run pog smoke after pulumi up"
+        smoke = smokes[0]
+        assert smoke.run.strip() == '.venv/bin/pog smoke "$API_URL"', (
+            f"{smoke}: a failed smoke fails the step"
+        )
+        assert smoke.env("API_URL") == f"${{{{ steps.{up.data['id']}.outputs.apiUrl }}}}"
+        assert "if" not in smoke.data
+        assert "continue-on-error" not in smoke.data
+        assert smoke.env("POG_SMOKE_EMAIL") == "${{ vars.POG_SMOKE_EMAIL }}"
+        assert smoke.env("POG_SMOKE_API_KEY") == "${{ vars.POG_SMOKE_API_KEY }}"
+        assert smoke.env("POG_SMOKE_PASSWORD") == "${{ secrets.POG_SMOKE_PASSWORD }}"
+        # Every stack runs these steps: deploy.yml calls the workflow once per stack.
+        assert up.workflow == "deploy-stack.yml"
+    assert set(_deploy_calls()) == STACKS
+
+
+# --- repo-backup.yml -------------------------------------------------------------------------------------
+
+
+def test_repo_backup_bundles_the_full_history_every_week_and_uploads_it_verified() -> None:
+    backup = WORKFLOWS["repo-backup.yml"]
+    assert _trigger_names(backup) == {"schedule", "workflow_dispatch"}
+    (schedule,) = _triggers(backup)["schedule"]
+    minute, hour, day, month, weekday = schedule["cron"].split()
+    assert (day, month) == ("*", "*"), "every week"
+    assert re.fullmatch(r"[0-7]", weekday), "one fixed day of the week"
+    assert minute.isdigit()
+    assert hour.isdigit()
+    [job] = backup["jobs"].values()
+    checkouts = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/checkout@")]
+    assert checkouts
+    assert all(str((s.get("with") or {}).get("fetch-depth")) == "0" for s in checkouts), "the full history"
+    steps = [Step("repo-backup.yml", next(iter(backup["jobs"])), i, s) for i, s in enumerate(job["steps"])]
+    found: dict[str, tuple[Step, list[str]]] = {}
+    for step in steps:
+        for line, command in script_commands(step.run):
+            if command[:3] == ["git", "bundle", "create"]:
+                found["create"] = (step, command)
+                assert "--all" in command, f"{step}: bundle every ref"
+                assert "|| " not in line
+            if command[:3] == ["git", "bundle", "verify"]:
+                found["verify"] = (step, command)
+                assert "|| " not in line, f"{step}: a failed verification stops the job"
+            if command[:3] == ["gcloud", "storage", "cp"]:
+                found["upload"] = (step, command)
+    assert set(found) == {"create", "verify", "upload"}
+    create, verify, upload = found["create"], found["verify"], found["upload"]
+    bundle = create[1][3]
+    assert verify[1][3] == bundle, "verify the bundle just written"
+    assert create[0].index == verify[0].index
+    assert create[0].run.index("git bundle create") < create[0].run.index("git bundle verify")
+    assert create[0].run.lstrip().startswith("set -euo pipefail")
+    name = re.search(r'bundle="([^"]+)"', create[0].run)
+    assert name is not None
+    assert re.fullmatch(
+        r"\$RUNNER_TEMP/pog-\$\(date -u \+%Y-%m-%d\)-\$\(git rev-parse --short=12 HEAD\)\.bundle", name[1]
+    )
+    assert upload[0].index > verify[0].index, "upload only a verified bundle"
+    assert upload[0].env("BUCKET") == "${{ vars.REPO_BACKUP_BUCKET }}"
+    assert upload[1][-1].startswith("gs://$BUCKET/"), "to the bucket the variable names"
+    assert upload[0].env("BUNDLE") == f"${{{{ steps.{create[0].data['id']}.outputs.path }}}}"
+    # The same federated principal as the monthly snapshot, authenticated before the upload.
+    auth = [s for s in steps[: upload[0].index] if s.uses.startswith(AUTH)]
+    assert auth
+    [snapshot_auth] = [s for s in _steps("snapshot.yml") if s.uses.startswith(AUTH)]
+    assert [s.with_ for s in auth] == [snapshot_auth.with_]
+    assert _environment(job) == "${{ matrix.stack }}"
+    assert job["strategy"]["matrix"] == snapshot_auth.job["strategy"]["matrix"]
 
 
 def test_promote_writes_the_stack_file_and_opens_a_pull_request() -> None:

@@ -57,6 +57,8 @@ class Settings(BaseSettings):
 
     environment: Literal["dev", "test", "prod"] = "dev"
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    #: ``redis_url`` names a node of a Redis Cluster (phase 2's OSS Cluster API): use the cluster client.
+    redis_cluster: bool = False
     firebase_project_id: str = Field(default="demo-pot-of-gold", min_length=1)
     sentry_dsn: SecretStr | None = None
     admin_ip_allowlist: Annotated[list[Network], NoDecode] = Field(default_factory=list)
@@ -76,6 +78,7 @@ class Settings(BaseSettings):
     auth_revocation_check_interval_s: int = Field(default=0, ge=0, le=300)
     profile_cache_ttl_s: int = Field(default=24 * 3600, ge=1)
     inventory_cache_ttl_s: int = Field(default=5 * 60, ge=1)
+    stats_cache_ttl_s: int = Field(default=3600, ge=1)
     #: Firestore database holding /games (phase 2+ moves games to their own database).
     games_database: str = "(default)"
     #: Every database a finished game may be in (``games_database`` among them): in phase 3 every API
@@ -107,6 +110,10 @@ class Settings(BaseSettings):
     #: while a secret is rotated; a delivery signed with any of them is accepted.
     stripe_api_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
+    #: Stripe Checkout (POST /v1/purchases/stripe/checkout): where Stripe sends the player after paying and
+    #: after cancelling (Stripe fills in ``{CHECKOUT_SESSION_ID}``). Unset: web checkout answers 503.
+    stripe_checkout_success_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    stripe_checkout_cancel_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
     revenuecat_api_key: SecretStr | None = None
     #: The exact Authorization header value configured on RevenueCat's webhook.
     revenuecat_webhook_auth: SecretStr | None = None

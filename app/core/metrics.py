@@ -3,8 +3,9 @@
 The Cloud Run sidecar (infra/stacks/compute.py) scrapes ``/metrics`` and writes the series to Managed
 Prometheus, where ``pog_cache_requests`` (labels ``cache``, ``result``) becomes
 ``prometheus.googleapis.com/pog_cache_requests_total/counter`` and ``pog_firestore_latency_ms`` (labels
-``database``, ``operation``) ``prometheus.googleapis.com/pog_firestore_latency_ms/histogram``; the alerts
-read them with PromQL (monitoring/metrics/, monitoring/alerts/). Per-route request latency and status
+``database``, ``operation``) ``prometheus.googleapis.com/pog_firestore_latency_ms/histogram`` (likewise
+``pog_push_sent`` and ``pog_push_failures``, label ``reason``, for push-failures); the alerts read them
+with PromQL (monitoring/metrics/, monitoring/alerts/). Per-route request latency and status
 counts are for dashboards (the alerts themselves read Cloud Run's request metrics).
 """
 
@@ -56,6 +57,32 @@ REDIS_FAILURES = Counter(
     registry=REGISTRY,
 )
 
+PUSH_SENT = Counter(
+    "pog_push_sent",
+    "Push messages FCM accepted (one per device token or topic message).",
+    registry=REGISTRY,
+)
+PUSH_FAILURES = Counter(
+    "pog_push_failures",
+    "Push messages FCM refused or that could not reach it, per reason (PUSH_FAILURE_REASONS).",
+    ["reason"],
+    registry=REGISTRY,
+)
+#: The labels of monitoring/metrics/push-failed.yaml: app/repositories/push.py maps the SDK's errors to them.
+PUSH_FAILURE_REASONS = (
+    "unregistered",
+    "sender_mismatch",
+    "quota",
+    "unavailable",
+    "unauthenticated",
+    "permission_denied",
+    "invalid_argument",
+    "other",
+)
+# Every series exists from the start, at 0: the alert's rate() then sees an instance's first failure.
+for _reason in PUSH_FAILURE_REASONS:
+    PUSH_FAILURES.labels(reason=_reason)
+
 #: Cache names of monitoring/metrics/cache-requests.yaml, by the Redis key's shape (DESIGN.md §4).
 _CACHE_BY_PREFIX = (
     ("leaderboard:", "leaderboard"),
@@ -67,7 +94,7 @@ _CACHE_BY_PREFIX = (
 def cache_name(key: str) -> str:
     if key.startswith("user:"):
         kind = key.rsplit(":", 1)[-1]
-        return kind if kind in {"profile", "inventory"} else "other"
+        return kind if kind in {"profile", "inventory", "stats"} else "other"
     for prefix, name in _CACHE_BY_PREFIX:
         if key.startswith(prefix):
             return name
@@ -76,6 +103,14 @@ def cache_name(key: str) -> str:
 
 def count_cache_lookup(key: str, hit: bool) -> None:
     CACHE_REQUESTS.labels(cache=cache_name(key), result="hit" if hit else "miss").inc()
+
+
+def count_push_sent() -> None:
+    PUSH_SENT.inc()
+
+
+def count_push_failure(reason: str, messages: int = 1) -> None:
+    PUSH_FAILURES.labels(reason=reason if reason in PUSH_FAILURE_REASONS else "other").inc(messages)
 
 
 @contextmanager

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import typer
 
+from app.ops.admin_cli import admin_app
 from app.ops.audit_cli import audit_app
 from app.ops.events_cli import events_app
 from app.ops.leaderboards_cli import leaderboards_app
+from app.ops.smoke_cli import smoke
 
 app = typer.Typer(name="pog", help="Ops commands of the game API (a subset of pog).", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(leaderboards_app, name="leaderboards")
 app.add_typer(events_app, name="events")
+app.command()(smoke)
+app.add_typer(admin_app, name="admin")
 
 if __name__ == "__main__":
     app(prog_name="pog")

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import redis.asyncio as redis
 from google.cloud import firestore
 
 from app.core.config import Settings
 from app.repositories.breaker import RedisBreaker
+from app.repositories.clients import RedisClient
 from app.repositories.leaderboard_archive import LeaderboardArchive
 from app.repositories.leaderboard_names import DisplayNames
 from app.repositories.leaderboard_sets import RedisLeaderboardSink
@@ -70,7 +70,7 @@ class Leaderboards:
 
 def build_leaderboards(
     settings: Settings,
-    rds: redis.Redis,
+    rds: RedisClient,
     breaker: RedisBreaker,
     db: firestore.AsyncClient,
     users: UserService,

@@ -4,6 +4,8 @@ Every call goes through the Redis circuit breaker (reads through the batcher's).
 fails is remembered in this process and retried before the next cache read, so a value cached before a
 write is not served after Redis comes back (until then every read goes to Firestore). Reads are batched
 with the Redis commands of concurrent requests (``RedisBatcher``: one pipeline per event-loop iteration).
+Keys carry no hash tag: on a Redis Cluster they spread over the shards by key (a several-key delete is
+one ``DEL`` per slot there).
 """
 
 from __future__ import annotations
@@ -13,11 +15,9 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-import redis.asyncio as redis
-from redis.exceptions import RedisError
-
 from app.core.metrics import REDIS_FAILURES, count_cache_lookup
 from app.repositories.breaker import BreakerOpenError, RedisBreaker
+from app.repositories.clients import REDIS_ERRORS, RedisClient
 from app.repositories.redis_batch import RedisBatcher
 
 log = logging.getLogger("app.cache")
@@ -25,7 +25,7 @@ log = logging.getLogger("app.cache")
 #: Keys whose invalidation failed, kept until Redis takes the delete (bounded: oldest dropped first).
 MAX_PENDING_INVALIDATIONS = 10_000
 
-_FAILURES = (RedisError, OSError, BreakerOpenError)
+_FAILURES = (*REDIS_ERRORS, BreakerOpenError)
 
 
 def _reason(exc: BaseException) -> str:
@@ -34,7 +34,7 @@ def _reason(exc: BaseException) -> str:
 
 class RedisCache:
     def __init__(
-        self, client: redis.Redis, breaker: RedisBreaker, batcher: RedisBatcher | None = None
+        self, client: RedisClient, breaker: RedisBreaker, batcher: RedisBatcher | None = None
     ) -> None:
         self._redis = client
         self._batcher = batcher or RedisBatcher(client, breaker)

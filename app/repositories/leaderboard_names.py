@@ -2,7 +2,8 @@
 
 One ``MGET`` of ``user:{uid}:profile`` (the rendered profiles UserService caches and deletes on every
 profile write) and one Firestore ``get_all`` (``display_name`` only) for the rest. Names found are kept in
-process memory for ``ttl_s`` (a rename shows within a minute).
+process memory for ``ttl_s`` (a rename shows within a minute). On a Redis Cluster the profiles spread
+over the shards: the ``MGET`` becomes one per slot, pipelined per node (``read_many``).
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 import orjson
-import redis.asyncio as redis
 from google.cloud import firestore
 
 from app.core.metrics import firestore_timer
 from app.repositories.breaker import RedisBreaker
+from app.repositories.clients import RedisClient, read_many
 from app.repositories.leaderboard_sets import FAILURES
 from app.repositories.users import COLLECTION as USERS
 from app.services.users import UserService, default_display_name
@@ -25,7 +26,7 @@ from app.services.users import UserService, default_display_name
 class DisplayNames:
     def __init__(
         self,
-        client: redis.Redis,
+        client: RedisClient,
         breaker: RedisBreaker,
         db: firestore.AsyncClient,
         ttl_s: float = 60.0,
@@ -63,7 +64,7 @@ class DisplayNames:
     async def _from_profile_cache(self, uids: list[str], found: dict[str, str], now: float) -> list[str]:
         keys = [UserService.profile_key(uid) for uid in uids]
         try:
-            values = await self._breaker.call(lambda: self._redis.mget(keys))
+            values = await self._breaker.call(lambda: read_many(self._redis, keys))
         except FAILURES:
             return uids
         rest: list[str] = []

@@ -1,7 +1,8 @@
 """The boards in Redis: one plain sorted set of uids per board (scores encoded, app/services/leaderboards.py).
 
-Keys (all carry the hash tag ``{lb}``, so the submit script's keys share one slot on a Redis cluster; the
-live boards of a million players take well under 1 GB):
+Keys (all carry the hash tag ``{lb}``, so the submit script's keys share one slot, hence one shard, on a
+Redis Cluster; the live boards of a million players take well under 1 GB; docs/redis-topology.md shows one
+shard has ample room for phase 2's games):
 
 - ``{lb}:{period}:{period_id}:{board}``: the board (``global`` or ``country:CC``), expiring a while after
   its period ends (``KEEP_AFTER_END``), never for all-time;
@@ -20,6 +21,10 @@ Submitting a game is ONE round trip: the script updates every board of the game 
 ``best``, read-add-write for ``incr``), bumps the versions of the boards that changed and returns the global
 ranks. ``best`` is idempotent by itself (the same game encodes to the same value); ``incr`` boards are
 guarded by the per-game key.
+
+On a Redis Cluster every multi-key command, script and pipeline here stays inside the ``{lb}`` slot, so
+nothing is cross-slot; the rendered pages (no tag) spread over the shards. No MULTI/EXEC: a rebuilt
+cumulative board is built aside and swapped in by one script (``SWAP_SCRIPT``).
 """
 
 from __future__ import annotations
@@ -30,11 +35,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import redis.asyncio as redis
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError
 
 from app.core.metrics import REDIS_FAILURES
 from app.repositories.breaker import BreakerOpenError, RedisBreaker
+from app.repositories.clients import REDIS_ERRORS, RedisClient
 from app.services.countries import ISO_3166_ALPHA2
 from app.services.games import Ranks
 from app.services.leaderboards import (
@@ -56,12 +61,14 @@ __all__ = ["RedisBoards", "RedisLeaderboardSink", "board_key", "period_ids"]
 log = logging.getLogger("app.leaderboard")
 
 T = TypeVar("T")
-FAILURES = (RedisError, OSError, BreakerOpenError)
+FAILURES = (*REDIS_ERRORS, BreakerOpenError)
 TAG = "{lb}"
 ALIVE_KEY = f"{TAG}:alive"
 REBUILD_LOCK_KEY = f"{TAG}:rebuilding"
 GAME_MARKER_TTL_S = 7 * 86400
 SNAPSHOT_TTL_S = 600
+#: A board being rebuilt aside (``RedisBoards.replace``) is dropped after this if the swap never comes.
+REBUILD_ASIDE_TTL_S = 3600
 
 
 def board_key(period: str, period_id: str, name: str = "global") -> str:
@@ -237,6 +244,24 @@ return out
 """
 
 
+# KEYS: the rebuilt board (aside), the board, its version, the period's board list.
+# ARGV: 1 when the rebuilt board has entries, version base, board name, expiry in s (0: none).
+# The swap of RedisBoards.replace in one step (no MULTI/EXEC: a cluster client cannot run one without a
+# thread per command); every key carries {lb}, so one slot.
+SWAP_SCRIPT = """
+if ARGV[1] == '1' then
+  redis.call('RENAME', KEYS[1], KEYS[2])
+  if tonumber(ARGV[4]) > 0 then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
+else
+  redis.call('DEL', KEYS[1], KEYS[2])
+end
+redis.call('SET', KEYS[3], ARGV[2], 'NX')
+redis.call('INCR', KEYS[3])
+redis.call('SADD', KEYS[4], ARGV[3])
+return 1
+"""
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -248,15 +273,16 @@ def _pairs(flat: Sequence[Any]) -> list[tuple[str, float]]:
 class RedisBoards:
     """Every Redis call of the leaderboards, each through the breaker."""
 
-    def __init__(self, client: redis.Redis, breaker: RedisBreaker) -> None:
+    def __init__(self, client: RedisClient, breaker: RedisBreaker) -> None:
         self._redis = client
         self._breaker = breaker
         self._submit = client.register_script(SUBMIT_SCRIPT)
         self._page = client.register_script(PAGE_SCRIPT)
         self._around = client.register_script(AROUND_SCRIPT)
+        self._swap = client.register_script(SWAP_SCRIPT)
 
     @property
-    def client(self) -> redis.Redis:
+    def client(self) -> RedisClient:
         return self._redis
 
     async def call(self, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
@@ -280,11 +306,9 @@ class RedisBoards:
     async def _evalsha(self, args: tuple[Any, ...]) -> list[Any]:
         # The script's object would add a tuple copy and an import per call; the fallback is the same.
         try:
-            result: list[Any] = await self._redis.execute_command(  # type: ignore[no-untyped-call]
-                "EVALSHA", self._submit.sha, 1, *args
-            )
+            result: list[Any] = await self._redis.execute_command("EVALSHA", self._submit.sha, 1, *args)
         except NoScriptError:  # a flushed script cache (restart, failover): EVAL loads it again
-            result = await self._redis.execute_command("EVAL", SUBMIT_SCRIPT, 1, *args)  # type: ignore[no-untyped-call]
+            result = await self._redis.execute_command("EVAL", SUBMIT_SCRIPT, 1, *args)
         return result
 
     async def load(self, board: Board, entries: dict[str, int], ttl_s: int | None, version_base: int) -> None:
@@ -313,27 +337,23 @@ class RedisBoards:
     async def replace(
         self, board: Board, entries: dict[str, int], ttl_s: int | None, version_base: int
     ) -> None:
-        """Replace a cumulative board with its rebuilt content (built aside, then renamed in)."""
-        temp = key_of(board) + ":rebuild"
+        """Replace a cumulative board with its rebuilt content: built aside, then swapped in by one script
+        (readers see the old board or the new one, never a part of it)."""
+        aside = key_of(board) + ":rebuild"
         items = list(entries.items())
 
-        async def run() -> None:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.delete(temp)
+        async def build_aside() -> None:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.delete(aside)
                 for i in range(0, len(items), 10_000):
-                    pipe.zadd(temp, dict(items[i : i + 10_000]))
-                if items:
-                    pipe.rename(temp, key_of(board))
-                else:
-                    pipe.delete(key_of(board))
-                pipe.set(version_key(board), version_base, nx=True)
-                pipe.incr(version_key(board))
-                pipe.sadd(registry_key(board.period, board.period_id), board.name)
-                if ttl_s is not None and items:
-                    pipe.expire(key_of(board), ttl_s)
+                    pipe.zadd(aside, dict(items[i : i + 10_000]))
+                pipe.expire(aside, REBUILD_ASIDE_TTL_S)
                 await pipe.execute()
 
-        await self.call("load", run)
+        keys = [aside, key_of(board), version_key(board), registry_key(board.period, board.period_id)]
+        args = [1 if items else 0, version_base, board.name, ttl_s or 0]
+        await self.call("load", build_aside)
+        await self.call("load", lambda: self._swap(keys=keys, args=args))
 
     async def mark_alive(self, built_at: datetime) -> None:
         await self.call("alive", lambda: self._redis.set(ALIVE_KEY, built_at.isoformat()))
@@ -450,7 +470,7 @@ class RedisLeaderboardSink:
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: RedisClient,
         breaker: RedisBreaker,
         rules: BoardRules | None = None,
         on_lost: OnLost | None = None,

@@ -4,24 +4,24 @@ Each source (webhook event, reward) is counted at most once per kind, whatever i
 ``SET NX`` on ``fraud:seen:{kind}:{sha256(source_id)}`` comes first, so N deliveries of one purchase count
 as one purchase. When Redis is unavailable the checks pass (fail open, like the rate limits): the pattern
 checks in the Firestore transaction still run, and Redis is never the only record of anything.
+
+Every key is one player's, IP's or source's: on a Redis Cluster they spread over the shards, and each call
+is a single-key command or script. ``aclose`` closes the ``limits`` cluster storage (``limits_storage``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any
 
-import redis.asyncio as redis
 from limits import RateLimitItem
-from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
-from redis.exceptions import RedisError
 
 from app.core.config import Settings
 from app.core.metrics import REDIS_FAILURES
 from app.repositories.breaker import BreakerOpenError, RedisBreaker
+from app.repositories.clients import REDIS_ERRORS, RedisClient, close_limits_storage, limits_storage
 from app.repositories.rate_limits import parse_limits
 
 log = logging.getLogger("app.fraud")
@@ -31,14 +31,11 @@ SEEN_TTL_S = 3 * 24 * 3600
 
 
 class RedisVelocity:
-    def __init__(self, client: redis.Redis, breaker: RedisBreaker, settings: Settings) -> None:
+    def __init__(self, client: RedisClient, breaker: RedisBreaker, settings: Settings) -> None:
         self._redis = client
         self._breaker = breaker
-        options: dict[str, Any] = {"connection_pool": client.connection_pool}
-        storage = RedisStorage(
-            "async+redis://", implementation="redispy", key_prefix="fraud", wrap_exceptions=True, **options
-        )
-        self._limiter = MovingWindowRateLimiter(storage)
+        self._storage = limits_storage(client, "fraud")
+        self._limiter = MovingWindowRateLimiter(self._storage)
         self._user: dict[str, list[RateLimitItem]] = {
             "purchase": parse_limits(settings.fraud_purchase_limit_user),
             "refund": parse_limits(settings.fraud_refund_limit_user),
@@ -48,6 +45,9 @@ class RedisVelocity:
             "purchase": parse_limits(settings.fraud_purchase_limit_ip),
             "claim": parse_limits(settings.fraud_claim_limit_ip),
         }
+
+    async def aclose(self) -> None:
+        await close_limits_storage(self._storage)
 
     async def _count(self, kind: str, uid: str, ip: str | None, source_id: str) -> list[str]:
         seen = f"fraud:seen:{kind}:{hashlib.sha256(source_id.encode()).hexdigest()}"
@@ -72,7 +72,7 @@ class RedisVelocity:
             return await self._breaker.call(lambda: self._count(kind, uid, ip, source_id))
         except BreakerOpenError:
             REDIS_FAILURES.labels(operation="fraud_velocity", reason="breaker_open").inc()
-        except (StorageError, RedisError, OSError) as exc:
+        except (StorageError, *REDIS_ERRORS) as exc:
             REDIS_FAILURES.labels(operation="fraud_velocity", reason=type(exc).__name__).inc()
             log.warning("velocity counters unavailable, passing: %s", type(exc).__name__)
         return []

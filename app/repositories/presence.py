@@ -1,7 +1,8 @@
-"""Online status in Redis: ``{presence}:{uid}`` holds the last heartbeat, expiring after the TTL.
+"""Online status in Redis: ``presence:<uid>`` holds the last heartbeat, expiring after the TTL.
 
-The hash tag keeps every presence key in one slot on a Redis cluster, so a friends list is read with one
-``MGET`` (one round trip) there too.
+No hash tag: on a Redis Cluster the keys spread over the shards by player, like the heartbeats' load. A
+friends list is then read with one ``MGET`` per slot, pipelined per node (``read_many``): one round trip
+per shard holding some of them, sent in parallel. A single Redis answers one ``MGET``.
 """
 
 from __future__ import annotations
@@ -10,19 +11,19 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import orjson
-import redis.asyncio as redis
 
 from app.repositories.breaker import RedisBreaker
+from app.repositories.clients import RedisClient, read_many
 from app.repositories.leaderboard_sets import FAILURES
 from app.services.presence import Heartbeat, PresenceUnavailableError
 
 
 def presence_key(uid: str) -> str:
-    return f"{{presence}}:{uid}"
+    return f"presence:{uid}"
 
 
 class RedisPresence:
-    def __init__(self, client: redis.Redis, breaker: RedisBreaker) -> None:
+    def __init__(self, client: RedisClient, breaker: RedisBreaker) -> None:
         self._redis = client
         self._breaker = breaker
 
@@ -38,7 +39,7 @@ class RedisPresence:
             return []
         keys = [presence_key(uid) for uid in uids]
         try:
-            values = await self._breaker.call(lambda: self._redis.mget(keys))
+            values = await self._breaker.call(lambda: read_many(self._redis, keys))
         except FAILURES as exc:
             raise PresenceUnavailableError(type(exc).__name__) from exc
         out: list[Heartbeat | None] = []

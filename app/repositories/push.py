@@ -4,6 +4,9 @@ In prod the app's default credentials authorise the calls. ``POG_FCM_ENDPOINT`` 
 settings refuse it in prod) points the SDK's v1 URLs (``.../v1/projects/{p}/messages:send`` and the
 topic ``registrations``) at another base URL, e.g. a local fake that records requests: everything else
 (message encoding, HTTP client, retries, FCM error mapping) is the SDK's own code.
+
+Every message sent is counted: ``pog_push_sent``, or ``pog_push_failures`` with the SDK's error mapped to
+a short reason (``failure_reason``) for the push-failures alert.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from collections.abc import Sequence
 
 import firebase_admin
 from fastapi.concurrency import run_in_threadpool
-from firebase_admin import credentials, messaging
+from firebase_admin import credentials, exceptions, messaging
 
 from app.core.auth import AnonymousCredential
 from app.core.config import Settings
+from app.core.metrics import count_push_failure, count_push_sent
 from app.services.notifications import Push
 
 log = logging.getLogger("app.push")
@@ -27,6 +31,40 @@ BATCH = 500
 HTTP_TIMEOUT_S = 10
 #: FCM errors after which a registration token is useless.
 _GONE = (messaging.UnregisteredError, messaging.SenderIdMismatchError)
+#: The SDK's error classes -> the ``reason`` label; subclasses before their parents (first match wins).
+_REASONS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+    (messaging.UnregisteredError, "unregistered"),
+    (messaging.SenderIdMismatchError, "sender_mismatch"),
+    (exceptions.ResourceExhaustedError, "quota"),
+    # ThirdPartyAuthError (APNs or web push credentials) is one of these.
+    (exceptions.UnauthenticatedError, "unauthenticated"),
+    # FCM API not enabled, or the caller lacks cloudmessaging.messages.create.
+    (exceptions.PermissionDeniedError, "permission_denied"),
+    (exceptions.InvalidArgumentError, "invalid_argument"),
+    # Connection refused or reset, timeouts, and 500/503 after the SDK's own retries.
+    (
+        (exceptions.UnavailableError, exceptions.DeadlineExceededError, exceptions.InternalError),
+        "unavailable",
+    ),
+)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The ``pog_push_failures`` reason of an error the SDK reported for one message."""
+    return next((reason for kinds, reason in _REASONS if isinstance(exc, kinds)), "other")
+
+
+def _log_refused(refused: Sequence[tuple[str, BaseException]], sent: int) -> None:
+    """One line per call, with FCM's own words for the first refusal (e.g. which permission is missing);
+    unregistered tokens are left out: they are churn, forgotten by the caller."""
+    reason, first = refused[0]
+    log.warning(
+        "FCM refused %d of %d message(s): %s",
+        len(refused),
+        sent,
+        str(first)[:300],
+        extra={"event": "push_refused", "reason": reason},
+    )
 
 
 class PushError(Exception):
@@ -76,14 +114,34 @@ class FcmGateway:
                 data=dict(push.data),
             )
 
+    async def _send(self, messages: list[messaging.Message]) -> list[messaging.SendResponse]:
+        """``send_each_async``, each message counted as sent or failed (with its reason)."""
+        try:
+            result = await messaging.send_each_async(messages, dry_run=False, app=self._app)
+        except Exception as exc:  # the batch as a whole (the SDK's UnknownError): none was sent
+            count_push_failure(failure_reason(exc), len(messages))
+            raise
+        refused: list[tuple[str, BaseException]] = []
+        for response in result.responses:
+            if response.success:
+                count_push_sent()
+                continue
+            reason = failure_reason(response.exception)
+            count_push_failure(reason)
+            if reason != "unregistered":
+                refused.append((reason, response.exception))
+        if refused:
+            _log_refused(refused, len(messages))
+        responses: list[messaging.SendResponse] = result.responses
+        return responses
+
     async def send_to_tokens(self, tokens: Sequence[str], push: Push) -> list[str]:
         gone: list[str] = []
         failures: list[BaseException] = []
         for start in range(0, len(tokens), BATCH):
             batch = list(tokens[start : start + BATCH])
-            messages = [self._message(push, token=t) for t in batch]
-            result = await messaging.send_each_async(messages, dry_run=False, app=self._app)
-            for token, response in zip(batch, result.responses, strict=True):
+            responses = await self._send([self._message(push, token=t) for t in batch])
+            for token, response in zip(batch, responses, strict=True):
                 if response.success:
                     continue
                 if isinstance(response.exception, _GONE):
@@ -95,10 +153,7 @@ class FcmGateway:
         return gone
 
     async def send_to_topic(self, topic: str, push: Push) -> None:
-        result = await messaging.send_each_async(
-            [self._message(push, topic=topic)], dry_run=False, app=self._app
-        )
-        response = result.responses[0]
+        [response] = await self._send([self._message(push, topic=topic)])
         if not response.success:
             raise PushError(f"FCM refused the topic message: {type(response.exception).__name__}")
 

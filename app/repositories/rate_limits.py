@@ -5,6 +5,11 @@ limit. ``hit_many`` counts it against several lists (the caller's IP and user) i
 with the commands of concurrent requests (``RedisBatcher``): each limit is the library's own
 sliding-window Lua script on the library's own keys, so both paths share counters and the library's
 ``get_window_stats`` reads them (for ``Retry-After``).
+
+The library's two window keys of a limit share a hash tag (the limit and the identifier), so on a Redis
+Cluster each limit's script runs on one slot and the limits of different players and IPs spread over the
+shards. There the library's calls go through its own cluster storage (``limits_storage``): ``aclose``
+closes it.
 """
 
 from __future__ import annotations
@@ -18,16 +23,15 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import redis.asyncio as redis
 from limits import RateLimitItem, parse_many
-from limits.aio.storage import RedisStorage
 from limits.aio.storage.redis.bridge import RedisBridge
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError
 
 from app.core.metrics import REDIS_FAILURES
 from app.repositories.breaker import BreakerOpenError, RedisBreaker
+from app.repositories.clients import REDIS_ERRORS, RedisClient, close_limits_storage, limits_storage
 from app.repositories.redis_batch import Command, RedisBatcher
 
 log = logging.getLogger("app.ratelimit")
@@ -46,7 +50,7 @@ LimitCheck = tuple[Sequence[RateLimitItem], tuple[str, ...]]
 class RateLimiter:
     def __init__(
         self,
-        client: redis.Redis,
+        client: RedisClient,
         breaker: RedisBreaker,
         key_prefix: str = "ratelimit",
         batcher: RedisBatcher | None = None,
@@ -56,12 +60,11 @@ class RateLimiter:
         self._breaker = breaker
         self._key_prefix = key_prefix
         self._acquire = client.register_script(RedisBridge.SCRIPT_ACQUIRE_SLIDING_WINDOW)
-        # Shares the cache's connection pool (and its timeouts); the URI only selects the storage.
-        options: dict[str, Any] = {"connection_pool": client.connection_pool}
-        self._storage = RedisStorage(
-            "async+redis://", implementation="redispy", key_prefix=key_prefix, wrap_exceptions=True, **options
-        )
+        self._storage = limits_storage(client, key_prefix)
         self._limiter = SlidingWindowCounterRateLimiter(self._storage)
+
+    async def aclose(self) -> None:
+        await close_limits_storage(self._storage)
 
     async def _check(self, limits: list[RateLimitItem], identifiers: tuple[str, ...]) -> Verdict:
         for item in limits:
@@ -130,7 +133,7 @@ class RateLimiter:
 
 
 #: ``wrap_exceptions=True``: the library's calls fail mostly with ``StorageError``.
-_FAILURES = (BreakerOpenError, StorageError, RedisError, OSError)
+_FAILURES = (BreakerOpenError, StorageError, *REDIS_ERRORS)
 
 
 def _fail_open(exc: Exception) -> Verdict:

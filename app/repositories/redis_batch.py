@@ -13,7 +13,9 @@ failed round trip is one failure, however many callers it carried.
 
 Semantics per command are those of a non-transactional pipeline: each command runs on its own, in
 order; a command's error (``ResponseError``, ``NoScriptError``) reaches its own caller only, and a
-connection error, a timeout or an open breaker every caller of the batch.
+connection error, a timeout or an open breaker every caller of the batch. On a Redis Cluster the pipeline
+is split per node (sent in parallel, MOVED and ASK followed per command); a node that fails there fails
+the whole batch as well, so that the breaker counts it.
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-import redis.asyncio as redis
-from redis.exceptions import ResponseError
+from redis.exceptions import ClusterError, ResponseError
 
 from app.repositories.breaker import RedisBreaker
+from app.repositories.clients import RedisClient
 
 #: Commands per pipeline at most; a busier iteration sends several pipelines.
 MAX_BATCH = 256
@@ -37,7 +39,7 @@ _Submission = tuple[Sequence[Command], "asyncio.Future[list[Any]]"]
 
 class RedisBatcher:
     def __init__(
-        self, client: redis.Redis, breaker: RedisBreaker | None = None, max_batch: int = MAX_BATCH
+        self, client: RedisClient, breaker: RedisBreaker | None = None, max_batch: int = MAX_BATCH
     ) -> None:
         self._client = client
         self._breaker = breaker
@@ -117,10 +119,22 @@ class RedisBatcher:
     async def _round_trip(self, commands: list[Command]) -> list[Any]:
         if len(commands) == 1:  # a lone command: no pipeline to build
             try:
-                return [await self._client.execute_command(*commands[0])]  # type: ignore[no-untyped-call]
+                return [await self._client.execute_command(*commands[0])]
             except ResponseError as exc:
+                if not _command_error(exc):
+                    raise
                 return [exc]
         async with self._client.pipeline(transaction=False) as pipe:
             for command in commands:
                 pipe.execute_command(*command)
-            return list(await pipe.execute(raise_on_error=False))
+            replies = list(await pipe.execute(raise_on_error=False))
+        # A cluster pipeline returns a node's connection error or timeout in place of its replies.
+        failure = next((r for r in replies if isinstance(r, Exception) and not _command_error(r)), None)
+        if failure is not None:
+            raise failure
+        return replies
+
+
+def _command_error(exc: Exception) -> bool:
+    """An error of the command itself (WRONGTYPE, NOSCRIPT, ...), not of the server (CLUSTERDOWN)."""
+    return isinstance(exc, ResponseError) and not isinstance(exc, ClusterError)

@@ -9,7 +9,7 @@ from google.api_core.exceptions import AlreadyExists
 from google.cloud import firestore
 
 from app.core.metrics import firestore_timer
-from app.services.models import Inventory, Profile, ProfileChanges
+from app.services.models import Inventory, Profile, ProfileChanges, Stats
 
 COLLECTION = "users"
 
@@ -68,6 +68,14 @@ class UserRepository:
             return None
         data = snap.to_dict() or {}
         return Inventory.model_validate(data.get("inventory") or {})
+
+    async def get_stats(self, uid: str) -> Stats | None:
+        with firestore_timer("get"):
+            snap = await self._doc(uid).get(field_paths=["stats"])
+        if not snap.exists:
+            return None
+        data = snap.to_dict() or {}
+        return Stats.model_validate(data.get("stats") or {})
 
     async def add_friend(self, uid: str, friend_uid: str) -> None:
         with firestore_timer("write"):

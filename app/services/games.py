@@ -291,7 +291,7 @@ class GameService:
         game = done.game
         if game.status is GameStatus.rejected:
             raise ServiceError(422, "implausible_score", game.reject_reason or "implausible score")
-        await self._cache.delete(UserService.profile_key(uid))
+        await self._cache.delete(*UserService.cached_stats_keys(uid))
         assert game.final_score is not None
         assert game.finished_at is not None
         ranks = await self._leaderboard.submit(uid, game_id, game.final_score, done.country, game.finished_at)

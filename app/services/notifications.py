@@ -1,5 +1,5 @@
-"""Push notifications (Firebase Cloud Messaging behind ``PushGateway``): a granted event reward goes to
-the player's registered devices, an event start to the ``live-events`` topic.
+"""Push notifications (Firebase Cloud Messaging behind ``PushGateway``): a granted event reward and a
+purchase receipt go to the player's registered devices, an event start to the ``live-events`` topic.
 
 A push is a courtesy: nothing here raises. A failure is logged (``event: push_failed``) and the request
 that caused it has already been answered; tokens FCM reports as unregistered are forgotten.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -37,6 +37,18 @@ class Push:
     data: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A purchase just granted: the product and what it gave, for the player's receipt."""
+
+    product_id: str
+    #: The store's transaction id (RevenueCat) or the Stripe PaymentIntent (or Checkout Session) id.
+    transaction_id: str
+    coins: int = 0
+    items: Mapping[str, int] = field(default_factory=dict)
+    entitlement: str | None = None
+
+
 class PushGateway(Protocol):
     async def send_to_tokens(self, tokens: Sequence[str], push: Push) -> list[str]:
         """Send to each token; returns the tokens FCM says are no longer registered. Raises on failure."""
@@ -59,13 +71,31 @@ def device_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
+def _granted(coins: int, items: Mapping[str, int]) -> list[str]:
+    parts = [f"{coins} coins"] if coins else []
+    return parts + [f"{count} x {item}" for item, count in sorted(items.items())]
+
+
 def reward_push(event: LiveEvent, claim: ClaimRecord) -> Push:
-    parts = [f"{claim.coins} coins"] if claim.coins else []
-    parts += [f"{count} x {item}" for item, count in sorted(claim.items.items())]
     return Push(
         title="Reward unlocked",
-        body=f"{event.name}: {', '.join(parts)}",
+        body=f"{event.name}: {', '.join(_granted(claim.coins, claim.items))}",
         data={"type": "event_reward", "event_id": event.event_id},
+    )
+
+
+def receipt_push(receipt: Receipt) -> Push:
+    parts = _granted(receipt.coins, receipt.items)
+    if receipt.entitlement:
+        parts.append(f"{receipt.entitlement} access")
+    return Push(
+        title="Purchase complete",
+        body=f"{receipt.product_id}: {', '.join(parts)}",
+        data={
+            "type": "purchase_receipt",
+            "product_id": receipt.product_id,
+            "transaction_id": receipt.transaction_id,
+        },
     )
 
 
@@ -98,18 +128,25 @@ class Notifier:
         return await self._devices.forget(uid, [did]) > 0
 
     async def reward_granted(self, uid: str, event: LiveEvent, claim: ClaimRecord) -> bool:
+        return await self._to_player(uid, reward_push(event, claim), "reward")
+
+    async def purchase_granted(self, uid: str, receipt: Receipt) -> bool:
+        return await self._to_player(uid, receipt_push(receipt), "receipt")
+
+    async def _to_player(self, uid: str, push: Push, kind: str) -> bool:
+        """Send to the player's devices; True when at least one took it. Never raises."""
         if self._gateway is None:
             return False
         try:
             tokens = await self._devices.tokens(uid)
             if not tokens:
                 return False
-            gone = await self._gateway.send_to_tokens(tokens, reward_push(event, claim))
+            gone = await self._gateway.send_to_tokens(tokens, push)
             if gone:
                 await self._devices.forget(uid, [device_id(t) for t in gone])
             return len(gone) < len(tokens)
         except Exception as exc:
-            _failed("reward", exc)
+            _failed(kind, exc)
             return False
 
     async def event_started(self, event: LiveEvent) -> bool:

@@ -13,6 +13,9 @@ takes back is the grant service's rule (``revocation_share``); ``REFUND_REVERSED
 Stripe Checkout Sessions name the player in ``client_reference_id`` (or ``metadata.uid``) and the
 product in ``metadata.product_id`` (ours) or ``metadata.price_id`` (the Stripe Price id in the catalog);
 the app that creates the session sets them.
+
+A purchase this delivery granted sends the player a receipt (a push through ``ReceiptSender``) once its
+transaction has committed; a replayed delivery finds the grant done and sends none.
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from app.services.catalog import REVENUECAT_STORES, Catalog, Product, Store
 from app.services.fraud import PurchaseFacts
 from app.services.grant_port import GrantRequest, GrantSource
-from app.services.grants import GrantService, Purchase, Result, Revocation, RevocationKind
+from app.services.grants import GrantService, Outcome, Purchase, Result, Revocation, RevocationKind
 from app.services.grants_models import Wallet
+from app.services.notifications import Receipt
 from app.services.payments_revenuecat import PurchaseClaim, RevenueCatClient, receipt_mismatches
 from app.services.payments_verify import WebhookRejectedError
 
@@ -96,6 +100,16 @@ def _product_grant(uid: str, source_id: str, product: Product, reason: str) -> G
     )
 
 
+def _receipt(product: Product, transaction_id: str) -> Receipt:
+    return Receipt(product.id, transaction_id, product.coins, dict(product.items), product.entitlement)
+
+
+class ReceiptSender(Protocol):
+    async def purchase_granted(self, uid: str, receipt: Receipt) -> bool:
+        """Push the receipt to the player's devices; never raises (a failure is logged and counted)."""
+        ...
+
+
 class PaymentService:
     def __init__(
         self, grants: GrantService, catalog: Catalog, revenuecat: RevenueCatClient, *, prod: bool
@@ -104,6 +118,17 @@ class PaymentService:
         self._catalog = catalog
         self._revenuecat = revenuecat
         self._prod = prod
+        self._receipts: ReceiptSender | None = None
+
+    def send_receipts_through(self, sender: ReceiptSender) -> None:
+        """Wired by the app once the live events' notifier exists (it is built after the economy)."""
+        self._receipts = sender
+
+    async def _send_receipt(self, result: Result, uid: str, receipt: Receipt) -> None:
+        # Only the delivery whose transaction applied the grant gets ``granted``: a replay, or another event
+        # of the same payment, gets ``duplicate``. Called after that transaction committed.
+        if result.outcome is Outcome.granted and self._receipts is not None:
+            await self._receipts.purchase_granted(uid, receipt)
 
     # --- RevenueCat -----------------------------------------------------------------------------------
 
@@ -220,7 +245,9 @@ class PaymentService:
             # An entitlement-only product: the grant service needs something to grant; use the entitlement.
             return await self._grants.record(source_id, f"rc:{kind}:entitlement_only", uid)
         request = _product_grant(uid, source_id, product, f"{kind.lower()} {product.id}")
-        return await self._grants.purchase(request, purchase)
+        result = await self._grants.purchase(request, purchase)
+        await self._send_receipt(result, uid, _receipt(product, transaction))
+        return result
 
     async def _end_entitlements(self, source_id: str, uid: str, ids: list[str]) -> Result:
         def edit(wallets: dict[str, Wallet]) -> dict[str, str]:
@@ -363,4 +390,7 @@ class PaymentService:
             amount_minor=_minor(session.get("amount_total")),
         )
         request = _product_grant(uid, source_id, product, f"stripe {product.id}")
-        return await self._grants.purchase(request, purchase)
+        result = await self._grants.purchase(request, purchase)
+        transaction = _text(session.get("payment_intent")) or str(session.get("id"))
+        await self._send_receipt(result, uid, _receipt(product, transaction))
+        return result

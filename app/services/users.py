@@ -10,6 +10,8 @@ from app.services.models import Inventory, Profile, ProfileChanges, PublicProfil
 
 #: The friends boards and presence read a whole list in one Redis round trip (ZMSCORE, MGET): 500 is cheap.
 MAX_FRIENDS = 500
+#: The architecture's 1 hour for cached stats; the app passes ``POG_STATS_CACHE_TTL_S``.
+DEFAULT_STATS_TTL_S = 3600
 
 
 class ServiceError(Exception):
@@ -27,6 +29,7 @@ class UserStore(Protocol):
     async def create(self, uid: str, display_name: str) -> Profile: ...
     async def update_profile(self, uid: str, changes: ProfileChanges) -> None: ...
     async def get_inventory(self, uid: str) -> Inventory | None: ...
+    async def get_stats(self, uid: str) -> Stats | None: ...
     async def add_friend(self, uid: str, friend_uid: str) -> None: ...
     async def remove_friend(self, uid: str, friend_uid: str) -> None: ...
     async def exists(self, uid: str) -> bool: ...
@@ -49,13 +52,28 @@ def etag(body: bytes) -> str:
 
 
 class UserService:
-    """Firestore holds every profile; Redis holds rendered copies, deleted after each write commits."""
+    """Firestore holds every profile; Redis holds rendered copies, deleted after each write commits.
 
-    def __init__(self, store: UserStore, cache: Cache, *, profile_ttl_s: int, inventory_ttl_s: int) -> None:
+    Stats have their own entry (``stats_key``, 1 hour) for ``GET /v1/me/stats``. The profile entry keeps its
+    copy of them, because it is the rendered ``GET /v1/me`` body; a stats write deletes both entries in one
+    DEL (``cached_stats_keys``): both go, or both wait in the cache's retried invalidations, so the profile
+    never shows stats older than the stats entry after a write (its longer TTL only bounds other fields).
+    """
+
+    def __init__(
+        self,
+        store: UserStore,
+        cache: Cache,
+        *,
+        profile_ttl_s: int,
+        inventory_ttl_s: int,
+        stats_ttl_s: int = DEFAULT_STATS_TTL_S,
+    ) -> None:
         self._store = store
         self._cache = cache
         self._profile_ttl_s = profile_ttl_s
         self._inventory_ttl_s = inventory_ttl_s
+        self._stats_ttl_s = stats_ttl_s
 
     @staticmethod
     def profile_key(uid: str) -> str:
@@ -64,6 +82,15 @@ class UserService:
     @staticmethod
     def inventory_key(uid: str) -> str:
         return f"user:{uid}:inventory"
+
+    @staticmethod
+    def stats_key(uid: str) -> str:
+        return f"user:{uid}:stats"
+
+    @classmethod
+    def cached_stats_keys(cls, uid: str) -> tuple[str, str]:
+        """Every entry holding the player's stats: delete them all, together, after a stats write."""
+        return cls.stats_key(uid), cls.profile_key(uid)
 
     async def _cache_profile(self, profile: Profile) -> bytes:
         body = profile.model_dump_json().encode()
@@ -92,7 +119,14 @@ class UserService:
         return Profile.model_validate_json(await self.my_profile_json(uid, token_name))
 
     async def my_stats(self, uid: str, token_name: str | None) -> Stats:
-        return (await self.my_profile(uid, token_name)).stats
+        cached = await self._cache.get(self.stats_key(uid))
+        if cached is not None:
+            return Stats.model_validate_json(cached)
+        stats = await self._store.get_stats(uid)
+        if stats is None:
+            stats = (await self.my_profile(uid, token_name)).stats  # created on first sight
+        await self._cache.set(self.stats_key(uid), stats.model_dump_json().encode(), self._stats_ttl_s)
+        return stats
 
     async def update_profile(self, uid: str, token_name: str | None, changes: ProfileChanges) -> Profile:
         await self.my_profile(uid, token_name)  # the document exists from here on

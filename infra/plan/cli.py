@@ -14,9 +14,11 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
+from app.ops.admin_cli import admin_app
 from app.ops.audit_cli import audit_app
 from app.ops.events_cli import events_app
 from app.ops.leaderboards_cli import leaderboards_app
+from app.ops.smoke_cli import smoke
 from backups.cli import backup_app
 from infra.plan import sources
 from infra.plan.diff import align_stacks, diff_inventories, render_markdown, render_text, text_lines
@@ -217,6 +219,8 @@ app.add_typer(backup_app, name="backup")
 app.add_typer(audit_app, name="audit")
 app.add_typer(leaderboards_app, name="leaderboards")
 app.add_typer(events_app, name="events")
+app.command()(smoke)
+app.add_typer(admin_app, name="admin")
 
 
 @app.callback()

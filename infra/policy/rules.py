@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import rules_cloudflare, rules_gcp, rules_redis, rules_stack, rules_values
+from . import rules_cloudflare, rules_contract, rules_gcp, rules_redis, rules_stack, rules_values
 from .model import ResourceRule, Rule, StackRule
 
 
@@ -14,6 +14,7 @@ def _collect() -> tuple[Rule, ...]:
             *rules_redis.rules,
             *rules_cloudflare.rules,
             *rules_stack.rules,
+            *rules_contract.rules,
         ),
         key=lambda r: r.id,
     )

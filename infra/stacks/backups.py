@@ -23,6 +23,9 @@ EXPORT_TIME_ZONE = "Etc/UTC"
 # Every export of a database lands under the same prefix; older runs stay as noncurrent versions.
 EXPORT_GENERATIONS_KEPT = 30
 FIRESTORE_API = "https://firestore.googleapis.com/v1"
+# The weekly repository bundles: a year of them, each undeletable for its first four weeks.
+REPO_BUNDLES_KEPT_DAYS = 365
+REPO_BUNDLES_LOCKED_DAYS = 28
 # Lets a federated identity mint the account's tokens (google-github-actions/auth with service_account).
 WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
 
@@ -65,6 +68,7 @@ class Backups(pulumi.ComponentResource):
     export_jobs: dict[str, gcp.cloudscheduler.Job]             keyed by database id
     exporter_email: pulumi.Output[str]                         the account snapshot.yml authenticates as
     ci_impersonation: gcp.serviceaccount.IAMMember | None      CI may act as the exporter (when configured)
+    repo_backup_bucket: gcp.storage.Bucket                     weekly bundles of the code repository
     """
 
     def __init__(self, name: str, args: BackupsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -135,6 +139,8 @@ class Backups(pulumi.ComponentResource):
             else None
         )
 
+        self.repo_backup_bucket = self._repo_backups(args)
+
         self.schedules: dict[str, list[gcp.firestore.BackupSchedule]] = {}
         self.export_jobs: dict[str, gcp.cloudscheduler.Job] = {}
         for database_id, database in args.databases.items():
@@ -189,8 +195,36 @@ class Backups(pulumi.ComponentResource):
 
         self.register_outputs(
             {
+                "repoBackupBucket": self.repo_backup_bucket.name,
                 "exportBucket": self.export_bucket.name,
                 "exportJobs": {db: job.name for db, job in self.export_jobs.items()},
                 "exporterEmail": self.exporter_email,
             }
         )
+
+    def _repo_backups(self, args: BackupsArgs) -> gcp.storage.Bucket:
+        """The weekly `git bundle` of the code repository (.github/workflows/repo-backup.yml), written by the
+        exporter account that CI acts as, in the backup region like the exports."""
+        prefix = args.prefix
+        bucket = private_bucket(
+            f"{prefix}-repo-backups",
+            bucket_name=f"{prefix}-repo-backups",
+            project=args.project,
+            location=args.bucket_location,
+            labels=labels(prefix, "backups"),
+            protect=args.profile.is_prod,
+            parent=self,
+            nearline_after_days=30,
+            delete_after_days=REPO_BUNDLES_KEPT_DAYS,
+            # A leaked CI credential can add bundles but not delete the last weeks' ones.
+            retention_days=REPO_BUNDLES_LOCKED_DAYS,
+            depends_on=args.depends_on,
+        )
+        gcp.storage.BucketIAMMember(
+            f"{prefix}-repo-backups-exporter-object-creator",
+            bucket=bucket.name,
+            role="roles/storage.objectCreator",
+            member=args.exporter_service_account.member,
+            opts=child(self),
+        )
+        return bucket

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -55,7 +55,8 @@ class CacheArgs:
     backup_bucket_location: str
     payment_method_id: str
     source_cidrs: pulumi.Input[list[str]]
-    redis_url_secret: gcp.secretmanager.Secret
+    #: API region -> the POG_REDIS_URL secret that region reads (one shared secret before phase 3)
+    redis_url_secrets: Mapping[str, gcp.secretmanager.Secret]
     profile: PhaseProfile
     depends_on: Sequence[pulumi.Resource] = ()
 
@@ -65,7 +66,8 @@ class Cache(pulumi.ComponentResource):
 
     endpoints: pulumi.Output[list[str]]  (secret) host:port per region
     backup_bucket: gcp.storage.Bucket
-    redis_url_version: gcp.secretmanager.SecretVersion  the URL secret's value; Cloud Run needs it to start
+    redis_url_versions: list[gcp.secretmanager.SecretVersion]  each URL secret's value, primary first;
+                                                   Cloud Run needs them to start
     """
 
     def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -100,22 +102,39 @@ class Cache(pulumi.ComponentResource):
             password, endpoints = self._single_region(profile.redis)
 
         self.endpoints: pulumi.Output[list[str]] = pulumi.Output.secret(endpoints)
-        # One secret for every region: in phase 3 it names the primary region's Active-Active endpoint.
-        url: pulumi.Output[str] = pulumi.Output.all(password, endpoints).apply(
-            lambda pe: _redis_url(pe[0], pe[1][0])
+        # Each region's secret names the endpoint at the region's index: in phase 3 every region reads its
+        # own Active-Active endpoint, so a regional outage leaves the others' Redis alone.
+        self.redis_url_versions: list[gcp.secretmanager.SecretVersion] = []
+        written: list[gcp.secretmanager.Secret] = []
+        for index, (region, secret) in enumerate(args.redis_url_secrets.items()):
+            if any(secret is done for done in written):  # phases 1-2: every region shares one secret
+                continue
+            written.append(secret)
+            self.redis_url_versions.append(self._url_version(region, index, secret, password, endpoints))
+
+        self.register_outputs({"backupBucket": self.backup_bucket.name, "endpoints": self.endpoints})
+
+    def _url_version(
+        self,
+        region: str,
+        index: int,
+        secret: gcp.secretmanager.Secret,
+        password: pulumi.Output[str],
+        endpoints: pulumi.Output[list[str]],
+    ) -> gcp.secretmanager.SecretVersion:
+        p = self._args.prefix
+        url: pulumi.Output[str] = pulumi.Output.secret(
+            pulumi.Output.all(password, endpoints).apply(lambda pe: _redis_url(pe[0], pe[1][index]))
         )
-        url = pulumi.Output.secret(url)
         # Write-only: kept out of the resource's outputs (Pulumi still keeps the first value, encrypted,
         # in its state inputs: pulumi-terraform-bridge#3201).
-        self.redis_url_version = gcp.secretmanager.SecretVersion(
-            f"{p}-redis-url-version",
-            secret=args.redis_url_secret.id,
+        return gcp.secretmanager.SecretVersion(
+            f"{p}-redis-url-version" if index == 0 else f"{p}-redis-url-version-{region}",
+            secret=secret.id,
             secret_data_wo=url,
             secret_data_wo_version=url.apply(url_version),
             opts=child(self),
         )
-
-        self.register_outputs({"backupBucket": self.backup_bucket.name, "endpoints": self.endpoints})
 
     def _backup_path(self, suffix: str) -> pulumi.Output[str]:
         return self.backup_bucket.name.apply(lambda bucket: f"gs://{bucket}/{suffix}")

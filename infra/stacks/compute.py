@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import pulumi
 import pulumi_gcp as gcp
 
+import contract
 from infra.config import MAX_ADMIN_RANGES
 from infra.phases import PhaseProfile
 from infra.stacks.cloudflare_ranges import CLOUDFLARE_IPV4, CLOUDFLARE_IPV6
@@ -43,30 +44,16 @@ LB_FORWARDED_FOR_HOPS = 1
 OPS_COMMAND = ("python", "-m", "app.ops")
 
 
-@dataclass(frozen=True)
-class OpsJob:
-    """A `python -m app.ops ...` command as a Cloud Run job (`gcloud run jobs execute` replaces `args`
-    for one execution with `--args=...`)."""
-
-    name: str  # pog-<env>-<name>-<region>
-    container: str
-    args: tuple[str, ...]
-    timeout: str
-    limits: dict[str, str]
-
-
-#: `pog leaderboards rebuild` behind the NAT. The timeout is REBUILD_LOCK_S of
-#: app/services/leaderboards_jobs.py: a run never outlives its Redis lock, so a run stopped at the timeout
-#: cannot overlap the next one; the memory holds a whole period's boards while they are rebuilt.
-REBUILD_JOB = OpsJob(
-    "leaderboards-rebuild", "rebuild", ("leaderboards", "rebuild"), "900s", {"cpu": "1", "memory": "2Gi"}
-)
-#: `pog events announce`, started every minute by Cloud Scheduler in the primary region: a run reads the
-#: events that have not ended and pushes each start once (a Firestore mark makes overlapping runs safe).
-ANNOUNCE_JOB = OpsJob(
-    "events-announce", "announce", ("events", "announce"), "120s", {"cpu": "1", "memory": "512Mi"}
-)
-ANNOUNCE_SCHEDULE = "* * * * *"
+BACKEND = contract.load()
+#: A job of the contract: `python -m app.ops <args>` as a Cloud Run job (`gcloud run jobs execute` replaces
+#: `args` for one execution with `--args=...`).
+OpsJob = contract.Job
+#: `pog leaderboards rebuild` behind the NAT, on demand.
+REBUILD_JOB = BACKEND.job("leaderboards-rebuild")
+#: `pog leaderboards rewards`: archive, rewards and checkpoints, daily in every region, staggered.
+REWARDS_JOB = BACKEND.job("leaderboards-rewards")
+#: `pog events announce`, every minute in the primary region (a Firestore mark makes overlapping runs safe).
+ANNOUNCE_JOB = BACKEND.job("events-announce")
 
 MAX_RANGES_PER_RULE = 10  # Cloud Armor: src_ip_ranges per rule
 # Decoded and lower-cased so /v1/%61dmin or /V1//admin cannot slip past the rule to the app's router.
@@ -89,6 +76,11 @@ def rebuild_job_name(prefix: str, region: str) -> str:
 
 def ops_job_name(prefix: str, job: OpsJob, region: str) -> str:
     return f"{prefix}-{job.name}-{region}"
+
+
+def schedule_name(prefix: str, job: OpsJob, region: str) -> str:
+    """pog-prod-events-announce for a primary-only job; pog-prod-leaderboards-rewards-<region> otherwise."""
+    return f"{prefix}-{job.name}" if job.regions == "primary" else f"{prefix}-{job.name}-{region}"
 
 
 def range_chunks(ranges: Sequence[str], size: int = MAX_RANGES_PER_RULE) -> list[list[str]]:
@@ -146,7 +138,8 @@ class ComputeArgs:
     api_hostname: str
     admin_ip_allowlist: tuple[str, ...]
     service_account: gcp.serviceaccount.Account
-    secrets: dict[str, gcp.secretmanager.Secret]
+    #: environment variable -> API region -> the secret that region reads (Foundation.regional_secrets)
+    secrets: Mapping[str, Mapping[str, gcp.secretmanager.Secret]]
     plain_env: dict[str, pulumi.Input[str]]
     #: API region -> the Firestore database that holds that region's game sessions (POG_GAMES_DATABASE).
     games_databases: dict[str, str]
@@ -167,7 +160,7 @@ def plain_env_for(
     all_games_databases: Sequence[str],
 ) -> dict[str, pulumi.Input[str]]:
     """The app's plain settings in ``region``; ``plain_env`` overrides the derived ones (a restored games
-    database: runbooks/procedures/restore-from-export.md, step 4), except the region itself."""
+    database: runbooks/procedures/restore-from-export.md, step 4)."""
     plain: dict[str, pulumi.Input[str]] = {
         "POG_ADMIN_IP_ALLOWLIST": json.dumps(list(admin_ip_allowlist)),
         # The app believes CF-Connecting-IP only from these connecting addresses: Cloud Armor admits
@@ -175,7 +168,6 @@ def plain_env_for(
         "POG_TRUSTED_PROXIES": json.dumps([*CLOUDFLARE_IPV4, *CLOUDFLARE_IPV6]),
         "POG_FORWARDED_FOR_HOPS": str(LB_FORWARDED_FOR_HOPS),
         **plain_env,
-        "POG_REGION": region,
         "POG_GAMES_DATABASE": plain_env.get("POG_GAMES_DATABASE", games_databases[region]),
     }
     holding_games = sorted({*all_games_databases, *games_databases.values()})
@@ -205,6 +197,8 @@ class Compute(pulumi.ComponentResource):
     """Public attributes:
 
     services: dict[str, gcp.cloudrunv2.Service]  keyed by region
+    jobs: dict[str, dict[str, gcp.cloudrunv2.Job]]  job name (contract/backend.yaml) -> region -> job
+    schedules: dict[str, dict[str, gcp.cloudscheduler.Job]]  the same, for the scheduled jobs
     rebuild_jobs: dict[str, gcp.cloudrunv2.Job]  keyed by region: `pog leaderboards rebuild` behind the NAT
     announce_job: gcp.cloudrunv2.Job             `pog events announce` in the primary region
     announce_schedule: gcp.cloudscheduler.Job    runs announce_job every minute
@@ -234,10 +228,14 @@ class Compute(pulumi.ComponentResource):
         self.services: dict[str, gcp.cloudrunv2.Service] = {
             region: self._service(region) for region in args.api_regions
         }
-        self.rebuild_jobs: dict[str, gcp.cloudrunv2.Job] = {
-            region: self._ops_job(REBUILD_JOB, region, retries=0) for region in args.api_regions
-        }
-        self.announce_job, self.announce_schedule = self._announce(args.api_regions[0])
+        # Every job of the contract, in each of its regions, with its schedule where it has one.
+        self.jobs: dict[str, dict[str, gcp.cloudrunv2.Job]] = {}
+        self.schedules: dict[str, dict[str, gcp.cloudscheduler.Job]] = {}
+        for job in BACKEND.jobs:
+            self.jobs[job.name], self.schedules[job.name] = self._contract_job(job)
+        self.rebuild_jobs = self.jobs[REBUILD_JOB.name]
+        self.announce_job = self.jobs[ANNOUNCE_JOB.name][args.api_regions[0]]
+        self.announce_schedule = self.schedules[ANNOUNCE_JOB.name][args.api_regions[0]]
         negs = {
             region: gcp.compute.RegionNetworkEndpointGroup(
                 f"{p}-api-neg-{region}",
@@ -491,12 +489,15 @@ class Compute(pulumi.ComponentResource):
         plain = plain_env_for(
             region, args.admin_ip_allowlist, args.plain_env, args.games_databases, args.all_games_databases
         )
-        clash = sorted(plain.keys() & args.secrets.keys())
+        if BACKEND.redis[args.profile.redis.topology.value].client == "cluster":
+            plain["POG_REDIS_CLUSTER"] = "true"
+        secrets = {env_var: by_region[region] for env_var, by_region in args.secrets.items()}
+        clash = sorted(plain.keys() & secrets.keys())
         if clash:
             raise ValueError(
                 f"environment variables {clash} are both plain and secret; secrets come from Secret Manager"
             )
-        return plain, args.secrets
+        return plain, secrets
 
     def _envs(self, region: str) -> list[gcp.cloudrunv2.ServiceTemplateContainerEnvArgs]:
         return self._env_args(
@@ -532,7 +533,7 @@ class Compute(pulumi.ComponentResource):
         ]
         return envs
 
-    def _ops_job(self, job: OpsJob, region: str, *, retries: int) -> gcp.cloudrunv2.Job:
+    def _ops_job(self, job: OpsJob, region: str) -> gcp.cloudrunv2.Job:
         """An ops command as a Cloud Run job with the API's image, account, egress and settings: Redis
         Cloud admits only the NAT's addresses, so these run here rather than from a laptop."""
         args = self._args
@@ -552,7 +553,7 @@ class Compute(pulumi.ComponentResource):
                 template=gcp.cloudrunv2.JobTemplateTemplateArgs(
                     service_account=args.service_account.email,
                     execution_environment="EXECUTION_ENVIRONMENT_GEN2",
-                    max_retries=retries,
+                    max_retries=job.retries,
                     timeout=job.timeout,
                     # As the API: all traffic through the region's subnet, so Redis sees a NAT address.
                     vpc_access=gcp.cloudrunv2.JobTemplateTemplateVpcAccessArgs(
@@ -580,35 +581,48 @@ class Compute(pulumi.ComponentResource):
             opts=child(self, depends_on=self._deps),
         )
 
-    def _announce(self, region: str) -> tuple[gcp.cloudrunv2.Job, gcp.cloudscheduler.Job]:
+    def _contract_job(
+        self, job: OpsJob
+    ) -> tuple[dict[str, gcp.cloudrunv2.Job], dict[str, gcp.cloudscheduler.Job]]:
+        regions = job.regions_of(self._args.api_regions)
+        jobs = {region: self._ops_job(job, region) for region in regions}
+        schedules = {
+            region: self._schedule(job, region, jobs[region], index)
+            for index, region in enumerate(regions)
+            if job.schedule is not None
+        }
+        return jobs, schedules
+
+    def _schedule(
+        self, job: OpsJob, region: str, run_job: gcp.cloudrunv2.Job, region_index: int
+    ) -> gcp.cloudscheduler.Job:
+        """Cloud Scheduler starts the job as the API's account, which may run this job and no other."""
         args = self._args
-        # A failed run is not retried: the next minute's run announces what this one missed.
-        job = self._ops_job(ANNOUNCE_JOB, region, retries=0)
-        # Cloud Scheduler starts the job as the API's account, which may run this job and no other.
         invoker = gcp.cloudrunv2.JobIamMember(
-            f"{ops_job_name(args.prefix, ANNOUNCE_JOB, region)}-invoker",
+            f"{ops_job_name(args.prefix, job, region)}-invoker",
             project=args.project,
             location=region,
-            name=job.name,
+            name=run_job.name,
             role="roles/run.invoker",
             member=args.service_account.email.apply(lambda email: f"serviceAccount:{email}"),
             opts=child(self),
         )
-        schedule = gcp.cloudscheduler.Job(
-            f"{args.prefix}-events-announce-schedule",
-            name=f"{args.prefix}-events-announce",
+        name = schedule_name(args.prefix, job, region)
+        return gcp.cloudscheduler.Job(
+            f"{name}-schedule",
+            name=name,
             project=args.project,
             region=region,
-            description="Every minute: pog events announce (push each live event's start once)",
-            schedule=ANNOUNCE_SCHEDULE,
+            description=f"{job.schedule} (UTC): pog {' '.join(job.args)} in {region}",
+            schedule=job.schedule_in(region_index),
             time_zone="Etc/UTC",
             attempt_deadline="60s",
             http_target=gcp.cloudscheduler.JobHttpTargetArgs(
                 http_method="POST",
-                uri=job.name.apply(
-                    lambda name: (
+                uri=run_job.name.apply(
+                    lambda job_name: (
                         f"https://run.googleapis.com/v2/projects/{args.project}/locations/"
-                        f"{region}/jobs/{name}:run"
+                        f"{region}/jobs/{job_name}:run"
                     )
                 ),
                 oauth_token=gcp.cloudscheduler.JobHttpTargetOauthTokenArgs(
@@ -618,7 +632,6 @@ class Compute(pulumi.ComponentResource):
             ),
             opts=child(self, depends_on=[invoker]),
         )
-        return job, schedule
 
     def _backend_service(
         self,

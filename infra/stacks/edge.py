@@ -30,6 +30,8 @@ WEBHOOK_PATH = "/v1/webhooks/"
 API_PATH = "/v1/"
 # Counters are kept per Cloudflare data centre (cf.colo.id is mandatory) and per client IP.
 RATE_LIMIT_CHARACTERISTICS: tuple[str, ...] = ("cf.colo.id", "ip.src")
+#: Polish mode of the assets hostname (Cloudflare Configuration Rules: off, lossless or lossy).
+ASSETS_POLISH = "lossy"
 ASSETS_EDGE_TTL_SECONDS = 7 * 86_400
 ASSETS_BROWSER_TTL_SECONDS = 86_400
 
@@ -114,6 +116,7 @@ class Edge(pulumi.ComponentResource):
     zone_settings: dict[str, cloudflare.ZoneSetting]   keyed by setting id
     waf_managed, waf_custom, rate_limits: cloudflare.Ruleset
     cache_rules: cloudflare.Ruleset | None             phase 2+
+    image_rules: cloudflare.Ruleset | None             phase 2+: Polish (and WebP) on the assets hostname
     tiered_cache: cloudflare.TieredCache | None        phase 2+ (smart topology)
     """
 
@@ -209,6 +212,7 @@ class Edge(pulumi.ComponentResource):
 
         self.assets_record: cloudflare.DnsRecord | None = None
         self.cache_rules: cloudflare.Ruleset | None = None
+        self.image_rules: cloudflare.Ruleset | None = None
         self.argo_tiered_caching: cloudflare.ArgoTieredCaching | None = None
         self.tiered_cache: cloudflare.TieredCache | None = None
         if args.profile.edge_asset_caching:
@@ -285,6 +289,31 @@ class Edge(pulumi.ComponentResource):
                     )
                 ],
                 opts=child(self),
+            )
+            # Images are uploaded as PNG/JPEG; Polish recompresses them at the edge and, with the zone's
+            # WebP setting, serves WebP to clients that accept it (the architecture's image format). Polish
+            # acts on images only, and this rule scopes it to the assets hostname.
+            self.image_rules = cloudflare.Ruleset(
+                f"{prefix}-config-rules",
+                zone_id=zone_id,
+                kind="zone",
+                phase="http_config_settings",
+                name=f"{prefix} configuration rules",
+                description="Polish (lossy, WebP) on the game assets",
+                rules=[
+                    cloudflare.RulesetRuleArgs(
+                        ref="assets-polish",
+                        description=f"Polish images on {args.assets_hostname}",
+                        expression=f'http.host eq "{args.assets_hostname}"',
+                        action="set_config",
+                        action_parameters=cloudflare.RulesetRuleActionParametersArgs(polish=ASSETS_POLISH),
+                        enabled=True,
+                    )
+                ],
+                opts=child(self),
+            )
+            self.webp = cloudflare.ZoneSetting(
+                f"{prefix}-zone-webp", zone_id=zone_id, setting_id="webp", value="on", opts=child(self)
             )
         # Smart topology needs tiered caching switched on first.
         self.argo_tiered_caching = cloudflare.ArgoTieredCaching(

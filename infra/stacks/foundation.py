@@ -3,33 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pulumi
 import pulumi_gcp as gcp
 
+import contract
 from infra.phases import PhaseProfile
 from infra.stacks.common import child, labels
 
-# Secret Manager secrets the app reads, keyed by the environment variable Cloud Run maps them to.
-APP_SECRETS: tuple[str, ...] = (
-    "POG_STRIPE_API_KEY",
-    "POG_STRIPE_WEBHOOK_SECRET",
-    "POG_REVENUECAT_API_KEY",
-    "POG_REVENUECAT_WEBHOOK_AUTH",
-    "POG_SENTRY_DSN",
-    "POG_REDIS_URL",  # version written by the cache layer, write-only
-    # The audit log's data key, wrapped by the KMS key (runbooks/procedures/key-rotation.md).
-    "POG_AUDIT_WRAPPED_KEY",
-)
+BACKEND = contract.load()
 
-# Every API a layer of this program calls; other layers depend on these resources.
-APIS: tuple[str, ...] = (
+# Secret Manager secrets the app reads, keyed by the environment variable Cloud Run maps them to
+# (contract/backend.yaml: settings with secret: true). POG_REDIS_URL's versions are written by the cache
+# layer, write-only.
+APP_SECRETS: tuple[str, ...] = BACKEND.secrets
+
+# The APIs this program's own resources need; the app's clients add theirs (contract google_apis).
+PROGRAM_APIS: tuple[str, ...] = (
     "artifactregistry.googleapis.com",
     "certificatemanager.googleapis.com",
     "cloudkms.googleapis.com",
     "cloudresourcemanager.googleapis.com",
     "cloudscheduler.googleapis.com",
-    "cloudtrace.googleapis.com",
     "compute.googleapis.com",
     "firebase.googleapis.com",
     "firebasedatabase.googleapis.com",
@@ -37,21 +33,18 @@ APIS: tuple[str, ...] = (
     "firestore.googleapis.com",
     "iam.googleapis.com",
     "identitytoolkit.googleapis.com",
-    "logging.googleapis.com",
-    "monitoring.googleapis.com",
+    "pubsub.googleapis.com",  # Secret Manager's rotation notices
     "run.googleapis.com",
     "secretmanager.googleapis.com",
     "storage.googleapis.com",
 )
+APIS: tuple[str, ...] = tuple(sorted({*PROGRAM_APIS, *BACKEND.google_apis}))
 
-# Project-level roles of the API runtime: these services have no resource-level IAM.
-API_PROJECT_ROLES: tuple[str, ...] = (
-    "roles/logging.logWriter",
-    "roles/monitoring.metricWriter",
-    "roles/cloudtrace.agent",
-)
-
-KEY_ROTATION_PERIOD = "2592000s"  # 30 days
+KEY_ROTATION_PERIOD = "2592000s"  # 30 days: the architecture's key rotation rule
+ROTATION_INTERVAL = timedelta(days=30)
+ROTATION_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+# A notice waits this long for on-call to rotate and acknowledge it (the alert fires meanwhile).
+ROTATION_NOTICE_RETENTION = "604800s"
 
 # Data Access audit logs (CKV2_GCP_5); datastore.googleapis.com covers the Firestore API too, and
 # storage.googleapis.com records who reads the backup and export buckets (CKV_GCP_62).
@@ -67,9 +60,18 @@ IMAGES_KEPT = 10
 UNTAGGED_IMAGE_MAX_AGE = "1209600s"  # 14 days
 
 
-def secret_id(prefix: str, env_var: str) -> str:
-    """POG_STRIPE_API_KEY -> pog-dev-stripe-api-key."""
-    return f"{prefix}-{env_var.removeprefix('POG_').lower().replace('_', '-')}"
+def secret_id(prefix: str, env_var: str, region: str | None = None) -> str:
+    """POG_STRIPE_API_KEY -> pog-dev-stripe-api-key; with a region: pog-prod-redis-url-europe-west1."""
+    slug = f"{prefix}-{env_var.removeprefix('POG_').lower().replace('_', '-')}"
+    return slug if region is None else f"{slug}-{region}"
+
+
+def next_rotation_time(now: datetime | None = None) -> str:
+    """The first 30-day mark after ``now`` counted from ROTATION_EPOCH: the same value for 30 days, so
+    plans stay byte-identical, and always in the future, as Secret Manager requires on create."""
+    now = now or datetime.now(UTC)
+    periods = (now - ROTATION_EPOCH) // ROTATION_INTERVAL + 1
+    return (ROTATION_EPOCH + periods * ROTATION_INTERVAL).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def subnet_cidr(index: int) -> str:
@@ -97,6 +99,9 @@ class Foundation(pulumi.ComponentResource):
     service_accounts: dict[str, gcp.serviceaccount.Account]   keys "api", "exporter"
     key_ring: gcp.kms.KeyRing; crypto_key: gcp.kms.CryptoKey
     secrets: dict[str, gcp.secretmanager.Secret]   keyed by APP_SECRETS
+    regional_secrets: dict[str, dict[str, gcp.secretmanager.Secret]]  env var -> API region -> secret
+                   (the shared one unless the contract makes the setting regional in this phase)
+    rotation_topic, rotation_subscription          Secret Manager's 30-day rotation notices
     artifact_repository: gcp.artifactregistry.Repository
     network: gcp.compute.Network; subnets: dict[str, gcp.compute.Subnetwork] keyed by region
     egress_addresses: list[gcp.compute.Address]   static NAT egress IPs (Redis allowlist)
@@ -122,16 +127,7 @@ class Foundation(pulumi.ComponentResource):
             "api": self._service_account("api", "Game API (Cloud Run runtime)"),
             "exporter": self._service_account("exporter", "Firestore exports (Cloud Scheduler)"),
         }
-        api_sa = self.service_accounts["api"]
-        for role in API_PROJECT_ROLES:
-            gcp.projects.IAMMember(
-                f"{p}-api-{role.removeprefix('roles/').replace('.', '-').lower()}",
-                project=args.project,
-                role=role,
-                member=api_sa.member,
-                opts=child(self, depends_on=[self.apis["cloudresourcemanager.googleapis.com"]]),
-            )
-
+        self._contract_roles()
         self._kms()
         self._secrets()
         self._artifact_repository()
@@ -157,6 +153,41 @@ class Foundation(pulumi.ComponentResource):
                 "egressAddresses": [a.address for a in self.egress_addresses],
             }
         )
+
+    def _contract_roles(self) -> None:
+        """The project roles the contract gives each account; custom roles where a predefined one is wider."""
+        args, p = self._args, self._args.prefix
+        iam_api = [self.apis["iam.googleapis.com"]]
+        custom = {
+            role_id: gcp.projects.IAMCustomRole(
+                f"{p}-role-{role_id}",
+                project=args.project,
+                # Custom role ids are project-wide and cannot be reused for 37 days after a delete.
+                role_id=role_id,
+                title=role.title,
+                permissions=list(role.permissions),
+                stage="GA",
+                opts=child(self, depends_on=iam_api),
+            )
+            for role_id, role in BACKEND.custom_roles.items()
+        }
+        for key, roles in BACKEND.roles.items():
+            account = self.service_accounts[key]
+            for role in roles:
+                custom_role = custom.get(role)
+                gcp.projects.IAMMember(
+                    f"{p}-{key}-{role.removeprefix('roles/').replace('.', '-').lower()}",
+                    project=args.project,
+                    role=role if custom_role is None else contract.custom_role_name(args.project, role),
+                    member=account.member,
+                    opts=child(
+                        self,
+                        depends_on=[
+                            self.apis["cloudresourcemanager.googleapis.com"],
+                            *([] if custom_role is None else [custom_role]),
+                        ],
+                    ),
+                )
 
     def _service_account(self, key: str, description: str) -> gcp.serviceaccount.Account:
         p = self._args.prefix
@@ -201,36 +232,99 @@ class Foundation(pulumi.ComponentResource):
         )
 
     def _secrets(self) -> None:
+        """One secret per secret setting of the contract, and per API region where the setting is regional
+        (the primary region keeps the shared secret, so a promotion adds secrets and replaces none)."""
         args, p = self._args, self._args.prefix
-        api_sa = self.service_accounts["api"]
+        profile = args.profile
+        topic = self._rotation_topic()
         self.secrets: dict[str, gcp.secretmanager.Secret] = {}
+        self.regional_secrets: dict[str, dict[str, gcp.secretmanager.Secret]] = {}
         for env_var in APP_SECRETS:
-            slug = secret_id(p, env_var).removeprefix(f"{p}-")
-            # Replication is immutable: user-managed replicas in the API regions would force a
-            # replacement (and lose the out-of-band values) when phase 3 adds regions.
-            secret = gcp.secretmanager.Secret(
-                f"{p}-secret-{slug}",
-                project=args.project,
-                secret_id=secret_id(p, env_var),
-                replication=gcp.secretmanager.SecretReplicationArgs(
-                    auto=gcp.secretmanager.SecretReplicationAutoArgs()
-                ),
-                labels=labels(p, "foundation"),
-                opts=child(
-                    self,
-                    protect=args.profile.is_prod,
-                    depends_on=[self.apis["secretmanager.googleapis.com"]],
-                ),
-            )
-            gcp.secretmanager.SecretIamMember(
-                f"{p}-secret-{slug}-api-accessor",
-                project=args.project,
-                secret_id=secret.id,
-                role="roles/secretmanager.secretAccessor",
-                member=api_sa.member,
-                opts=child(self),
-            )
-            self.secrets[env_var] = secret
+            shared = self._secret(secret_id(p, env_var), topic)
+            self.secrets[env_var] = shared
+            regional = BACKEND.settings[env_var].regional_in(profile.environment, profile.phase)
+            self.regional_secrets[env_var] = {
+                region: shared
+                if index == 0 or not regional
+                else self._secret(secret_id(p, env_var, region), topic)
+                for index, region in enumerate(args.api_regions)
+            }
+
+    def _secret(self, name: str, topic: gcp.pubsub.Topic) -> gcp.secretmanager.Secret:
+        args, p = self._args, self._args.prefix
+        slug = name.removeprefix(f"{p}-")
+        # Replication is immutable: user-managed replicas in the API regions would force a
+        # replacement (and lose the out-of-band values) when phase 3 adds regions.
+        secret = gcp.secretmanager.Secret(
+            f"{p}-secret-{slug}",
+            project=args.project,
+            secret_id=name,
+            replication=gcp.secretmanager.SecretReplicationArgs(
+                auto=gcp.secretmanager.SecretReplicationAutoArgs()
+            ),
+            # Secret Manager publishes SECRET_ROTATE to the topic every 30 days; nothing here can rotate a
+            # third-party key, so the notice raises the secret-rotation-due alert (runbooks/alerts/).
+            topics=[gcp.secretmanager.SecretTopicArgs(name=topic.id)],
+            rotation=gcp.secretmanager.SecretRotationArgs(
+                rotation_period=KEY_ROTATION_PERIOD, next_rotation_time=next_rotation_time()
+            ),
+            labels=labels(p, "foundation"),
+            opts=child(
+                self,
+                protect=args.profile.is_prod,
+                depends_on=[self.apis["secretmanager.googleapis.com"], self._rotation_publisher],
+                # Secret Manager moves the next rotation forward itself after each notice.
+                ignore_changes=["rotation.nextRotationTime"],
+            ),
+        )
+        gcp.secretmanager.SecretIamMember(
+            f"{p}-secret-{slug}-api-accessor",
+            project=args.project,
+            secret_id=secret.id,
+            role="roles/secretmanager.secretAccessor",
+            member=self.service_accounts["api"].member,
+            opts=child(self),
+        )
+        return secret
+
+    def _rotation_topic(self) -> gcp.pubsub.Topic:
+        """Secret Manager's rotation notices, and the subscription whose backlog the alert reads."""
+        args, p = self._args, self._args.prefix
+        pubsub_api = [self.apis["pubsub.googleapis.com"]]
+        self.rotation_topic = gcp.pubsub.Topic(
+            f"{p}-secret-rotation",
+            name=f"{p}-secret-rotation",
+            project=args.project,
+            labels=labels(p, "foundation"),
+            opts=child(self, depends_on=pubsub_api),
+        )
+        project_number = gcp.organizations.get_project_output(
+            project_id=args.project, opts=pulumi.InvokeOutputOptions(parent=self)
+        ).number
+        self._rotation_publisher = gcp.pubsub.TopicIAMMember(
+            f"{p}-secret-rotation-secretmanager-publisher",
+            project=args.project,
+            topic=self.rotation_topic.name,
+            role="roles/pubsub.publisher",
+            member=project_number.apply(
+                lambda n: f"serviceAccount:service-{n}@gcp-sa-secretmanager.iam.gserviceaccount.com"
+            ),
+            opts=child(self),
+        )
+        # Nobody consumes it: an unacknowledged notice is a rotation due. On-call acknowledges it after
+        # rotating (runbooks/procedures/key-rotation.md), which clears the alert.
+        self.rotation_subscription = gcp.pubsub.Subscription(
+            f"{p}-secret-rotation-due",
+            name=f"{p}-secret-rotation-due",
+            project=args.project,
+            topic=self.rotation_topic.id,
+            ack_deadline_seconds=600,
+            message_retention_duration=ROTATION_NOTICE_RETENTION,
+            expiration_policy=gcp.pubsub.SubscriptionExpirationPolicyArgs(ttl=""),
+            labels=labels(p, "foundation"),
+            opts=child(self),
+        )
+        return self.rotation_topic
 
     def _artifact_repository(self) -> None:
         args, p = self._args, self._args.prefix

@@ -65,6 +65,7 @@ GCP_METRICS: dict[str, str] = {
     "firestore.googleapis.com/document/read_count": "firestore_instance",
     "firestore.googleapis.com/document/write_count": "firestore_instance",
     "monitoring.googleapis.com/uptime_check/check_passed": "uptime_url",
+    "pubsub.googleapis.com/subscription/num_undelivered_messages": "pubsub_subscription",
 }
 UPTIME_METRIC = "monitoring.googleapis.com/uptime_check/check_passed"
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from infra.plan.engine import Plan, PlannedResource
+from infra.plan.stackfile import load_stack
 
 
 def prefix(plan: Plan) -> str:
@@ -13,6 +15,11 @@ def prefix(plan: Plan) -> str:
 
 def project(plan: Plan) -> str:
     return f"pot-of-gold-{plan.stack}"
+
+
+def stack_config(plan: Plan, key: str) -> Any:
+    """A value of the plan's stack file, e.g. stack_config(plan, "region")."""
+    return load_stack(plan.stack).config[f"pot-of-gold:{key}"]
 
 
 def api_member(plan: Plan) -> str:

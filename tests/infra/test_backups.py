@@ -39,7 +39,12 @@ def database_ids(plan: Plan) -> set[str]:
 
 
 def export_bucket(plan: Plan) -> PlannedResource:
-    [bucket] = mine(plan, BUCKET)
+    [bucket] = [b for b in mine(plan, BUCKET) if b.inputs["name"].endswith("-firestore-exports")]
+    return bucket
+
+
+def repo_bucket(plan: Plan) -> PlannedResource:
+    [bucket] = [b for b in mine(plan, BUCKET) if b.inputs["name"].endswith("-repo-backups")]
     return bucket
 
 
@@ -121,8 +126,9 @@ def test_export_bucket_location_lifecycle_and_protection(plan: Plan, stack_phase
 
 def test_bucket_grants_exporter_and_firestore_service_agent(plan: Plan) -> None:
     bucket = export_bucket(plan).inputs["name"]
-    grants = {(r.inputs["role"], r.inputs["member"]) for r in mine(plan, BUCKET_IAM)}
-    assert all(r.inputs["bucket"] == bucket for r in mine(plan, BUCKET_IAM))
+    on_exports = [r for r in mine(plan, BUCKET_IAM) if r.inputs["bucket"] == bucket]
+    grants = {(r.inputs["role"], r.inputs["member"]) for r in on_exports}
+    assert len(on_exports) == 3
     agent = f"serviceAccount:service-{PROJECT_NUMBER}@gcp-sa-firestore.iam.gserviceaccount.com"
     assert ("roles/storage.objectAdmin", f"serviceAccount:{exporter(plan)}") in grants
     assert ("roles/storage.objectAdmin", agent) in grants
@@ -139,6 +145,33 @@ def test_exporter_may_export_firestore(plan: Plan) -> None:
 
 
 def test_export_job_waits_for_its_permissions(plan: Plan) -> None:
-    iam = {r.key for r in mine(plan, BUCKET_IAM) + mine(plan, PROJECT_IAM)}
-    for job in mine(plan, JOB):
+    exports = export_bucket(plan).inputs["name"]
+    iam = {r.key for r in mine(plan, BUCKET_IAM) if r.inputs["bucket"] == exports} | {
+        r.key for r in mine(plan, PROJECT_IAM)
+    }
+    jobs = mine(plan, JOB)
+    assert len(jobs) == len(database_ids(plan))
+    for job in jobs:
         assert iam <= set(job.depends_on), job.name
+
+
+def test_repository_bundles_are_kept_a_year_and_locked_four_weeks(plan: Plan) -> None:
+    bucket = repo_bucket(plan)
+    assert bucket.inputs["location"] == config(plan, "backupRegion")
+    assert bucket.inputs["retentionPolicy"] == {"retentionPeriod": str(28 * 86_400)}
+    ages = {
+        rule["action"].get("storageClass", rule["action"]["type"]): rule["condition"]["age"]
+        for rule in bucket.inputs["lifecycleRules"]
+        if "age" in rule["condition"]
+    }
+    assert ages == {"NEARLINE": 30, "Delete": 365}
+    assert bucket.protect is (plan.stack == "prod")
+    assert plan.outputs["repoBackupBucket"] == bucket.inputs["name"]
+
+
+def test_only_the_exporter_may_add_repository_bundles(plan: Plan) -> None:
+    name = repo_bucket(plan).inputs["name"]
+    grants = [
+        (r.inputs["role"], r.inputs["member"]) for r in mine(plan, BUCKET_IAM) if r.inputs["bucket"] == name
+    ]
+    assert grants == [("roles/storage.objectCreator", f"serviceAccount:{exporter(plan)}")]

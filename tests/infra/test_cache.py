@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 
 import pytest
 
@@ -11,6 +12,7 @@ from infra.plan.engine import Plan, PlannedResource
 from infra.plan.mocks import COMPUTED
 from infra.stacks import cache
 from tests.infra.conftest import plan_for
+from tests.infra.layers import stack_config
 
 SUBSCRIPTION = "rediscloud:index/subscription:Subscription"
 DATABASE = "rediscloud:index/subscriptionDatabase:SubscriptionDatabase"
@@ -196,13 +198,23 @@ def test_prod_protects_the_redis_subscription_and_database(plan: Plan) -> None:
 
 
 def test_redis_url_is_written_write_only(plan: Plan) -> None:
+    """One URL secret before phase 3; then one per API region, each holding its region's endpoint."""
     p = f"pog-{plan.stack}"
-    (version,) = _mine(plan, SECRET_VERSION)
-    assert version.name == f"{p}-redis-url-version"
-    assert version.inputs["secret"] == f"{p}-secret-redis-url-id"
-    assert "secretData" not in version.inputs
-    assert version.inputs["secretDataWo"] == "[secret]"
-    assert {"secretDataWo", "secretDataWoVersion"} <= set(version.secret_paths)
+    failover = stack_config(plan, "failoverRegions")
+    regions = [
+        stack_config(plan, "region"),
+        *(json.loads(failover) if isinstance(failover, str) else failover),
+    ]
+    others = regions[1:] if plan.outputs["phase"] == 3 else []
+    versions = {v.name: v for v in _mine(plan, SECRET_VERSION)}
+    expected = {f"{p}-redis-url-version": f"{p}-secret-redis-url-id"} | {
+        f"{p}-redis-url-version-{r}": f"{p}-secret-redis-url-{r}-id" for r in others
+    }
+    assert {name: v.inputs["secret"] for name, v in versions.items()} == expected
+    for version in versions.values():
+        assert "secretData" not in version.inputs
+        assert version.inputs["secretDataWo"] == "[secret]"
+        assert {"secretDataWo", "secretDataWoVersion"} <= set(version.secret_paths)
     assert plan.outputs["redisEndpoints"] == "[secret]"
 
 

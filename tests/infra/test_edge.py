@@ -47,8 +47,10 @@ def test_children_use_the_cloudflare_provider_of_the_stack(plan: Plan) -> None:
         assert r.inputs["zoneId"] == config(plan, "cloudflareZoneId")
 
 
-def test_tls_is_strict_with_tls_1_2_minimum(plan: Plan) -> None:
+def test_tls_is_strict_with_tls_1_2_minimum(plan: Plan, stack_phase: tuple[str, int]) -> None:
     settings = {r.inputs["settingId"]: r.inputs["value"] for r in mine(plan, SETTING)}
+    # Phase 2+ serves assets: Polish converts their images to WebP for clients that accept it.
+    webp = {"webp": "on"} if stack_phase[1] >= 2 else {}
     assert settings == {
         "ssl": "strict",
         "min_tls_version": "1.2",
@@ -56,6 +58,7 @@ def test_tls_is_strict_with_tls_1_2_minimum(plan: Plan) -> None:
         "always_use_https": "on",
         "automatic_https_rewrites": "on",
         "brotli": "on",
+        **webp,
     }
 
 
@@ -161,6 +164,18 @@ def test_asset_caching_only_from_phase_2(plan: Plan, stack_phase: tuple[str, int
     assert [r.inputs["value"] for r in argo] == ["on"]
     assert [r.inputs["value"] for r in tiered] == ["on"]
     assert argo[0].key in tiered[0].depends_on
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_images_on_the_assets_hostname_are_polished_to_webp(stack: str) -> None:
+    """The architecture serves WebP: Polish recompresses images at the edge, only on the assets host."""
+    plan = plan_for(stack, 2)
+    [rule] = ruleset(plan, "http_config_settings").inputs["rules"]
+    assert rule["expression"] == ruleset(plan, "http_request_cache_settings").inputs["rules"][0]["expression"]
+    assert rule["action"] == "set_config"
+    assert rule["actionParameters"] == {"polish": "lossy"}
+    assert {r.inputs["settingId"]: r.inputs["value"] for r in mine(plan, SETTING)}["webp"] == "on"
+    assert not [r for r in mine(plan_for(stack, 1), RULESET) if r.inputs["phase"] == "http_config_settings"]
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from infra.phases import profile_for
 from infra.plan.engine import Plan
-from infra.stacks.foundation import APP_SECRETS, secret_id
+from infra.plan.mocks import PROJECT_NUMBER
+from infra.stacks.foundation import APP_SECRETS, next_rotation_time, secret_id
 from tests.infra.layers import Layer, api_member, prefix, project
 
 SERVICE = "gcp:projects/service:Service"
@@ -27,6 +29,10 @@ SUBNET = "gcp:compute/subnetwork:Subnetwork"
 ROUTER = "gcp:compute/router:Router"
 NAT = "gcp:compute/routerNat:RouterNat"
 ADDRESS = "gcp:compute/address:Address"
+CUSTOM_ROLE = "gcp:projects/iAMCustomRole:IAMCustomRole"
+TOPIC = "gcp:pubsub/topic:Topic"
+TOPIC_IAM = "gcp:pubsub/topicIAMMember:TopicIAMMember"
+SUBSCRIPTION = "gcp:pubsub/subscription:Subscription"
 
 REGIONS_BY_PHASE = {1: ["us-central1"], 2: ["us-central1"], 3: ["us-central1", "us-east4", "europe-west4"]}
 
@@ -49,15 +55,21 @@ def test_resource_counts(plan: Plan, stack_phase: tuple[str, int]) -> None:
     counts: dict[str, int] = {}
     for r in children(plan):
         counts[r.type] = counts.get(r.type, 0) + 1
+    # Phase 3: the Redis URL has a secret per further API region (each region's Active-Active endpoint).
+    secrets = 7 + (regions - 1)
     assert counts == {
-        SERVICE: 18,
+        SERVICE: 20,
         ACCOUNT: 2,
-        PROJECT_IAM: 3,
+        PROJECT_IAM: 4,
+        CUSTOM_ROLE: 1,
         KEY_RING: 1,
         CRYPTO_KEY: 1,
         KEY_IAM: 1,
-        SECRET: 7,
-        SECRET_IAM: 7,
+        SECRET: secrets,
+        SECRET_IAM: secrets,
+        TOPIC: 1,
+        TOPIC_IAM: 1,
+        SUBSCRIPTION: 1,
         REPOSITORY: 1,
         NETWORK: 1,
         SUBNET: regions,
@@ -76,6 +88,7 @@ def test_every_api_the_layers_use_is_enabled_and_never_disabled_on_destroy(plan:
             "firebase", "firestore", "firebasedatabase", "firebaserules", "identitytoolkit", "compute",
             "cloudkms", "artifactregistry", "iam", "storage", "cloudresourcemanager", "run",
             "cloudscheduler", "secretmanager", "monitoring", "logging", "certificatemanager", "cloudtrace",
+            "fcm", "pubsub",
         )
     }  # fmt: skip
     assert required <= set(services)
@@ -98,7 +111,51 @@ def test_api_project_roles_are_only_those_without_a_resource_level_grant(plan: P
         ("roles/logging.logWriter", api_member(plan)),
         ("roles/monitoring.metricWriter", api_member(plan)),
         ("roles/cloudtrace.agent", api_member(plan)),
+        (f"projects/{project(plan)}/roles/fcmSender", api_member(plan)),
     }
+
+
+def test_pushes_need_only_a_custom_role_that_sends(plan: Plan) -> None:
+    """roles/firebasecloudmessaging.admin adds delivery data and project listing; the app only sends."""
+    (role,) = mine(plan, CUSTOM_ROLE)
+    assert role.inputs["roleId"] == "fcmSender"
+    assert role.inputs["permissions"] == [
+        "cloudmessaging.messages.create",
+        "cloudmessaging.topicSubscriptions.create",
+    ]
+    grant = plan.get(PROJECT_IAM, f"{prefix(plan)}-api-fcmsender")
+    assert role.key in grant.depends_on
+    assert "fcm.googleapis.com" in {r.inputs["service"] for r in mine(plan, SERVICE)}
+
+
+def test_every_secret_rotates_every_30_days_through_the_rotation_topic(plan: Plan) -> None:
+    topic = plan.get(TOPIC, f"{prefix(plan)}-secret-rotation")
+    secrets = mine(plan, SECRET)
+    assert len(secrets) >= len(APP_SECRETS)
+    for secret in secrets:
+        assert secret.inputs["rotation"]["rotationPeriod"] == "2592000s", secret.name
+        assert secret.inputs["topics"] == [{"name": f"{topic.name}-id"}], secret.name
+        publisher = plan.get(TOPIC_IAM, f"{prefix(plan)}-secret-rotation-secretmanager-publisher")
+        # Secret Manager checks it may publish when the secret is created.
+        assert publisher.key in secret.depends_on
+    publisher = plan.get(TOPIC_IAM, f"{prefix(plan)}-secret-rotation-secretmanager-publisher")
+    assert publisher.inputs["role"] == "roles/pubsub.publisher"
+    assert publisher.inputs["member"] == (
+        f"serviceAccount:service-{PROJECT_NUMBER}@gcp-sa-secretmanager.iam.gserviceaccount.com"
+    )
+    (due,) = mine(plan, SUBSCRIPTION)
+    assert due.inputs["topic"] == f"{topic.name}-id"
+    assert due.inputs["expirationPolicy"] == {"ttl": ""}  # never expires while nobody pulls
+    assert plan.outputs["secretRotationSubscription"] == due.inputs["name"]
+
+
+def test_the_next_rotation_is_the_next_30_day_mark_stable_within_a_window() -> None:
+    first = datetime(2026, 12, 7, 12, tzinfo=UTC)
+    mark = next_rotation_time(first)
+    assert mark == next_rotation_time(first + timedelta(days=3))
+    due = datetime.strptime(mark, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert first < due <= first + timedelta(days=30)
+    assert next_rotation_time(due) != mark  # at the mark itself, the next one
 
 
 def test_kms_key_rotates_every_30_days_and_is_protected_in_every_environment(plan: Plan) -> None:
@@ -121,14 +178,17 @@ def test_api_uses_the_key_through_a_key_level_grant(plan: Plan) -> None:
     assert grant.inputs["member"] == api_member(plan)
 
 
-def test_one_secret_per_app_secret_readable_by_the_api_only(plan: Plan) -> None:
+def test_one_secret_per_app_secret_readable_by_the_api_only(plan: Plan, stack_phase: tuple[str, int]) -> None:
     secrets = {r.inputs["secretId"]: r for r in mine(plan, SECRET)}
-    assert set(secrets) == {secret_id(prefix(plan), name) for name in APP_SECRETS}
+    further_regions = REGIONS_BY_PHASE[stack_phase[1]][1:] if stack_phase[1] == 3 else []
+    assert set(secrets) == {secret_id(prefix(plan), name) for name in APP_SECRETS} | {
+        secret_id(prefix(plan), "POG_REDIS_URL", region) for region in further_regions
+    }
     assert f"{prefix(plan)}-stripe-api-key" in secrets
     assert f"{prefix(plan)}-redis-url" in secrets
     grants = mine(plan, SECRET_IAM)
     by_secret = {g.inputs["secretId"]: g for g in grants}
-    assert len(by_secret) == len(grants) == len(APP_SECRETS)
+    assert len(by_secret) == len(grants) == len(secrets)
     for r in secrets.values():
         grant = by_secret[f"{r.name}-id"]
         assert grant.inputs["role"] == "roles/secretmanager.secretAccessor"

@@ -1082,3 +1082,8 @@ CASES: list[Case] = [
         phase=3,
     ),
 ]
+
+# The deploy-contract rules' fixtures live beside their builders; imported last (they use ok and bad).
+from .contract_cases import CONTRACT_CASES  # noqa: E402
+
+CASES += CONTRACT_CASES

@@ -71,6 +71,37 @@ def armor_default_allows(inventory: Inventory) -> None:
     next(r for r in rules if r["priority"] == 2147483647)["action"] = "allow"
 
 
+def drop_env(name: str, resource: str = "pog-prod-api-us-central1") -> Callable[[Inventory], None]:
+    def mutate(inventory: Inventory) -> None:
+        envs = inputs(t.RUN_SERVICE, resource)(inventory)["template"]["containers"][0]["envs"]
+        envs[:] = [e for e in envs if e["name"] != name]
+
+    return mutate
+
+
+def add_env(name: str, value: str) -> Callable[[Inventory], None]:
+    def mutate(inventory: Inventory) -> None:
+        envs = inputs(t.RUN_SERVICE)(inventory)["template"]["containers"][0]["envs"]
+        envs.append({"name": name, "value": value})
+
+    return mutate
+
+
+def add_bucket(inventory: Inventory) -> None:
+    bucket = dict(entry(inventory, t.BUCKET, "pog-prod-firestore-exports"))
+    inventory["resources"].append(
+        {**bucket, "name": "pog-prod-scratch", "inputs": {"name": "pog-prod-scratch"}}
+    )
+
+
+def one_redis_secret_for_every_region(inventory: Inventory) -> None:
+    for resource in inventory["resources"]:
+        if resource["type"] == t.RUN_SERVICE:
+            for env in resource["inputs"]["template"]["containers"][0]["envs"]:
+                if env["name"] == "POG_REDIS_URL":
+                    env["valueSource"]["secretKeyRef"]["secret"] = "pog-prod-redis-url"
+
+
 EXPORTS = "pog-prod-firestore-exports"
 EXPORT_JOB = "pog-prod-firestore-export-default"
 API = "pog-prod-api-us-central1"
@@ -243,6 +274,19 @@ MUTATIONS: list[tuple[str, int, Callable[[Inventory], None], str]] = [
         set_input(t.ALERT_POLICY, "pog-prod-alert-api-uptime", "notificationChannels", []),
         "api-uptime",
     ),
+    ("POG-CTR-001", 1, drop_env("POG_STRIPE_API_KEY"), "lacks POG_STRIPE_API_KEY"),
+    (
+        "POG-CTR-002",
+        3,
+        remove(t.SCHEDULER_JOB, "pog-prod-leaderboards-rewards-us-east4-schedule"),
+        "leaderboards-rewards in us-east4",
+    ),
+    ("POG-CTR-003", 1, remove("gcp:projects/service:Service", "pog-prod-api-fcm"), "fcm.googleapis.com"),
+    ("POG-CTR-004", 1, remove("gcp:projects/iAMMember:IAMMember", "pog-prod-api-fcmsender"), "fcmSender"),
+    ("POG-CTR-005", 1, add_bucket, "pog-prod-scratch"),
+    ("POG-CTR-007", 1, add_env("POG_REGION", "us-central1"), "POG_REGION"),
+    ("POG-CTR-006", 2, drop_env("POG_REDIS_CLUSTER"), "clustered"),
+    ("POG-CTR-006", 3, one_redis_secret_for_every_region, "other regions read too"),
     ("POG-STK-002", 3, set_input(t.BACKEND_SERVICE, "pog-prod-api-backend", "outlierDetection", None), ""),
     ("POG-STK-003", 3, set_input(t.BACKEND_SERVICE, "pog-prod-api-backend", "outlierDetection", None), ""),
 ]

@@ -34,6 +34,7 @@ KNOWN_GCP_METRICS = {
     "firestore.googleapis.com/document/read_count": "firestore_instance",
     "firestore.googleapis.com/document/write_count": "firestore_instance",
     "monitoring.googleapis.com/uptime_check/check_passed": "uptime_url",
+    "pubsub.googleapis.com/subscription/num_undelivered_messages": "pubsub_subscription",
 }
 #: Log sources Google Cloud writes by itself (a log-based metric on them needs nothing from the app).
 GCP_LOG_RESOURCES = {"cloud_scheduler_job", "http_load_balancer", "audited_resource"}
@@ -118,7 +119,7 @@ def _prometheus(definitions: defs.MonitoringDefinitions) -> list[defs.Prometheus
     return [m for m in metrics if isinstance(m, defs.PrometheusMetricDefinition)]
 
 
-@pytest.mark.parametrize("metric_id", ["cache-requests", "firestore-latency"])
+@pytest.mark.parametrize("metric_id", ["cache-requests", "firestore-latency", "push-sent", "push-failed"])
 def test_prometheus_metric_is_registered_by_the_app(
     definitions: defs.MonitoringDefinitions, metric_id: str
 ) -> None:
@@ -154,4 +155,9 @@ def test_the_series_alerts_read_are_in_the_exposition(definitions: defs.Monitori
 
 def test_every_prometheus_metric_read_is_covered(definitions: defs.MonitoringDefinitions) -> None:
     read = set(read_metrics(definitions))
-    assert {m.id for m in _prometheus(definitions) if m.id in read} <= {"cache-requests", "firestore-latency"}
+    assert {m.id for m in _prometheus(definitions) if m.id in read} <= {
+        "cache-requests",
+        "firestore-latency",
+        "push-sent",
+        "push-failed",
+    }

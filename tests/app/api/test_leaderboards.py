@@ -195,8 +195,8 @@ def test_presence_expires_after_the_ttl(make_client: Any, auth: Mint, db: firest
     store_user(db, "alice", "Alice", friends=["bob"])
     store_user(db, "bob", "Bob")
     client.post("/v1/presence/heartbeat", headers=auth("bob"))
-    assert 0 < rds.ttl("{presence}:bob") <= 5
-    rds.pexpire("{presence}:bob", 1)  # the TTL elapsing, without sleeping
+    assert 0 < rds.ttl("presence:bob") <= 5
+    rds.pexpire("presence:bob", 1)  # the TTL elapsing, without sleeping
     import time
 
     time.sleep(0.01)

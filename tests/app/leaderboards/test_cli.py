@@ -4,6 +4,8 @@ the economy's real grant service)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -131,3 +133,51 @@ def test_rewards_command_grants_once_with_the_grant_service(
         won = sum(coins for sid, coins in expected.items() if sid.endswith(f":{uid}"))
         coins = (db.collection("users").document(uid).get().to_dict() or {})["inventory"]["coins"]
         assert coins == won, uid
+
+
+def test_rewards_in_three_regions_at_once_grant_each_reward_once(
+    env: None, db: firestore.Client, rds: redis.Redis
+) -> None:
+    """The period job runs in every API region (contract/backend.yaml); a late primary can overlap another
+    region's run. Three processes started together, as three regions' Cloud Run jobs would be: one of them
+    archives each period (two overlapping runs may both write it: the same final standings, merged into the
+    same documents), every reward is granted exactly once, and every run succeeds."""
+    now = datetime.now(UTC)
+    at = period_start(Period.daily, now) - timedelta(hours=23)
+    countries = ("IE", "FR", None)
+    games = [(f"p{i:02d}", 100 + i, countries[i % 3]) for i in range(12)]
+    for n, (uid, score, country) in enumerate(games):
+        store_user(db, uid, uid.upper(), country)
+        store_game(db, f"g{n}", uid, score, at, country)
+    expected = _expected_rewards(games, at, now)
+
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "app.ops", "leaderboards", "rewards"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [run.communicate(timeout=240)[0] for run in runs]
+
+    assert [run.returncode for run in runs] == [0, 0, 0], outputs
+    daily = f"daily:{period_id(Period.daily, at)}"
+    reports = [report(output)[daily] for output in outputs]
+    assert any(r["archived_now"] for r in reports), reports
+    archive = db.collection("leaderboards").document(daily.replace(":", "-")).get().to_dict() or {}
+    assert archive["final"] is True
+    assert archive["boards"] == {"global": 12, "country:IE": 4, "country:FR": 4}
+    assert sum(r["rewards"].get("granted", 0) for r in reports) == sum(
+        sid.startswith("lb:daily:") for sid in expected
+    ), reports
+    grants = [
+        entry
+        for doc in db.collection("transactions").stream()
+        if (entry := doc.to_dict() or {}).get("source") == "leaderboard_reward"
+    ]
+    assert sorted(e["source_id"] for e in grants) == sorted(expected)
+    for uid, _, _ in games:
+        won = sum(coins for sid, coins in expected.items() if sid.endswith(f":{uid}"))
+        assert (db.collection("users").document(uid).get().to_dict() or {})["inventory"]["coins"] == won, uid
