@@ -7,6 +7,8 @@ The sub-commands are the same objects ``pog`` adds (infra/plan/cli.py), with the
 
 from __future__ import annotations
 
+import warnings
+
 import typer
 
 from app.ops.admin_cli import admin_app
@@ -23,4 +25,6 @@ app.command()(smoke)
 app.add_typer(admin_app, name="admin")
 
 if __name__ == "__main__":
+    # google.api_core's Python-version notice is not the operator's to act on (see infra/plan/cli.py).
+    warnings.filterwarnings("ignore", message="You are using a Python version", category=FutureWarning)
     app(prog_name="pog")
