@@ -89,20 +89,26 @@ def _expected_rewards(games: list[Game], at: datetime, now: datetime) -> dict[st
     return expected
 
 
+def _yesterdays_games(db: firestore.Client) -> tuple[list[Game], datetime, dict[str, int]]:
+    """Twelve players' games finished yesterday at 01:00 UTC (IE, FR or no country), and the rewards
+    (source_id -> coins) a reset pays for them."""
+    now = datetime.now(UTC)
+    at = period_start(Period.daily, now) - timedelta(hours=23)
+    countries = ("IE", "FR", None)
+    games = [(f"p{i:02d}", 100 + i, countries[i % 3]) for i in range(12)]
+    for n, (uid, score, country) in enumerate(games):
+        store_user(db, uid, uid.upper(), country)
+        store_game(db, f"g{n}", uid, score, at, country)
+    return games, at, _expected_rewards(games, at, now)
+
+
 def test_rewards_command_grants_once_with_the_grant_service(
     env: None, db: firestore.Client, rds: redis.Redis
 ) -> None:
     """Yesterday's boards (rebuilt from /games by the job itself) pay their winners through the economy's
     grant service: one grant and one audit entry per board won, however often the job runs, also when a
     run lost its own markers (the grant service answers the same source_id as a duplicate)."""
-    now = datetime.now(UTC)
-    at = period_start(Period.daily, now) - timedelta(hours=23)  # yesterday 01:00 UTC
-    countries = ("IE", "FR", None)
-    games = [(f"p{i:02d}", 100 + i, countries[i % 3]) for i in range(12)]
-    for n, (uid, score, country) in enumerate(games):
-        store_user(db, uid, uid.upper(), country)
-        store_game(db, f"g{n}", uid, score, at, country)
-    expected = _expected_rewards(games, at, now)
+    games, at, expected = _yesterdays_games(db)
     # Daily: 10 global winners, 3 on IE, 3 on FR (a Monday or a 1st adds the weekly or monthly boards).
     assert sum(sid.startswith("lb:daily:") for sid in expected) == 16
 
@@ -142,14 +148,7 @@ def test_rewards_in_three_regions_at_once_grant_each_reward_once(
     region's run. Three processes started together, as three regions' Cloud Run jobs would be: one of them
     archives each period (two overlapping runs may both write it: the same final standings, merged into the
     same documents), every reward is granted exactly once, and every run succeeds."""
-    now = datetime.now(UTC)
-    at = period_start(Period.daily, now) - timedelta(hours=23)
-    countries = ("IE", "FR", None)
-    games = [(f"p{i:02d}", 100 + i, countries[i % 3]) for i in range(12)]
-    for n, (uid, score, country) in enumerate(games):
-        store_user(db, uid, uid.upper(), country)
-        store_game(db, f"g{n}", uid, score, at, country)
-    expected = _expected_rewards(games, at, now)
+    games, at, expected = _yesterdays_games(db)
 
     runs = [
         subprocess.Popen(
