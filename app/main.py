@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         economy = await build_economy(settings, db, rds, breaker, cache, transport)
         live = build_live_events(settings, db, cache, economy.grants)
         economy.payments.send_receipts_through(live.notifier)  # purchase receipts are pushes
+        economy.grants.send_receipts_through(live.notifier)  # and so are those of approved held purchases
         app.state.container = Container(
             settings=settings,
             verifier=verifier,

@@ -16,7 +16,8 @@ the marker and (for payments) the payment record together. So:
   reversal removes the refund, and what it took is given back (debt paid off first), once.
 
 A fraud hit (velocity, unusual pattern, receipt mismatch, unknown player) holds the grant: a review item
-is written instead of the wallet change, and approving it applies the grant once.
+is written instead of the wallet change, and approving it applies the grant once. Approving a held
+purchase sends the player its receipt (through ``ReceiptSender``) once the approval has committed.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from fractions import Fraction
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from app.core.crypto import FieldCipher
 from app.services.audit import AuditRecord, ChainHead, admin_chain, chain_entry, head_after, redact
@@ -51,6 +52,7 @@ from app.services.grants_models import (
     Velocity,
     Wallet,
 )
+from app.services.notifications import Receipt
 from app.services.users import Cache, ServiceError, UserService
 
 _UID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -106,6 +108,12 @@ class Purchase:
     ip: str | None = None
     #: What was paid, in minor units (what a partial refund's share is taken of); 0: unknown.
     amount_minor: int = 0
+
+
+class ReceiptSender(Protocol):
+    async def purchase_granted(self, uid: str, receipt: Receipt) -> bool:
+        """Push the receipt to the player's devices; never raises (a failure is logged and counted)."""
+        ...
 
 
 class RevocationKind(StrEnum):
@@ -301,6 +309,11 @@ class GrantService:
         self._thresholds = thresholds
         self._clock = clock
         self._flights: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._receipts: ReceiptSender | None = None
+
+    def send_receipts_through(self, sender: ReceiptSender) -> None:
+        """Wired by the app once the live events' notifier exists: receipts of approved held purchases."""
+        self._receipts = sender
 
     # --- the Granter port ---------------------------------------------------------------------------
 
@@ -686,7 +699,7 @@ class GrantService:
         return await self._decide(item_id, admin_uid, note, approve=False)
 
     async def _decide(self, item_id: str, admin_uid: str, note: str, *, approve: bool) -> ReviewItem:
-        async def work(txn: LedgerTxn) -> ReviewItem:
+        async def work(txn: LedgerTxn) -> tuple[ReviewItem, Receipt | None]:
             now = self._clock()
             item = await txn.review(item_id)
             if item is None:
@@ -702,6 +715,7 @@ class GrantService:
             payment = await txn.payment(item.payment_key) if item.payment_key else None
             marker = await txn.marker(item.source_id) or Marker(item.source_id, "", uid=item.uid)
             actor = f"admin:{admin_uid}"
+            receipt: Receipt | None = None
             if approve:
                 if not wallet.exists:
                     raise ServiceError(409, "user_missing", "the player does not exist; reject the item")
@@ -729,6 +743,7 @@ class GrantService:
                         self._take_back(chains, chain, wallet, payment, item.source_id, "refunded while held")
                         txn.put_wallet(wallet)
                     txn.put_payment(payment)
+                    receipt = _approved_receipt(item, payment)
                 marker.outcome = Outcome.granted.value
             else:
                 rejected = AuditRecord(
@@ -759,11 +774,18 @@ class GrantService:
                 review_id=item.id,
             )
             chains.append(admin, action)
-            return item
+            return item, receipt
 
-        decided = await self._ledger.run(work)
+        decided, receipt = await self._ledger.run(work)
         if approve:
             await self._invalidate(decided.uid)
+        if receipt is not None and self._receipts is not None:
+            # After the commit (only the approval that committed gets here; a decided item raised 409).
+            # The approval stands whatever the push does.
+            try:
+                await self._receipts.purchase_granted(decided.uid, receipt)
+            except Exception:
+                log.exception("approval receipt not sent", extra={"event": "push_failed", "push": "receipt"})
         return decided
 
     # --- reads ----------------------------------------------------------------------------------------
@@ -824,6 +846,20 @@ def _payment_from(
         record.reversals_pending = earlier.reversals_pending
         record.amount_minor = earlier.amount_minor or purchase.amount_minor
     return record
+
+
+def _approved_receipt(item: ReviewItem, payment: PaymentRecord) -> Receipt | None:
+    """The receipt of a held purchase just approved: what the item grants; the product from its payment
+    record; the transaction id from its payment key (``revenuecat:{transaction_id}``,
+    ``stripe:{payment_intent}``, ``stripe:charge:{checkout session id}``)."""
+    product_id = payment.product_id or (item.entitlement or {}).get("product_id")
+    if not product_id:
+        return None
+    provider, _, transaction_id = payment.key.partition(":")
+    if provider == "stripe":
+        transaction_id = transaction_id.removeprefix("charge:")
+    entitlement = str(item.entitlement["id"]) if item.entitlement else None
+    return Receipt(str(product_id), transaction_id or payment.key, item.coins, dict(item.items), entitlement)
 
 
 def _describe(payment: PaymentRecord) -> str:

@@ -15,7 +15,8 @@ product in ``metadata.product_id`` (ours) or ``metadata.price_id`` (the Stripe P
 the app that creates the session sets them.
 
 A purchase this delivery granted sends the player a receipt (a push through ``ReceiptSender``) once its
-transaction has committed; a replayed delivery finds the grant done and sends none.
+transaction has committed; a replayed delivery finds the grant done and sends none. A purchase held for
+review gets its receipt when an admin approves it (``GrantService.approve``, through the same sender).
 """
 
 from __future__ import annotations
@@ -23,12 +24,20 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from app.services.catalog import REVENUECAT_STORES, Catalog, Product, Store
 from app.services.fraud import PurchaseFacts
 from app.services.grant_port import GrantRequest, GrantSource
-from app.services.grants import GrantService, Outcome, Purchase, Result, Revocation, RevocationKind
+from app.services.grants import (
+    GrantService,
+    Outcome,
+    Purchase,
+    ReceiptSender,
+    Result,
+    Revocation,
+    RevocationKind,
+)
 from app.services.grants_models import Wallet
 from app.services.notifications import Receipt
 from app.services.payments_revenuecat import PurchaseClaim, RevenueCatClient, receipt_mismatches
@@ -102,12 +111,6 @@ def _product_grant(uid: str, source_id: str, product: Product, reason: str) -> G
 
 def _receipt(product: Product, transaction_id: str) -> Receipt:
     return Receipt(product.id, transaction_id, product.coins, dict(product.items), product.entitlement)
-
-
-class ReceiptSender(Protocol):
-    async def purchase_granted(self, uid: str, receipt: Receipt) -> bool:
-        """Push the receipt to the player's devices; never raises (a failure is logged and counted)."""
-        ...
 
 
 class PaymentService:

@@ -1,6 +1,8 @@
 """A granted purchase pushes the player a receipt, once per grant, after the grant commits; a push that fails
-never fails the webhook. FCM is the fake FCM v1 server on 127.0.0.1 (firebase_admin's own code talks to it);
-RevenueCat is faked at its REST boundary and Stripe deliveries are signed as Stripe signs them."""
+never fails the webhook. A purchase held for review gets its receipt when an admin approves it: once, after
+the approval committed, and a failed push never fails the approval. FCM is the fake FCM v1 server on
+127.0.0.1 (firebase_admin's own code talks to it); RevenueCat is faked at its REST boundary and Stripe
+deliveries are signed as Stripe signs them."""
 
 from __future__ import annotations
 
@@ -18,12 +20,14 @@ from tests.app.events.conftest import FakeFcm
 from tests.app.payments.conftest import (
     EconClient,
     FakeRevenueCat,
+    admin_headers,
     checkout_session,
     coins,
     player,
     post_rc,
     post_stripe,
     rc_event,
+    review_items,
     stripe_event,
 )
 
@@ -213,3 +217,98 @@ def test_the_receipt_is_sent_after_the_grant_committed(
     assert post_rc(shop, _vip_purchase(revenuecat)).json()["outcome"] == "granted"
     assert spy.seen == [300]  # another client already reads the granted coins
     assert _receipts(fcm) == [VIP_RECEIPT]
+
+
+# --- held purchases: the receipt comes with the approval ---------------------------------------------------
+
+
+def _held_vip(shop: TestClient, db: firestore.Client) -> str:
+    """A VIP purchase whose subscriber RevenueCat does not know: held for review; the item's id."""
+    r = post_rc(shop, rc_event("INITIAL_PURCHASE", product_id=VIP, transaction_id="2000000001"))
+    assert (r.status_code, r.json()["outcome"]) == (200, "held")
+    [item] = review_items(db)
+    return str(item["id"])
+
+
+def _decide(shop: TestClient, auth: Mint, item_id: str, action: str) -> int:
+    url = f"/v1/admin/review-queue/{item_id}/{action}"
+    return shop.post(url, headers=admin_headers(auth), json={"note": "checked"}).status_code
+
+
+def test_an_approved_held_purchase_pushes_one_receipt_after_the_approval_committed(
+    shop: TestClient,
+    auth: Mint,
+    fcm: FakeFcm,
+    db: firestore.Client,
+) -> None:
+    _alice_with_a_device(shop, auth)
+    container = shop.app.state.container  # type: ignore[attr-defined]
+    spy = CommittedCoins(container.notifier, db)
+    container.grants.send_receipts_through(spy)
+    item_id = _held_vip(shop, db)
+    assert _receipts(fcm) == []  # nothing while held
+    assert coins(db, "alice") == 0
+    assert _decide(shop, auth, item_id, "approve") == 200
+    assert _decide(shop, auth, item_id, "approve") == 409  # decided already: nothing more
+    assert spy.seen == [300]  # sent once, when another client already reads the approved coins
+    assert _receipts(fcm) == [VIP_RECEIPT]  # the product, the store transaction, the entitlement
+
+
+def test_an_approved_held_checkout_pushes_its_receipt_through_the_apps_notifier(
+    shop: TestClient,
+    auth: Mint,
+    fcm: FakeFcm,
+    db: firestore.Client,
+) -> None:
+    _alice_with_a_device(shop, auth)
+    session = checkout_session("alice", "pi_held_0001", product="coins_100", amount=99, country="BR")
+    held = post_stripe(shop, stripe_event("checkout.session.completed", session))
+    assert held.json()["outcome"] == "held"  # the card's country is not the player's
+    [item] = review_items(db)
+    assert _receipts(fcm) == []
+    assert _decide(shop, auth, str(item["id"]), "approve") == 200
+    assert _decide(shop, auth, str(item["id"]), "approve") == 409
+    assert _receipts(fcm) == [
+        {
+            "token": TOKEN,
+            "notification": {"title": "Purchase complete", "body": "coins_100: 100 coins"},
+            "data": {"type": "purchase_receipt", "product_id": "coins_100", "transaction_id": "pi_held_0001"},
+        }
+    ]
+    assert coins(db, "alice") == 100
+
+
+def test_a_rejected_held_purchase_sends_no_receipt(
+    shop: TestClient,
+    auth: Mint,
+    fcm: FakeFcm,
+    db: firestore.Client,
+) -> None:
+    _alice_with_a_device(shop, auth)
+    item_id = _held_vip(shop, db)
+    assert _decide(shop, auth, item_id, "reject") == 200
+    assert _decide(shop, auth, item_id, "approve") == 409
+    assert _receipts(fcm) == []
+    assert coins(db, "alice") == 0
+
+
+@pytest.mark.parametrize("failure", ["refused", "unreachable"])
+def test_a_failing_push_still_approves_and_the_grant_stands(
+    shop: TestClient,
+    auth: Mint,
+    fcm: FakeFcm,
+    db: firestore.Client,
+    failure: str,
+) -> None:
+    _alice_with_a_device(shop, auth)
+    item_id = _held_vip(shop, db)
+    if failure == "refused":
+        fcm.refuse_all = True
+    else:
+        fcm.stop()
+    sends_before = len(_receipts(fcm))
+    assert _decide(shop, auth, item_id, "approve") == 200
+    assert coins(db, "alice") == 300
+    assert review_items(db)[0]["status"] == "approved"
+    assert len(_receipts(fcm)) == sends_before + (1 if failure == "refused" else 0)  # tried once
+    assert _decide(shop, auth, item_id, "approve") == 409
