@@ -37,14 +37,6 @@ class When:
     def holds(self, environment: str, phase: int) -> bool:
         return environment in self.environments and phase in self.phases
 
-    def __str__(self) -> str:
-        parts = []
-        if self.environments != ENVIRONMENTS:
-            parts.append("/".join(self.environments))
-        if self.phases != PHASES:
-            parts.append("phase " + "/".join(map(str, self.phases)))
-        return " ".join(parts) or "every stack and phase"
-
 
 #: An optional setting: the app has a default, the stacks may still pass a value.
 NOWHERE = When((), ())

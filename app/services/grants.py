@@ -781,11 +781,8 @@ class GrantService:
             await self._invalidate(decided.uid)
         if receipt is not None and self._receipts is not None:
             # After the commit (only the approval that committed gets here; a decided item raised 409).
-            # The approval stands whatever the push does.
-            try:
-                await self._receipts.purchase_granted(decided.uid, receipt)
-            except Exception:
-                log.exception("approval receipt not sent", extra={"event": "push_failed", "push": "receipt"})
+            # The sender never raises: the approval stands whatever the push does.
+            await self._receipts.purchase_granted(decided.uid, receipt)
         return decided
 
     # --- reads ----------------------------------------------------------------------------------------

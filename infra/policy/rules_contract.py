@@ -89,9 +89,8 @@ def processes(stack: StackView) -> list[Process]:
 
 
 def api_regions(stack: StackView) -> tuple[str, ...]:
-    """The API's regions, primary first (the order the program declares its services in)."""
-    regions = [str(s.props.get("location")) for s in stack.of_type(t.RUN_SERVICE)]
-    return tuple(dict.fromkeys(regions))
+    """The regions the API's services run in (the inventory does not say which one is primary)."""
+    return tuple(sorted({str(s.props.get("location")) for s in stack.of_type(t.RUN_SERVICE)}))
 
 
 # --- settings -----------------------------------------------------------------------------------------

@@ -200,8 +200,6 @@ class Compute(pulumi.ComponentResource):
     jobs: dict[str, dict[str, gcp.cloudrunv2.Job]]  job name (contract/backend.yaml) -> region -> job
     schedules: dict[str, dict[str, gcp.cloudscheduler.Job]]  the same, for the scheduled jobs
     rebuild_jobs: dict[str, gcp.cloudrunv2.Job]  keyed by region: `pog leaderboards rebuild` behind the NAT
-    announce_job: gcp.cloudrunv2.Job             `pog events announce` in the primary region
-    announce_schedule: gcp.cloudscheduler.Job    runs announce_job every minute
     lb_address: gcp.compute.GlobalAddress        the only public entry; Cloudflare proxies to it
     api_url: str                                 https://<api hostname>
     dns_authorizations: list[gcp.certificatemanager.DnsAuthorization]  CNAMEs Cloudflare must publish
@@ -234,8 +232,6 @@ class Compute(pulumi.ComponentResource):
         for job in BACKEND.jobs:
             self.jobs[job.name], self.schedules[job.name] = self._contract_job(job)
         self.rebuild_jobs = self.jobs[REBUILD_JOB.name]
-        self.announce_job = self.jobs[ANNOUNCE_JOB.name][args.api_regions[0]]
-        self.announce_schedule = self.schedules[ANNOUNCE_JOB.name][args.api_regions[0]]
         negs = {
             region: gcp.compute.RegionNetworkEndpointGroup(
                 f"{p}-api-neg-{region}",
