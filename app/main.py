@@ -10,8 +10,9 @@ from contextlib import asynccontextmanager
 
 import sentry_sdk
 from brotli_asgi import BrotliMiddleware
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
+from app.api import errors as api_errors
 from app.api.deps import Container
 from app.api.routes import (
     admin_events,
@@ -33,7 +34,6 @@ from app.core.auth import TokenVerifier
 from app.core.config import Settings, get_settings
 from app.core.middleware import BodySizeLimit
 from app.core.observability import RequestContext, configure_logging
-from app.core.responses import OrjsonResponse
 from app.ops.leaderboards_wiring import build_leaderboards
 from app.repositories.breaker import RedisBreaker
 from app.repositories.cache import RedisCache
@@ -52,7 +52,7 @@ from app.repositories.rate_limits import RateLimiter, parse_limits
 from app.repositories.redis_batch import RedisBatcher
 from app.repositories.users import UserRepository
 from app.services.games import GameService
-from app.services.users import ServiceError, UserService
+from app.services.users import UserService
 
 log = logging.getLogger("app")
 
@@ -163,11 +163,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
 
-    async def _service_error(_: Request, exc: Exception) -> OrjsonResponse:
-        assert isinstance(exc, ServiceError)
-        return errors.error_response(exc.status, exc.code, exc.message)
-
-    app.add_exception_handler(ServiceError, _service_error)
+    api_errors.install(app)
     app.include_router(health.router)
     # Second: the hottest public route is matched before the others are scanned.
     app.include_router(leaderboards.router)

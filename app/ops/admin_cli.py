@@ -101,7 +101,8 @@ def _run(
     from requests import RequestException
 
     from app.core.crypto import CryptoError
-    from app.services.users import ServiceError
+    from app.repositories.errors import StoreError
+    from app.services.errors import ServiceError
 
     try:
         for line in _change(uid, role, reason, actor, project, grant=grant):
@@ -110,7 +111,7 @@ def _run(
         _fail(str(exc))
     except ValidationError as exc:
         _fail(f"invalid settings: {exc.errors()[0].get('msg', exc)}")
-    except ServiceError as exc:
+    except (ServiceError, StoreError) as exc:
         _fail(f"the audit log could not be written: {exc.message}")
     except (FirebaseError, GoogleAPIError, GoogleAuthError, RequestException, CryptoError, OSError) as exc:
         _fail(f"{type(exc).__name__}: {exc}")

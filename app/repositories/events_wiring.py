@@ -16,7 +16,7 @@ from app.services.grants import GrantService
 from app.services.live_events import LiveEventService
 from app.services.live_events_announce import Announcer
 from app.services.notifications import Notifier
-from app.services.users import Cache
+from app.services.ports import Cache
 
 
 def reward_items(catalog: Catalog) -> frozenset[str]:

@@ -27,6 +27,7 @@ from google.cloud.firestore_v1.base_document import DocumentSnapshot
 
 from app.core.config import Settings
 from app.repositories.clients import close_firestore, games_client
+from app.repositories.errors import RecordGoneError
 from app.repositories.transactions import run_transaction
 from app.repositories.users import COLLECTION as USERS
 from app.services.games import (
@@ -41,7 +42,6 @@ from app.services.games import (
     Verdict,
 )
 from app.services.models import Stats
-from app.services.users import ServiceError
 
 COLLECTION = "games"
 SCORED = "scored_games"
@@ -189,7 +189,7 @@ class GameRepository:
                 return Finished(rejected, country)
             assert isinstance(verdict, Accept)
             if not user.exists:
-                raise ServiceError(409, "profile_missing", "the player's profile is gone; retry")
+                raise RecordGoneError("profile_missing", "the player's profile is gone; retry")
             stats = update_stats(Stats.model_validate(data.get("stats") or {}), verdict.final_score)
             score = verdict.final_score
             # The country goes with the game: the leaderboards are rebuilt from /games (country boards too).
@@ -251,7 +251,7 @@ class GameRepository:
             data: dict[str, Any] = user.to_dict() or {}
             if not seen.exists:
                 if not user.exists:
-                    raise ServiceError(409, "profile_missing", "the player's profile is gone; retry")
+                    raise RecordGoneError("profile_missing", "the player's profile is gone; retry")
                 assert game.final_score is not None
                 stats = update_stats(Stats.model_validate(data.get("stats") or {}), game.final_score)
                 txn.update(user_ref, {"stats": stats.model_dump(), "updated_at": now})

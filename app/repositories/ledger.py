@@ -26,6 +26,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.async_transaction import AsyncTransaction
 
 from app.core.metrics import firestore_timer
+from app.repositories.errors import UnknownCursorError
 from app.repositories.transactions import run_transaction
 from app.repositories.users import COLLECTION as USERS
 from app.services.audit import ChainHead
@@ -40,7 +41,6 @@ from app.services.grants_models import (
     ReviewStatus,
     Wallet,
 )
-from app.services.users import ServiceError
 
 T = TypeVar("T")
 
@@ -297,11 +297,11 @@ class LedgerRepository:
     async def _cursor_snapshot(self, collection: str, cursor: str, field: str, expected: str) -> Any:
         """A cursor is the id of the last document of the previous page; it must be one of the caller's."""
         if not cursor or len(cursor) > 300 or "/" in cursor:
-            raise ServiceError(404, "cursor_not_found", "the cursor is not one of your pages")
+            raise UnknownCursorError("cursor_not_found", "the cursor is not one of your pages")
         with firestore_timer("get"):
             snap = await self._db.collection(collection).document(cursor).get()
         if not snap.exists or (snap.to_dict() or {}).get(field) != expected:
-            raise ServiceError(404, "cursor_not_found", "the cursor is not one of your pages")
+            raise UnknownCursorError("cursor_not_found", "the cursor is not one of your pages")
         return snap
 
     async def entries(self, uid: str, limit: int, cursor: str | None) -> EntryPage:

@@ -21,7 +21,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.async_transaction import AsyncTransaction
 
 from app.core.metrics import firestore_timer
-from app.services.users import ServiceError
+from app.repositories.errors import StoreBusyError
 
 log = logging.getLogger("app.firestore")
 
@@ -30,6 +30,9 @@ T = TypeVar("T")
 RETRY_BUDGET_S = 20.0
 FIRST_DELAY_S = 0.05
 MAX_DELAY_S = 2.0
+
+
+BUSY_MESSAGE = "too many concurrent changes to the same data; retry"
 
 
 async def run_transaction(
@@ -41,7 +44,7 @@ async def run_transaction(
     budget_s: float = RETRY_BUDGET_S,
 ) -> T:
     """``attempt`` (an ``@firestore.async_transactional`` function) in a new transaction of ``db``, again
-    from scratch while Firestore aborts it; ``ServiceError(503, busy_code)`` once ``budget_s`` is spent.
+    from scratch while Firestore aborts it; ``StoreBusyError(busy_code)`` once ``budget_s`` is spent.
 
     Before each retry ``settled`` (a plain read, no locks) may answer instead: e.g. a concurrent request
     doing the same thing has committed, so this one need not take part in the contention again.
@@ -61,8 +64,8 @@ async def run_transaction(
                     "firestore transaction gave up: contention",
                     extra={"event": "transaction_busy", "code": busy_code},
                 )
-                raise ServiceError(
-                    503, busy_code, "too many concurrent changes to the same data; retry"
+                raise StoreBusyError(
+                    busy_code, "too many concurrent changes to the same data; retry"
                 ) from exc
         await asyncio.sleep(delay * (0.5 + random.random()))
         delay = min(delay * 2, MAX_DELAY_S)

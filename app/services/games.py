@@ -29,8 +29,10 @@ from typing import Any, Protocol
 import orjson
 from pydantic import BaseModel
 
+from app.services.errors import Failure, ServiceError
 from app.services.models import Stats
-from app.services.users import Cache, ServiceError, UserService
+from app.services.ports import Cache
+from app.services.users import UserService
 
 GAME_TTL = timedelta(days=7)
 MAX_SCORE = 10_000_000
@@ -152,7 +154,7 @@ class GameStore(Protocol):
 
 def _not_found() -> ServiceError:
     # The same answer for an unknown game and someone else's: the id's existence is not revealed.
-    return ServiceError(404, "game_not_found", "no such game")
+    return ServiceError(Failure.NOT_FOUND, "game_not_found", "no such game")
 
 
 def _owned(game: Game | None, uid: str) -> Game:
@@ -179,27 +181,37 @@ def elapsed_ms(game: Game, now: datetime) -> int:
 
 def judge_events(game: Game, events: Sequence[dict[str, Any]], now: datetime) -> EventChunk:
     if game.status is not GameStatus.active:
-        raise ServiceError(409, "game_not_active", f"the game is {game.status.value}; it takes no events")
+        raise ServiceError(
+            Failure.CONFLICT, "game_not_active", f"the game is {game.status.value}; it takes no events"
+        )
     if game.event_count + len(events) > MAX_EVENTS_PER_GAME:
-        raise ServiceError(409, "event_limit_reached", f"a game holds at most {MAX_EVENTS_PER_GAME} events")
+        raise ServiceError(
+            Failure.CONFLICT, "event_limit_reached", f"a game holds at most {MAX_EVENTS_PER_GAME} events"
+        )
     last = game.last_t_ms
     limit = elapsed_ms(game, now) + CLOCK_SLACK_MS
     for i, event in enumerate(events):
         t_ms = int(event["t_ms"])
         if t_ms < last:
             raise ServiceError(
-                422, "invalid_events", f"events[{i}].t_ms={t_ms} goes back in time (previous {last})"
+                Failure.INVALID,
+                "invalid_events",
+                f"events[{i}].t_ms={t_ms} goes back in time (previous {last})",
             )
         if t_ms > limit:
             raise ServiceError(
-                422, "invalid_events", f"events[{i}].t_ms={t_ms} is later than the session's elapsed time"
+                Failure.INVALID,
+                "invalid_events",
+                f"events[{i}].t_ms={t_ms} is later than the session's elapsed time",
             )
         last = t_ms
     data = compress_events(events)
     total_bytes = game.compressed_bytes + len(data)
     if total_bytes > MAX_COMPRESSED_BYTES:
         raise ServiceError(
-            413, "events_too_large", f"a game holds at most {MAX_COMPRESSED_BYTES} bytes of compressed events"
+            Failure.TOO_LARGE,
+            "events_too_large",
+            f"a game holds at most {MAX_COMPRESSED_BYTES} bytes of compressed events",
         )
     return EventChunk(
         index=game.chunk_count,
@@ -227,7 +239,9 @@ def judge_finish(game: Game, score: int, now: datetime) -> Verdict:
     if game.status is GameStatus.finished:
         if game.final_score != score:
             raise ServiceError(
-                409, "game_already_finished", f"the game was already finished with score {game.final_score}"
+                Failure.CONFLICT,
+                "game_already_finished",
+                f"the game was already finished with score {game.final_score}",
             )
         return Replay(game)
     if game.status is GameStatus.rejected:
@@ -271,7 +285,7 @@ class GameService:
 
     async def add_events(self, uid: str, game_id: str, events: Sequence[dict[str, Any]]) -> EventChunk:
         if not events:
-            raise ServiceError(422, "invalid_events", "a batch holds at least one event")
+            raise ServiceError(Failure.INVALID, "invalid_events", "a batch holds at least one event")
         now = self._clock()
 
         def decide(game: Game | None) -> EventChunk:
@@ -290,7 +304,9 @@ class GameService:
         done = await self._store.finish(game_id, now, judge, add_game_to_stats)
         game = done.game
         if game.status is GameStatus.rejected:
-            raise ServiceError(422, "implausible_score", game.reject_reason or "implausible score")
+            raise ServiceError(
+                Failure.INVALID, "implausible_score", game.reject_reason or "implausible score"
+            )
         await self._cache.delete(*UserService.cached_stats_keys(uid))
         assert game.final_score is not None
         assert game.finished_at is not None

@@ -37,6 +37,7 @@ from typing import Any, Protocol, TypeVar
 
 from app.core.crypto import FieldCipher
 from app.services.audit import AuditRecord, ChainHead, admin_chain, chain_entry, head_after, redact
+from app.services.errors import Failure, ServiceError
 from app.services.fraud import PurchaseFacts, Thresholds, unusual_patterns
 from app.services.grant_port import GrantOutcome, GrantRequest, GrantSource
 from app.services.grants_models import (
@@ -53,7 +54,8 @@ from app.services.grants_models import (
     Wallet,
 )
 from app.services.notifications import Receipt
-from app.services.users import Cache, ServiceError, UserService
+from app.services.ports import Cache
+from app.services.users import UserService
 
 _UID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 #: Where entries about a payment for no recognisable player go (their review item names the raw id).
@@ -146,13 +148,17 @@ def review_id_for(source_id: str) -> str:
 
 def _check_request(request: GrantRequest) -> None:
     if not request.source_id or len(request.source_id) > MAX_SOURCE_ID:
-        raise ServiceError(422, "invalid_grant", f"source_id must have 1..{MAX_SOURCE_ID} characters")
+        raise ServiceError(
+            Failure.INVALID, "invalid_grant", f"source_id must have 1..{MAX_SOURCE_ID} characters"
+        )
     if request.coins < 0:
-        raise ServiceError(422, "invalid_grant", "a grant cannot take coins away; revocations do that")
+        raise ServiceError(
+            Failure.INVALID, "invalid_grant", "a grant cannot take coins away; revocations do that"
+        )
     if any(n < 1 or n > MAX_ITEM_COUNT for n in request.items.values()):
-        raise ServiceError(422, "invalid_grant", f"item counts must be 1..{MAX_ITEM_COUNT}")
+        raise ServiceError(Failure.INVALID, "invalid_grant", f"item counts must be 1..{MAX_ITEM_COUNT}")
     if request.coins == 0 and not request.items:
-        raise ServiceError(422, "invalid_grant", "the grant grants nothing")
+        raise ServiceError(Failure.INVALID, "invalid_grant", "the grant grants nothing")
 
 
 def _credit(wallet: Wallet, coins: int, items: Mapping[str, int]) -> None:
@@ -515,7 +521,7 @@ class GrantService:
         """A refund, dispute or refund reversal of ``payment_key`` (once per ``source_id``): record it on
         the payment and bring the player's holdings to what the revocations in force leave."""
         if not source_id or len(source_id) > MAX_SOURCE_ID:
-            raise ServiceError(422, "invalid_revocation", "bad source id")
+            raise ServiceError(Failure.INVALID, "invalid_revocation", "bad source id")
         async with self._single_flight(source_id):
             return await self._revoke(source_id, payment_key, revocation, sensitive)
 
@@ -703,9 +709,11 @@ class GrantService:
             now = self._clock()
             item = await txn.review(item_id)
             if item is None:
-                raise ServiceError(404, "review_item_not_found", "no such review item")
+                raise ServiceError(Failure.NOT_FOUND, "review_item_not_found", "no such review item")
             if item.status is not ReviewStatus.pending:
-                raise ServiceError(409, "already_decided", f"the item is {item.status.value} already")
+                raise ServiceError(
+                    Failure.CONFLICT, "already_decided", f"the item is {item.status.value} already"
+                )
             uid_ok = valid_uid(item.uid)
             admin = admin_chain(admin_uid)
             chain = item.uid if uid_ok else UNMATCHED_CHAIN
@@ -718,7 +726,9 @@ class GrantService:
             receipt: Receipt | None = None
             if approve:
                 if not wallet.exists:
-                    raise ServiceError(409, "user_missing", "the player does not exist; reject the item")
+                    raise ServiceError(
+                        Failure.CONFLICT, "user_missing", "the player does not exist; reject the item"
+                    )
                 _credit(wallet, item.coins, item.items)
                 if item.payment_key:
                     wallet.purchases += 1

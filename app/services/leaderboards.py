@@ -32,7 +32,7 @@ from enum import StrEnum
 from functools import lru_cache
 
 from app.services.countries import ISO_3166_ALPHA2
-from app.services.users import ServiceError
+from app.services.errors import Failure, ServiceError
 
 PAGE_SIZE = 100
 MAX_RADIUS = 50
@@ -128,7 +128,7 @@ def period_end(period: Period, start: datetime) -> datetime | None:
 def parse_period_id(period: Period, pid: str) -> datetime:
     """The start of the period named ``pid``; 422 for a malformed or impossible id."""
     if not _ID_PATTERNS[period].match(pid):
-        raise ServiceError(422, "invalid_period_id", f"{pid!r} is not a {period.value} period id")
+        raise ServiceError(Failure.INVALID, "invalid_period_id", f"{pid!r} is not a {period.value} period id")
     try:
         if period is Period.daily:
             return datetime.strptime(pid, "%Y-%m-%d").replace(tzinfo=UTC)
@@ -137,7 +137,9 @@ def parse_period_id(period: Period, pid: str) -> datetime:
         if period is Period.monthly:
             return datetime.strptime(pid, "%Y-%m").replace(tzinfo=UTC)
     except ValueError:
-        raise ServiceError(422, "invalid_period_id", f"{pid!r} is not a {period.value} period id") from None
+        raise ServiceError(
+            Failure.INVALID, "invalid_period_id", f"{pid!r} is not a {period.value} period id"
+        ) from None
     return ALL_TIME_START
 
 
@@ -200,7 +202,9 @@ def board_name(country: str | None) -> str:
 
 def valid_country(code: str) -> str:
     if code not in ISO_3166_ALPHA2:
-        raise ServiceError(422, "invalid_country", f"{code!r} is not an ISO 3166-1 alpha-2 country code")
+        raise ServiceError(
+            Failure.INVALID, "invalid_country", f"{code!r} is not an ISO 3166-1 alpha-2 country code"
+        )
     return code
 
 

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from app.services.errors import Failure, ServiceError
 from app.services.leaderboards import (
     MAX_RADIUS,
     PAGE_SIZE,
@@ -44,7 +45,7 @@ from app.services.leaderboards import (
     ranked,
     valid_country,
 )
-from app.services.users import ServiceError, UserService
+from app.services.users import UserService
 
 log = logging.getLogger("app.leaderboard")
 
@@ -79,20 +80,22 @@ def resolve(period: str, scope: str) -> tuple[Period, Scope]:
         found_period = Period(period)
     except ValueError:
         raise ServiceError(
-            404, "unknown_period", f"no period {period!r}; use daily, weekly, monthly or all_time"
+            Failure.NOT_FOUND,
+            "unknown_period",
+            f"no period {period!r}; use daily, weekly, monthly or all_time",
         ) from None
     try:
         found_scope = Scope(scope)
     except ValueError:
         raise ServiceError(
-            404, "unknown_scope", f"no scope {scope!r}; use global, country or friends"
+            Failure.NOT_FOUND, "unknown_scope", f"no scope {scope!r}; use global, country or friends"
         ) from None
     return found_period, found_scope
 
 
 def _unavailable() -> ServiceError:
     return ServiceError(
-        503, "leaderboard_unavailable", "the live leaderboards are unavailable; retry shortly"
+        Failure.UNAVAILABLE, "leaderboard_unavailable", "the live leaderboards are unavailable; retry shortly"
     )
 
 
@@ -187,23 +190,29 @@ class LeaderboardService:
         pid = self.current_id(period)
         if scope is Scope.global_:
             if country is not None:
-                raise ServiceError(422, "invalid_country", "country applies to the country scope only")
+                raise ServiceError(
+                    Failure.INVALID, "invalid_country", "country applies to the country scope only"
+                )
             return View(period, scope, pid)
         if scope is Scope.country:
             if country is not None:
                 return View(period, scope, pid, country=valid_country(country))
             if uid is None:
                 raise ServiceError(
-                    422, "country_required", "pass ?country=CC, or sign in to see your country"
+                    Failure.INVALID, "country_required", "pass ?country=CC, or sign in to see your country"
                 )
             own = (await self._users.my_profile(uid, token_name)).country
             if own is None:
                 raise ServiceError(
-                    422, "country_required", "your profile has no country: set it, or pass ?country=CC"
+                    Failure.INVALID,
+                    "country_required",
+                    "your profile has no country: set it, or pass ?country=CC",
                 )
             return View(period, scope, pid, country=own)
         if country is not None:
-            raise ServiceError(422, "invalid_country", "country applies to the country scope only")
+            raise ServiceError(
+                Failure.INVALID, "invalid_country", "country applies to the country scope only"
+            )
         assert uid is not None  # the router requires a signed-in caller for friends
         return View(period, scope, pid, viewer=uid)
 
@@ -323,13 +332,17 @@ class LeaderboardService:
     ) -> bytes:
         start = parse_period_id(period, pid)
         if start > self._clock():
-            raise ServiceError(404, "period_not_found", f"the {period.value} period {pid} has not started")
+            raise ServiceError(
+                Failure.NOT_FOUND, "period_not_found", f"the {period.value} period {pid} has not started"
+            )
         view = View(period, scope, pid, country=country)
         start_rank, stop = page_bounds(page)
         found = await self._archive.archived_page(period, pid, view.board.name, start_rank, stop)
         if found is None:
             raise ServiceError(
-                404, "period_not_archived", f"no archive of the {period.value} period {pid} (yet)"
+                Failure.NOT_FOUND,
+                "period_not_archived",
+                f"no archive of the {period.value} period {pid} (yet)",
             )
         total, members = found
         entries = [
@@ -393,7 +406,9 @@ class LeaderboardService:
             raise _unavailable() from None
         if since > version:
             raise ServiceError(
-                422, "since_in_future", f"since={since} is later than the board's version {version}"
+                Failure.INVALID,
+                "since_in_future",
+                f"since={since} is later than the board's version {version}",
             )
         if cached is not None:
             cached_version, rendered_at_ms, body = _unpack(cached)
@@ -409,7 +424,9 @@ class LeaderboardService:
         version, body = await self._current(view, page, token_name, since)
         if view.scope is Scope.friends and since > version:
             raise ServiceError(
-                422, "since_in_future", f"since={since} is later than the board's version {version}"
+                Failure.INVALID,
+                "since_in_future",
+                f"since={since} is later than the board's version {version}",
             )
         now = orjson.loads(body)
         try:

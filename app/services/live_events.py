@@ -28,6 +28,7 @@ import orjson
 from pydantic import BaseModel, TypeAdapter
 
 from app.services.audit import AuditRecord
+from app.services.errors import Failure, ServiceError
 from app.services.grant_port import Granter, GrantOutcome, GrantRequest, GrantSource
 from app.services.live_events_announce import ACTIVE_EVENTS_KEY, Announcer
 from app.services.live_events_models import (
@@ -44,7 +45,7 @@ from app.services.live_events_models import (
     Participation,
     grant_source_id,
 )
-from app.services.users import Cache, ServiceError
+from app.services.ports import Cache
 
 log = logging.getLogger("app.events")
 
@@ -148,11 +149,11 @@ class ClaimResult:
 
 
 def _not_found() -> ServiceError:
-    return ServiceError(404, "event_not_found", "no such event")
+    return ServiceError(Failure.NOT_FOUND, "event_not_found", "no such event")
 
 
 def _invalid(message: str) -> ServiceError:
-    return ServiceError(422, "invalid_event", message)
+    return ServiceError(Failure.INVALID, "invalid_event", message)
 
 
 def check_spec(spec: EventSpec, now: datetime, known_items: Collection[str]) -> None:
@@ -191,14 +192,18 @@ def revise_event(
     if current is None:
         raise _not_found()
     if now >= current.ends_at:
-        raise ServiceError(409, "event_ended", f"the event ended at {current.ends_at.isoformat()}")
+        raise ServiceError(
+            Failure.CONFLICT, "event_ended", f"the event ended at {current.ends_at.isoformat()}"
+        )
     changes = revision.changes()
     if "rewards" in changes and claimed and revision.rewards != current.rewards:
         # A claim records the rewards it was granted: changing them now would pay players differently.
-        raise ServiceError(409, "rewards_claimed", "rewards cannot change once a player has claimed them")
+        raise ServiceError(
+            Failure.CONFLICT, "rewards_claimed", "rewards cannot change once a player has claimed them"
+        )
     starts_at = changes.get("starts_at", current.starts_at)
     if starts_at != current.starts_at and now >= current.starts_at:
-        raise ServiceError(409, "event_started", "the start of a running event cannot move")
+        raise ServiceError(Failure.CONFLICT, "event_started", "the start of a running event cannot move")
     updated = current.model_copy(update={**changes, "updated_at": now})
     if updated.ends_at <= now:
         raise _invalid("ends_at is in the past: the event would end before the change")
@@ -222,14 +227,18 @@ def judge_claim(
     if event is None:
         raise _not_found()
     if now < event.starts_at:
-        raise ServiceError(409, "event_not_started", f"the event starts at {event.starts_at.isoformat()}")
+        raise ServiceError(
+            Failure.CONFLICT, "event_not_started", f"the event starts at {event.starts_at.isoformat()}"
+        )
     if now >= event.claim_until:
-        raise ServiceError(409, "claim_window_closed", f"claims closed at {event.claim_until.isoformat()}")
+        raise ServiceError(
+            Failure.CONFLICT, "claim_window_closed", f"claims closed at {event.claim_until.isoformat()}"
+        )
     if part is None:
-        raise ServiceError(409, "not_joined", "join the event before claiming its reward")
+        raise ServiceError(Failure.CONFLICT, "not_joined", "join the event before claiming its reward")
     if progress < event.goal.target:
         raise ServiceError(
-            409,
+            Failure.CONFLICT,
             "not_qualified",
             f"{event.goal.metric.value} is {progress} of {event.goal.target} since you joined",
         )
@@ -359,9 +368,13 @@ class LiveEventService:
         event = await self._event(event_id)
         now = self._clock()
         if now < event.starts_at:
-            raise ServiceError(409, "event_not_started", f"the event starts at {event.starts_at.isoformat()}")
+            raise ServiceError(
+                Failure.CONFLICT, "event_not_started", f"the event starts at {event.starts_at.isoformat()}"
+            )
         if now >= event.ends_at:
-            raise ServiceError(409, "event_ended", f"the event ended at {event.ends_at.isoformat()}")
+            raise ServiceError(
+                Failure.CONFLICT, "event_ended", f"the event ended at {event.ends_at.isoformat()}"
+            )
         return await self._store.join(event_id, uid, now)
 
     async def _player_progress(self, uid: str, event: LiveEvent, part: Participation, now: datetime) -> int:
@@ -425,7 +438,9 @@ class LiveEventService:
             log.exception("event reward grant failed", extra={"event": "event_grant_failed"})
             await self._store.set_claim_status(record.event_id, record.uid, ClaimStatus.pending, failed=True)
             raise ServiceError(
-                503, "grant_unavailable", "the claim is recorded; claim again to receive the reward"
+                Failure.UNAVAILABLE,
+                "grant_unavailable",
+                "the claim is recorded; claim again to receive the reward",
             ) from exc
         status = _STATUS_BY_OUTCOME[outcome]
         await self._store.set_claim_status(record.event_id, record.uid, status, failed=False)

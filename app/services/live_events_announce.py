@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from app.services.live_events_models import LiveEvent
-from app.services.users import Cache
+from app.services.ports import Cache
 
 log = logging.getLogger("app.events")
 

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.services.catalog import REVENUECAT_STORES, Catalog, Product, Store
+from app.services.errors import Failure
 from app.services.fraud import PurchaseFacts
 from app.services.grant_port import GrantRequest, GrantSource
 from app.services.grants import (
@@ -138,11 +139,11 @@ class PaymentService:
     async def revenuecat(self, body: Mapping[str, Any]) -> Result:
         event = body.get("event")
         if not isinstance(event, dict):
-            raise WebhookRejectedError(400, "bad_payload", "the body has no event object")
+            raise WebhookRejectedError(Failure.MALFORMED, "bad_payload", "the body has no event object")
         event_id = _text(event.get("id"))
         event_type = _text(event.get("type"), 64)
         if event_id is None or event_type is None:
-            raise WebhookRejectedError(400, "bad_payload", "the event has no id or type")
+            raise WebhookRejectedError(Failure.MALFORMED, "bad_payload", "the event has no id or type")
         source_id = f"revenuecat:{event_id}"
         uid = _text(event.get("app_user_id"), 128)
         sandbox = event.get("environment") == "SANDBOX"
@@ -158,7 +159,9 @@ class PaymentService:
         if event_type == "CANCELLATION" and event.get("cancel_reason") == "CUSTOMER_SUPPORT":
             transaction = _text(event.get("transaction_id"))
             if transaction is None:
-                raise WebhookRejectedError(400, "bad_payload", "a refund event needs transaction_id")
+                raise WebhookRejectedError(
+                    Failure.MALFORMED, "bad_payload", "a refund event needs transaction_id"
+                )
             sensitive = {
                 "transaction_id": transaction,
                 "price": event.get("price"),
@@ -169,7 +172,9 @@ class PaymentService:
         if event_type == "REFUND_REVERSED":
             transaction = _text(event.get("transaction_id"))
             if transaction is None:
-                raise WebhookRejectedError(400, "bad_payload", "a refund reversal needs transaction_id")
+                raise WebhookRejectedError(
+                    Failure.MALFORMED, "bad_payload", "a refund reversal needs transaction_id"
+                )
             reversal = Revocation(RevocationKind.refund_reversed)
             sensitive = {"transaction_id": transaction, "store": event.get("store")}
             return await self._grants.revoke(source_id, f"revenuecat:{transaction}", reversal, sensitive)
@@ -307,7 +312,9 @@ class PaymentService:
         data = event.get("data")
         obj = data.get("object") if isinstance(data, dict) else None
         if event_id is None or event_type is None or not isinstance(obj, dict):
-            raise WebhookRejectedError(400, "bad_payload", "the event has no id, type or data.object")
+            raise WebhookRejectedError(
+                Failure.MALFORMED, "bad_payload", "the event has no id, type or data.object"
+            )
         source_id = f"stripe:{event_id}"
         if event.get("livemode") is False and self._prod:
             return await self._grants.record(source_id, f"stripe:{event_type}:test_mode_ignored")
@@ -320,7 +327,9 @@ class PaymentService:
         if event_type == "charge.refunded":
             key = self._stripe_key(obj.get("payment_intent"), obj.get("id"))
             if key is None:
-                raise WebhookRejectedError(400, "bad_payload", "the charge has no payment_intent or id")
+                raise WebhookRejectedError(
+                    Failure.MALFORMED, "bad_payload", "the charge has no payment_intent or id"
+                )
             amount, refunded = _minor(obj.get("amount")), _minor(obj.get("amount_refunded"))
             if obj.get("refunded") is True:  # refunded in full, whatever the amounts say
                 refunded = max(refunded, amount)
@@ -334,7 +343,9 @@ class PaymentService:
         if event_type == "charge.dispute.created":
             key = self._stripe_key(obj.get("payment_intent"), obj.get("charge"))
             if key is None:
-                raise WebhookRejectedError(400, "bad_payload", "the dispute has no payment_intent or charge")
+                raise WebhookRejectedError(
+                    Failure.MALFORMED, "bad_payload", "the dispute has no payment_intent or charge"
+                )
             sensitive = {"dispute": obj.get("id"), "charge": obj.get("charge"), "reason": obj.get("reason")}
             return await self._grants.revoke(source_id, key, Revocation(RevocationKind.chargeback), sensitive)
         return await self._grants.record(source_id, f"stripe:{event_type}")

@@ -28,8 +28,8 @@ import stripe
 
 from app.core.config import Settings
 from app.services.catalog import Catalog, Product, Store
+from app.services.errors import Failure, ServiceError
 from app.services.grants import valid_uid
-from app.services.users import ServiceError
 
 if TYPE_CHECKING:
     from stripe.params.checkout import SessionCreateParams
@@ -98,20 +98,24 @@ class StripeCheckout:
     async def create(self, uid: str, product_id: str, request_id: str | None = None) -> CheckoutSession:
         product = self._catalog.get(product_id)
         if product is None:
-            raise ServiceError(404, "product_not_found", f"no product {product_id!r} in the catalog")
+            raise ServiceError(
+                Failure.NOT_FOUND, "product_not_found", f"no product {product_id!r} in the catalog"
+            )
         price_id = web_price_id(product)
         if price_id is None:
-            raise ServiceError(422, "not_sold_on_web", f"{product_id} is not sold on the web")
+            raise ServiceError(Failure.INVALID, "not_sold_on_web", f"{product_id} is not sold on the web")
         if not valid_uid(uid):
             # The webhook could not credit this account (grants.valid_uid): do not take its money.
-            raise ServiceError(422, "account_not_supported", "this account cannot buy on the web")
+            raise ServiceError(Failure.INVALID, "account_not_supported", "this account cannot buy on the web")
         if self._client is None or not self._success_url or not self._cancel_url:
             log.error(
                 "Stripe Checkout is not configured (POG_STRIPE_API_KEY, POG_STRIPE_CHECKOUT_SUCCESS_URL, "
                 "POG_STRIPE_CHECKOUT_CANCEL_URL)",
                 extra={"event": "payment_failed", "provider": "stripe", "reason": "checkout_not_configured"},
             )
-            raise ServiceError(503, "stripe_not_configured", "web purchases are not available right now")
+            raise ServiceError(
+                Failure.UNAVAILABLE, "stripe_not_configured", "web purchases are not available right now"
+            )
         params = session_params(uid, product, price_id, self._success_url, self._cancel_url)
         key = idempotency_key(uid, product.id, request_id, self._clock())
         try:
@@ -127,10 +131,16 @@ class StripeCheckout:
                 extra={"event": "payment_failed", "provider": "stripe", "reason": "checkout"},
             )
             if isinstance(exc, _UNAVAILABLE):
-                raise ServiceError(503, "stripe_unavailable", "Stripe is not answering; retry") from exc
-            raise ServiceError(502, "stripe_error", "Stripe refused the checkout session") from exc
+                raise ServiceError(
+                    Failure.UNAVAILABLE, "stripe_unavailable", "Stripe is not answering; retry"
+                ) from exc
+            raise ServiceError(
+                Failure.UPSTREAM_FAILED, "stripe_error", "Stripe refused the checkout session"
+            ) from exc
         if not session.id or not session.url:
-            raise ServiceError(502, "stripe_error", "Stripe returned a session without a URL")
+            raise ServiceError(
+                Failure.UPSTREAM_FAILED, "stripe_error", "Stripe returned a session without a URL"
+            )
         return CheckoutSession(session.id, session.url)
 
 

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import httpx
 
-from app.services.users import ServiceError
+from app.services.errors import Failure, ServiceError
 
 log = logging.getLogger("app.payments")
 
@@ -46,7 +46,9 @@ class RevenueCatClient:
     async def subscriber(self, app_user_id: str) -> dict[str, Any] | None:
         """The subscriber object, or ``None`` when RevenueCat does not know the id."""
         if not self._configured:
-            raise ServiceError(503, "receipt_validation_unavailable", "POG_REVENUECAT_API_KEY is not set")
+            raise ServiceError(
+                Failure.UNAVAILABLE, "receipt_validation_unavailable", "POG_REVENUECAT_API_KEY is not set"
+            )
         try:
             response = await self._client.get(f"/v1/subscribers/{quote(app_user_id, safe='')}")
         except httpx.HTTPError as exc:
@@ -59,7 +61,9 @@ class RevenueCatClient:
                     "reason": "receipt_validation_unavailable",
                 },
             )
-            raise ServiceError(503, "receipt_validation_unavailable", "RevenueCat is unreachable") from exc
+            raise ServiceError(
+                Failure.UNAVAILABLE, "receipt_validation_unavailable", "RevenueCat is unreachable"
+            ) from exc
         if response.status_code == 404:
             return None
         if response.status_code != 200:
@@ -72,12 +76,14 @@ class RevenueCatClient:
                     "reason": "receipt_validation_unavailable",
                 },
             )
-            raise ServiceError(503, "receipt_validation_unavailable", "RevenueCat did not answer; retry")
+            raise ServiceError(
+                Failure.UNAVAILABLE, "receipt_validation_unavailable", "RevenueCat did not answer; retry"
+            )
         try:
             body = response.json()
         except ValueError as exc:
             raise ServiceError(
-                503, "receipt_validation_unavailable", "RevenueCat's answer is not JSON"
+                Failure.UNAVAILABLE, "receipt_validation_unavailable", "RevenueCat's answer is not JSON"
             ) from exc
         subscriber = body.get("subscriber") if isinstance(body, dict) else None
         return subscriber if isinstance(subscriber, dict) else None

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 import stripe
 
-from app.services.users import ServiceError
+from app.services.errors import Failure, ServiceError
 
 log = logging.getLogger("app.payments")
 
@@ -31,9 +31,6 @@ MAX_HEADER = 2048
 
 class WebhookRejectedError(ServiceError):
     """Not an authentic, current delivery: nothing is processed."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(status, code, message)
 
 
 def webhook_secrets(configured: str | None) -> list[str]:
@@ -59,38 +56,48 @@ def verify_stripe(
     if not secrets:
         log.error("POG_STRIPE_WEBHOOK_SECRET is not set", extra={"event": "webhook_not_configured"})
     if not header:
-        raise WebhookRejectedError(401, "missing_signature", "the Stripe-Signature header is missing")
+        raise WebhookRejectedError(
+            Failure.UNAUTHENTICATED, "missing_signature", "the Stripe-Signature header is missing"
+        )
     if len(header) > MAX_HEADER:
-        raise WebhookRejectedError(401, "bad_signature", "the Stripe-Signature header is too long")
+        raise WebhookRejectedError(
+            Failure.UNAUTHENTICATED, "bad_signature", "the Stripe-Signature header is too long"
+        )
     for secret in secrets:
         try:
             stripe.WebhookSignature.verify_header(body, header, secret, TOLERANCE_S)
         except stripe.SignatureVerificationError as exc:
             if "tolerance" in str(exc):
                 message = "the signature's timestamp is too old"
-                raise WebhookRejectedError(401, "stale_signature", message) from exc
+                raise WebhookRejectedError(Failure.UNAUTHENTICATED, "stale_signature", message) from exc
             continue
         except (UnicodeDecodeError, ValueError) as exc:
             message = "the body or the signature is malformed"
-            raise WebhookRejectedError(401, "bad_signature", message) from exc
+            raise WebhookRejectedError(Failure.UNAUTHENTICATED, "bad_signature", message) from exc
         break
     else:
-        raise WebhookRejectedError(401, "bad_signature", "no signature matches the body")
+        raise WebhookRejectedError(Failure.UNAUTHENTICATED, "bad_signature", "no signature matches the body")
     if _timestamp(header) > clock() + TOLERANCE_S:
-        raise WebhookRejectedError(401, "future_signature", "the signature's timestamp is in the future")
+        raise WebhookRejectedError(
+            Failure.UNAUTHENTICATED, "future_signature", "the signature's timestamp is in the future"
+        )
     try:
         event = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise WebhookRejectedError(400, "bad_payload", "the body is not JSON") from exc
+        raise WebhookRejectedError(Failure.MALFORMED, "bad_payload", "the body is not JSON") from exc
     if not isinstance(event, dict):
-        raise WebhookRejectedError(400, "bad_payload", "the body is not a Stripe event")
+        raise WebhookRejectedError(Failure.MALFORMED, "bad_payload", "the body is not a Stripe event")
     return event
 
 
 def verify_revenuecat(header: str | None, expected: str | None) -> None:
     if not header:
-        raise WebhookRejectedError(401, "missing_authorization", "the Authorization header is missing")
+        raise WebhookRejectedError(
+            Failure.UNAUTHENTICATED, "missing_authorization", "the Authorization header is missing"
+        )
     if not expected:
         log.error("POG_REVENUECAT_WEBHOOK_AUTH is not set", extra={"event": "webhook_not_configured"})
     if not expected or not hmac.compare_digest(header.encode(), expected.encode()):
-        raise WebhookRejectedError(401, "bad_authorization", "the Authorization header does not match")
+        raise WebhookRejectedError(
+            Failure.UNAUTHENTICATED, "bad_authorization", "the Authorization header does not match"
+        )

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from app.services.users import ServiceError, UserService
+from app.services.errors import Failure, ServiceError
+from app.services.users import UserService
 
 STATUSES = ("online", "in_game", "away")
 DEFAULT_TTL_S = 60
@@ -34,7 +35,7 @@ class PresenceStore(Protocol):
 
 
 def _unavailable() -> ServiceError:
-    return ServiceError(503, "presence_unavailable", "presence is unavailable; retry shortly")
+    return ServiceError(Failure.UNAVAILABLE, "presence_unavailable", "presence is unavailable; retry shortly")
 
 
 class PresenceService:

@@ -6,22 +6,14 @@ import hashlib
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
+from app.services.errors import Failure, ServiceError
 from app.services.models import Inventory, Profile, ProfileChanges, PublicProfile, Stats
+from app.services.ports import Cache
 
 #: The friends boards and presence read a whole list in one Redis round trip (ZMSCORE, MGET): 500 is cheap.
 MAX_FRIENDS = 500
 #: The architecture's 1 hour for cached stats; the app passes ``POG_STATS_CACHE_TTL_S``.
 DEFAULT_STATS_TTL_S = 3600
-
-
-class ServiceError(Exception):
-    """A rule the request broke; the API maps ``status``/``code`` to the error body."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 class UserStore(Protocol):
@@ -33,12 +25,6 @@ class UserStore(Protocol):
     async def add_friend(self, uid: str, friend_uid: str) -> None: ...
     async def remove_friend(self, uid: str, friend_uid: str) -> None: ...
     async def exists(self, uid: str) -> bool: ...
-
-
-class Cache(Protocol):
-    def get(self, key: str) -> Coroutine[Any, Any, bytes | None]: ...
-    async def set(self, key: str, value: bytes, ttl_s: int) -> None: ...
-    async def delete(self, *keys: str) -> None: ...
 
 
 def default_display_name(uid: str, token_name: str | None) -> str:
@@ -159,7 +145,7 @@ class UserService:
             return Profile.model_validate_json(cached)
         profile = await self._store.get(uid)
         if profile is None:
-            raise ServiceError(404, "user_not_found", "no such player")
+            raise ServiceError(Failure.NOT_FOUND, "user_not_found", "no such player")
         await self._cache_profile(profile)
         return profile
 
@@ -175,14 +161,16 @@ class UserService:
 
     async def add_friend(self, uid: str, token_name: str | None, friend_uid: str) -> list[str]:
         if friend_uid == uid:
-            raise ServiceError(400, "cannot_friend_self", "you cannot add yourself as a friend")
+            raise ServiceError(Failure.MALFORMED, "cannot_friend_self", "you cannot add yourself as a friend")
         me = await self.my_profile(uid, token_name)
         if friend_uid in me.friends:
             return me.friends
         if len(me.friends) >= MAX_FRIENDS:
-            raise ServiceError(409, "too_many_friends", f"a player has at most {MAX_FRIENDS} friends")
+            raise ServiceError(
+                Failure.CONFLICT, "too_many_friends", f"a player has at most {MAX_FRIENDS} friends"
+            )
         if not await self._store.exists(friend_uid):
-            raise ServiceError(404, "user_not_found", "no such player")
+            raise ServiceError(Failure.NOT_FOUND, "user_not_found", "no such player")
         await self._store.add_friend(uid, friend_uid)
         await self._cache.delete(self.profile_key(uid))
         return (await self.my_profile(uid, token_name)).friends
@@ -190,6 +178,6 @@ class UserService:
     async def remove_friend(self, uid: str, token_name: str | None, friend_uid: str) -> None:
         me = await self.my_profile(uid, token_name)
         if friend_uid not in me.friends:
-            raise ServiceError(404, "friend_not_found", "that player is not in your friends")
+            raise ServiceError(Failure.NOT_FOUND, "friend_not_found", "that player is not in your friends")
         await self._store.remove_friend(uid, friend_uid)
         await self._cache.delete(self.profile_key(uid))

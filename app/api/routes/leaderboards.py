@@ -35,9 +35,9 @@ from app.api.leaderboard_schemas import Page as PageBody
 from app.api.precompressed import BrotliCopies
 from app.api.routing import Router
 from app.core.auth import Principal
+from app.services.errors import Failure, ServiceError
 from app.services.leaderboards import Period, Scope
 from app.services.leaderboards_service import PAGE_TTL_S, View, resolve
-from app.services.users import ServiceError
 
 router = Router(prefix="/v1/leaderboards", tags=["leaderboards"])
 
@@ -119,7 +119,9 @@ async def get_page(
     if period_id is not None and period_id != current:
         if board.scope is Scope.friends:
             raise ServiceError(
-                404, "period_not_archived", "friends boards are not archived: read global or country"
+                Failure.NOT_FOUND,
+                "period_not_archived",
+                "friends boards are not archived: read global or country",
             )
         view, _ = await _view(request, c, board)
         body = await svc.archived_page(board.period, board.scope, period_id, view.country, page)

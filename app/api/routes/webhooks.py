@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from app.api.deps import ContainerDep
 from app.api.errors import service_errors
 from app.api.routing import Router
+from app.services.errors import Failure
 from app.services.payments_verify import (
     WebhookRejectedError,
     verify_revenuecat,
@@ -50,9 +51,9 @@ async def revenuecat_webhook(
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
-        raise WebhookRejectedError(400, "bad_payload", "the body is not JSON") from exc
+        raise WebhookRejectedError(Failure.MALFORMED, "bad_payload", "the body is not JSON") from exc
     if not isinstance(body, dict):
-        raise WebhookRejectedError(400, "bad_payload", "the body is not a RevenueCat webhook")
+        raise WebhookRejectedError(Failure.MALFORMED, "bad_payload", "the body is not a RevenueCat webhook")
     result = await c.payments.revenuecat(body)
     return WebhookAck(outcome=result.outcome.value)
 

@@ -12,6 +12,7 @@ import redis
 from google.cloud import firestore
 
 from app.repositories.leaderboard_sets import ALIVE_KEY, board_key
+from app.services.errors import Failure, ServiceError
 from app.services.games import Ranks
 from app.services.leaderboards import (
     PERIODS,
@@ -26,7 +27,6 @@ from app.services.leaderboards import (
 )
 from app.services.leaderboards_jobs import REWARD_TIERS, LeaderboardJobs, Tier, source_id
 from app.services.leaderboards_service import View
-from app.services.users import ServiceError
 from tests.app.conftest import Backends
 from tests.app.leaderboards.support import Clock, Parts, RecordingGranter, run, store_game, store_user
 
@@ -330,7 +330,7 @@ def test_changes_since_a_version(db: firestore.Client, backends: Backends) -> No
         stale = await svc.changes(view, 1, 1)  # a version nobody rendered: the whole page
         with pytest.raises(ServiceError) as future:
             await svc.changes(view, 1, delta["version"] + 1)
-        assert future.value.status == 422
+        assert future.value.failure is Failure.INVALID
         return first, delta, stale
 
     first, delta, stale = run(backends, clock, flow)

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.services.errors import Failure, ServiceError
 from app.services.leaderboards import (
     ALL_TIME_START,
     TIME_BITS,
@@ -32,7 +33,6 @@ from app.services.leaderboards import (
     ranked,
     time_offset,
 )
-from app.services.users import ServiceError
 
 
 def test_periods_roll_over_at_utc_boundaries() -> None:
@@ -57,7 +57,7 @@ def test_period_ids_parse_back_to_their_start() -> None:
     for bad in ("2026-13", "2026-11-31x", "all"):
         with pytest.raises(ServiceError) as err:
             parse_period_id(Period.monthly, bad)
-        assert err.value.status == 422
+        assert err.value.failure is Failure.INVALID
 
 
 @given(

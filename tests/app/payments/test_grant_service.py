@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from google.cloud import firestore
 
+from app.services.errors import ServiceError
 from app.services.grant_port import Granter, GrantOutcome, GrantRequest, GrantSource
-from app.services.users import ServiceError
 from tests.app.conftest import Mint
 from tests.app.payments.conftest import EconClient, coins, entries, player, user_doc
 
