@@ -2,7 +2,7 @@
 VENV := .venv/bin
 STACK ?= dev
 
-.PHONY: setup plan test lint lock pin-counts
+.PHONY: setup plan test unit lint lock pin-counts
 
 setup:
 	@scripts/bootstrap
@@ -10,7 +10,12 @@ setup:
 plan: setup
 	@$(VENV)/pog plan $(STACK)
 
+# In order: the layer contracts (import-linter), the workflows (actionlint, zizmor offline), ruff, mypy strict.
+# .pre-commit-config.yaml runs the same checks.
 lint: setup
+	$(VENV)/lint-imports
+	$(VENV)/python -m scripts.actionlint
+	$(VENV)/zizmor --offline --no-progress .github/workflows
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
 	$(VENV)/mypy
@@ -18,14 +23,22 @@ lint: setup
 test: lint
 	$(VENV)/pytest -n auto
 
+# The unit layer alone: pure functions, no services, in seconds (-n 0: each xdist worker would collect
+# every test file again, which costs more than the tests).
+unit: setup
+	$(VENV)/pytest -m unit -n 0 -q
+
+# No index or find-links address in the locks (pip uses whatever index it is configured with); their header
+# names `make lock` rather than the flags.
+LOCK_FLAGS := --generate-hashes --no-emit-index-url --no-emit-find-links --no-strip-extras --python-version 3.11 \
+	--custom-compile-command "make lock"
+
 # Regenerate the hash-pinned lock after changing dependencies in pyproject.toml.
 # --no-strip-extras: pip (the venv's 23.x) refuses an unpinned `pkg[extra]` a dependency asks for in --require-hashes mode.
 lock:
 	$(VENV)/pip install --quiet uv
-	$(VENV)/uv pip compile pyproject.toml --extra dev --generate-hashes --no-emit-index-url \
-		--no-emit-find-links --no-strip-extras --python-version 3.11 -o requirements.lock
-	$(VENV)/uv pip compile requirements-app.in -c requirements.lock --generate-hashes --no-emit-index-url \
-		--no-emit-find-links --no-strip-extras --python-version 3.11 -o requirements-app.lock
+	$(VENV)/uv pip compile pyproject.toml --extra dev $(LOCK_FLAGS) -o requirements.lock
+	$(VENV)/uv pip compile requirements-app.in -c requirements.lock $(LOCK_FLAGS) -o requirements-app.lock
 
 # After an intended change to what the program declares: re-pin the per-type counts the tests check.
 pin-counts: setup
@@ -38,6 +51,11 @@ bench: setup
 
 # Cached GET /v1/me against /healthz under load, and the finish-game flow against the emulator (about 40 s;
 # bench/README.md). BENCH_ARGS="--duration 4 --connections 32 --json api.json"
+# Cold start of the API against bare FastAPI+uvicorn, in fresh interpreters (about 30 s; bench/README.md).
+.PHONY: bench-cold-start
+bench-cold-start: setup
+	$(VENV)/python -m bench.cold_start_bench $(BENCH_ARGS)
+
 .PHONY: bench-api
 bench-api: setup
 	$(VENV)/python -m bench.api_bench $(BENCH_ARGS)

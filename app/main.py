@@ -1,19 +1,21 @@
-"""The game API: ``uvicorn app.main:app``."""
+"""The game API: ``uvicorn app.main:app``.
+
+Importing this module loads only what declaring the routes needs. The clients (Firestore, Redis, Firebase
+Auth, Stripe, KMS...) are built from ``app/composition.py`` in the lifespan's start-up, before the first
+request, so a new instance answers its first request no slower and starts faster.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import gc
-import logging
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TYPE_CHECKING
 
-import sentry_sdk
 from brotli_asgi import BrotliMiddleware
 from fastapi import FastAPI
 
-from app.api import errors as api_errors
-from app.api.deps import Container
+from app.api import errors
 from app.api.routes import (
     admin_events,
     admin_review,
@@ -29,37 +31,19 @@ from app.api.routes import (
     users,
     webhooks,
 )
-from app.core import errors
-from app.core.auth import TokenVerifier
 from app.core.config import Settings, get_settings
 from app.core.middleware import BodySizeLimit
 from app.core.observability import RequestContext, configure_logging
-from app.ops.leaderboards_wiring import build_leaderboards
-from app.repositories.breaker import RedisBreaker
-from app.repositories.cache import RedisCache
-from app.repositories.clients import (
-    close_firestore,
-    close_redis,
-    firestore_client,
-    ping_firestore,
-    ping_redis,
-    redis_client,
-)
-from app.repositories.events_wiring import build_live_events
-from app.repositories.games import GameRepository
-from app.repositories.ledger_wiring import build_economy
-from app.repositories.rate_limits import RateLimiter, parse_limits
-from app.repositories.redis_batch import RedisBatcher
-from app.repositories.users import UserRepository
-from app.services.games import GameService
-from app.services.users import UserService
 
-log = logging.getLogger("app")
+if TYPE_CHECKING:
+    from app.composition import Overrides
 
 
 def _init_sentry(settings: Settings) -> None:
     if settings.sentry_dsn is None:
         return
+    import sentry_sdk  # only when configured: it is a large import
+
     sentry_sdk.init(
         dsn=settings.sentry_dsn.get_secret_value(),
         environment=settings.environment,
@@ -68,102 +52,43 @@ def _init_sentry(settings: Settings) -> None:
     )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
-
+def _lifespan(
+    settings: Settings, overrides: Overrides | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = firestore_client(settings)
-        rds = redis_client(settings)
-        verifier = TokenVerifier(settings)
-        # Every Redis call of the cache and the rate limiter goes through one breaker (state in memory).
-        breaker = RedisBreaker(settings.redis_breaker_threshold, settings.redis_breaker_recovery_s)
-        app.state.redis_breaker = breaker
-        # The rate limits and cache reads of concurrent requests share one pipeline (and one breaker
-        # call) per loop iteration.
-        batcher = RedisBatcher(rds, breaker)
-        limiter = RateLimiter(rds, breaker, batcher=batcher)
-        cache = RedisCache(rds, breaker, batcher=batcher)
-        user_service = UserService(
-            UserRepository(db),
-            cache,
-            profile_ttl_s=settings.profile_cache_ttl_s,
-            inventory_ttl_s=settings.inventory_cache_ttl_s,
-            stats_ttl_s=settings.stats_cache_ttl_s,
-        )
-        game_store = GameRepository.for_settings(settings, db)
-        boards = build_leaderboards(settings, rds, breaker, db, user_service)
-        games_service = GameService(
-            game_store,
-            user_service,
-            cache,
-            boards.sink,
-        )
-        # Tests fake RevenueCat's REST API at the HTTP boundary through app.state.revenuecat_transport.
-        transport = getattr(app.state, "revenuecat_transport", None)
-        economy = await build_economy(settings, db, rds, breaker, cache, transport)
-        live = build_live_events(settings, db, cache, economy.grants)
-        economy.payments.send_receipts_through(live.notifier)  # purchase receipts are pushes
-        economy.grants.send_receipts_through(live.notifier)  # and so are those of approved held purchases
-        app.state.container = Container(
-            settings=settings,
-            verifier=verifier,
-            limiter=limiter,
-            user_limits=parse_limits(settings.rate_limit_user),
-            ip_limits=parse_limits(settings.rate_limit_ip),
-            users=user_service,
-            games=games_service,
-            grants=economy.grants,
-            payments=economy.payments,
-            leaderboards=boards.service,
-            presence=boards.presence,
-            live_events=live.service,
-            notifier=live.notifier,
-        )
+        # Imported at start-up, not with this module: see the module's docstring.
+        from app.composition import Parts
 
-        async def probe() -> dict[str, str]:
-            async def check(name: str, ping: Awaitable[None]) -> tuple[str, str]:
-                try:
-                    await ping
-                except Exception as exc:
-                    return name, f"error: {type(exc).__name__}"
-                return name, "ok"
-
-            results = await asyncio.gather(
-                check("redis", ping_redis(rds)), check("firestore", ping_firestore(db))
-            )
-            return dict(results)
-
-        app.state.probe = probe
-        if settings.gc_freeze_after_startup:
-            gc.collect()
-            gc.freeze()
-        try:
-            yield
-        finally:
+        async with Parts(settings, overrides) as parts:
+            app.state.container = await parts.container()
+            app.state.probe = parts.probe
+            app.state.redis_breaker = parts.breaker
             if settings.gc_freeze_after_startup:
-                gc.unfreeze()
-            await boards.close()
-            await live.aclose()
-            await economy.aclose()
-            await limiter.aclose()
-            await close_redis(rds)
-            await game_store.close()
-            await close_firestore(db)
-            verifier.close()
+                gc.collect()
+                gc.freeze()
+            try:
+                yield
+            finally:
+                if settings.gc_freeze_after_startup:
+                    gc.unfreeze()
 
+    return lifespan
+
+
+def create_app(settings: Settings | None = None, overrides: Overrides | None = None) -> FastAPI:
+    """The API; ``overrides`` (tests, benchmarks) replace the clock and the payment providers' HTTP."""
+    settings = settings or get_settings()
     configure_logging(settings.log_json)
     _init_sentry(settings)
     app = FastAPI(
         title="Pot of Gold game API",
         version="0.1.0",
-        lifespan=lifespan,
+        lifespan=_lifespan(settings, overrides),
         docs_url="/docs" if settings.environment != "prod" else None,
         redoc_url=None,
     )
     errors.install(app)
-
-    api_errors.install(app)
     app.include_router(health.router)
     # Second: the hottest public route is matched before the others are scanned.
     app.include_router(leaderboards.router)
@@ -186,4 +111,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-app = create_app()
+def __getattr__(name: str) -> FastAPI:
+    """``app``, the ASGI app ``uvicorn app.main:app`` serves, built on first access (once): importing this
+    module (``create_app`` in tests and tools) builds nothing."""
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    app = globals()["app"] = create_app()
+    return app

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -20,14 +20,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from backups.errors import BackupError
-from infra.plan.output import console, fail
+from backups.output import console, fail, working
+from backups.targets import DEFAULT_PROJECT, Target, check_database_id, emulator_from_env, resolve
 
-backup_app = typer.Typer(
-    name="backup",
-    help="Firestore exports, restores into new databases, verification and timed restore drills.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
+#: A stack's GCP project and default snapshot location (gs://BUCKET/PREFIX), read from its stack file.
+#: `pog` passes it in: backups knows Firestore, not how the stacks are configured.
+StackDefaults = Callable[[str], tuple[str, str]]
 
 Project = Annotated[
     str | None,
@@ -45,15 +43,29 @@ Collections = Annotated[
 Wait = Annotated[bool, typer.Option(help="GCP: wait until the long-running operation is done")]
 
 
+def _drill_source(seed: int | None, database: str, project: str | None) -> Target | None:
+    """The emulator database to drill: None with ``--seed`` (the drill seeds a fresh one)."""
+    check_database_id(database)
+    if seed is not None:
+        return None
+    host = emulator_from_env()
+    if host is None:
+        raise BackupError(
+            "no emulator to drill: set FIRESTORE_EMULATOR_HOST to a running one, or pass --seed N"
+        )
+    return Target(project or DEFAULT_PROJECT, database, host)
+
+
 @contextmanager
-def _user_errors() -> Iterator[None]:
+def _user_errors(doing: str) -> Iterator[None]:
+    """A spinner while ``doing`` runs; a ``BackupError`` becomes one ``error:`` line."""
     try:
-        yield
+        with working(doing):
+            yield
     except BackupError as exc:
         raise fail(escape(str(exc))) from None
 
 
-@backup_app.command("export")
 def export_command(
     to: Annotated[
         str,
@@ -66,9 +78,8 @@ def export_command(
 ) -> None:
     """Managed export of a database, or of chosen collections, into a new dated folder."""
     from backups.export import export_database
-    from backups.targets import resolve
 
-    with _user_errors():
+    with _user_errors("exporting"):
         target = resolve(project, database)
         result = export_database(target, to, collection or (), wait=wait)
     console.print(f"exported {target.describe()} to {result.location}", highlight=False, soft_wrap=True)
@@ -81,7 +92,6 @@ def export_command(
         )
 
 
-@backup_app.command("restore")
 def restore_command(
     source: Annotated[
         str,
@@ -107,9 +117,8 @@ def restore_command(
 ) -> None:
     """Restore an export or a backup into a new database; restoring over data is refused."""
     from backups.restore import restore
-    from backups.targets import resolve
 
-    with _user_errors():
+    with _user_errors("restoring"):
         target = resolve(project, database)
         result = restore(target, source, collection or (), wait=wait)
     console.print(f"restored {result.source} into {target.describe()}", highlight=False, soft_wrap=True)
@@ -122,7 +131,6 @@ def restore_command(
     )
 
 
-@backup_app.command("verify")
 def verify_command(
     copy: Annotated[str, typer.Option("--copy", help="The restored database id", show_default=False)],
     source: Annotated[str, typer.Option("--source", help="The source database id")] = "(default)",
@@ -142,10 +150,9 @@ def verify_command(
     project: Project = None,
 ) -> None:
     """Document counts and checksums per collection (subcollections included): exit 1 on any difference."""
-    from backups.targets import resolve
     from backups.verify import render, verify
 
-    with _user_errors():
+    with _user_errors("comparing the databases"):
         a = resolve(project, source, source_emulator)
         b = resolve(project, copy, copy_emulator)
         if a == b:
@@ -176,7 +183,6 @@ def _drill_table(figures: dict[str, object]) -> Table:
     return table
 
 
-@backup_app.command("drill")
 def drill_command(
     seed: Annotated[
         int | None,
@@ -194,19 +200,10 @@ def drill_command(
 ) -> None:
     """Export, restore into a fresh emulator, verify, and time each step: the measured RTO."""
     from backups.drill import run_drill
-    from backups.targets import DEFAULT_PROJECT, Target, check_database_id, emulator_from_env
     from backups.verify import render
 
-    with _user_errors():
-        check_database_id(database)
-        source = None
-        if seed is None:
-            host = emulator_from_env()
-            if host is None:
-                raise BackupError(
-                    "no emulator to drill: set FIRESTORE_EMULATOR_HOST to a running one, or pass --seed N"
-                )
-            source = Target(project or DEFAULT_PROJECT, database, host)
+    with _user_errors("drilling a restore"):
+        source = _drill_source(seed, database, project)
         if workdir is not None and workdir.exists() and any(workdir.iterdir()):
             raise BackupError(f"--workdir {workdir} is not empty: give a new or empty directory")
         work = workdir or Path(tempfile.mkdtemp(prefix="pog-drill-"))
@@ -242,37 +239,62 @@ def drill_command(
         raise fail(escape(f"the restored copy differs: {report.summary()}"))
 
 
-@backup_app.command("snapshot")
-def snapshot_command(
-    stack: Annotated[str, typer.Option("--stack", help="Stack to snapshot: dev or prod", show_default=False)],
-    to: Annotated[
-        str | None,
-        typer.Option(
-            "--to",
-            help="GCP: gs://BUCKET/PREFIX (default: the stack's gs://pog-ENV-firestore-exports/snapshots);"
-            " emulator: a local directory (required)",
-            show_default=False,
-        ),
-    ] = None,
-    database: Annotated[
-        list[str] | None,
-        typer.Option("--database", "-d", help="Database to export (repeatable; default: (default))"),
-    ] = None,
-    project: Annotated[
-        str | None,
-        typer.Option(help="GCP project (default: the stack's pot-of-gold:gcpProject)", show_default=False),
-    ] = None,
-) -> None:
-    """Monthly complete snapshot: `pulumi stack export` plus Firestore exports under one dated prefix."""
-    from backups.snapshot import snapshot, stack_defaults
-    from backups.targets import DEFAULT_PROJECT, emulator_from_env, resolve
+SnapshotStack = Annotated[
+    str, typer.Option("--stack", help="Stack to snapshot: dev or prod", show_default=False)
+]
+SnapshotTo = Annotated[
+    str | None,
+    typer.Option(
+        "--to",
+        help="GCP: gs://BUCKET/PREFIX (default: the stack's gs://pog-ENV-firestore-exports/snapshots);"
+        " emulator: a local directory (required)",
+        show_default=False,
+    ),
+]
+SnapshotDatabases = Annotated[
+    list[str] | None,
+    typer.Option("--database", "-d", help="Database to export (repeatable; default: (default))"),
+]
+SnapshotProject = Annotated[
+    str | None,
+    typer.Option(help="GCP project (default: the stack's pot-of-gold:gcpProject)", show_default=False),
+]
 
-    with _user_errors():
-        stack_project, stack_bucket = stack_defaults(stack)
-        host = emulator_from_env()
-        if host is not None and to is None:
-            raise BackupError("on the emulator, pass --to DIR (a local directory)")
-        target = resolve(project or (DEFAULT_PROJECT if host else stack_project), "(default)")
-        result = snapshot(stack, to or stack_bucket, target.project, database or ["(default)"], host)
-    console.print(f"snapshot of {stack} written to {result.location}", highlight=False, soft_wrap=True)
-    console.print(json.dumps(result.manifest, indent=2), highlight=False, soft_wrap=True)
+
+def _snapshot_command(stack_defaults: StackDefaults) -> Callable[..., None]:
+    def snapshot_command(
+        stack: SnapshotStack,
+        to: SnapshotTo = None,
+        database: SnapshotDatabases = None,
+        project: SnapshotProject = None,
+    ) -> None:
+        """Monthly complete snapshot: `pulumi stack export` plus Firestore exports under one dated prefix."""
+        from backups.snapshot import snapshot
+
+        with _user_errors(f"snapshotting {stack}"):
+            stack_project, stack_bucket = stack_defaults(stack)
+            host = emulator_from_env()
+            if host is not None and to is None:
+                raise BackupError("on the emulator, pass --to DIR (a local directory)")
+            target = resolve(project or (DEFAULT_PROJECT if host else stack_project), "(default)")
+            result = snapshot(stack, to or stack_bucket, target.project, database or ["(default)"], host)
+        console.print(f"snapshot of {stack} written to {result.location}", highlight=False, soft_wrap=True)
+        console.print(json.dumps(result.manifest, indent=2), highlight=False, soft_wrap=True)
+
+    return snapshot_command
+
+
+def backup_app(stack_defaults: StackDefaults) -> typer.Typer:
+    """The `pog backup` group; ``stack_defaults`` answers `snapshot`'s questions about a stack."""
+    app = typer.Typer(
+        name="backup",
+        help="Firestore exports, restores into new databases, verification and timed restore drills.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+    )
+    app.command("export")(export_command)
+    app.command("restore")(restore_command)
+    app.command("verify")(verify_command)
+    app.command("drill")(drill_command)
+    app.command("snapshot")(_snapshot_command(stack_defaults))
+    return app

@@ -14,6 +14,7 @@ from google.cloud.firestore_v1.types.firestore import RunQueryRequest, RunQueryR
 
 from backups.clients import data_client, metadata
 from backups.errors import BackupError
+from backups.google_errors import api_errors, credentials_error
 from backups.targets import Target
 
 PAGE_SIZE = 5000
@@ -47,14 +48,6 @@ def _query(after: str | None, limit: int) -> StructuredQuery:
     return query
 
 
-def api_errors(target: Target, exc: gexc.GoogleAPICallError) -> BackupError:
-    if isinstance(exc, gexc.NotFound):
-        return BackupError(f"unknown database: {target.describe()} does not exist ({exc.message})")
-    if isinstance(exc, gexc.PermissionDenied | gexc.Unauthenticated):
-        return BackupError(f"not allowed on {target.describe()}: {exc.message}")
-    return BackupError(f"Firestore refused the request on {target.describe()}: {exc.message}")
-
-
 def iter_documents(target: Target, page_size: int = PAGE_SIZE, limit: int | None = None) -> Iterator[Any]:
     """Raw ``google.firestore.v1.Document`` protobufs of every document, ordered by path."""
     if target.emulator:
@@ -62,8 +55,6 @@ def iter_documents(target: Target, page_size: int = PAGE_SIZE, limit: int | None
     try:
         client = data_client(target)
     except DefaultCredentialsError:
-        from backups.export import credentials_error
-
         raise credentials_error() from None
     after: str | None = None
     seen = 0

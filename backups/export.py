@@ -18,6 +18,7 @@ from google.auth.exceptions import DefaultCredentialsError
 
 from backups import emulator
 from backups.errors import BackupError
+from backups.google_errors import api_errors, credentials_error
 from backups.targets import Target, check_bucket_uri
 
 EXPORT_TIMEOUT_S = 3600
@@ -44,13 +45,6 @@ def check_collection_ids(collections: Sequence[str]) -> tuple[str, ...]:
         ):
             raise BackupError(f"bad collection id {collection!r}: a top-level collection name, without '/'")
     return tuple(dict.fromkeys(collections))
-
-
-def credentials_error() -> BackupError:
-    return BackupError(
-        "no Google credentials: run `gcloud auth application-default login` (or use workload identity),"
-        " or set FIRESTORE_EMULATOR_HOST to work against the emulator"
-    )
 
 
 def export_database(
@@ -85,7 +79,6 @@ def _export_gcp(
     from google.cloud.firestore_admin_v1 import ExportDocumentsRequest
 
     from backups.clients import admin_client
-    from backups.documents import api_errors
 
     prefix = f"{bucket_uri}/{name}"
     request = ExportDocumentsRequest(

@@ -17,9 +17,10 @@ from google.api_core import exceptions as gexc
 from google.auth.exceptions import DefaultCredentialsError
 
 from backups import emulator
-from backups.documents import api_errors, is_empty
+from backups.documents import is_empty
 from backups.errors import BackupError
-from backups.export import EXPORT_TIMEOUT_S, check_collection_ids, credentials_error
+from backups.export import EXPORT_TIMEOUT_S, check_collection_ids
+from backups.google_errors import api_errors, credentials_error
 from backups.targets import Target, check_bucket_uri
 
 BACKUP_NAME = re.compile(r"projects/[^/]+/locations/[^/]+/backups/[^/]+")

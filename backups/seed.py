@@ -40,12 +40,24 @@ def _when(rng: random.Random) -> datetime:
     return _EPOCH + timedelta(seconds=rng.randrange(0, 300 * 86400), microseconds=rng.randrange(1_000_000))
 
 
-def documents(client: firestore.Client, count: int, seed: int = 7) -> Iterator[tuple[Any, dict[str, Any]]]:
+Documents = Iterator[tuple[Any, dict[str, Any]]]
+
+
+def documents(client: firestore.Client, count: int, seed: int = 7) -> Documents:
     """(document reference, fields) pairs; the same ``count`` and ``seed`` give the same data."""
     rng = random.Random(seed)
     plan = layout(count)
     users = [f"u{i:06d}" for i in range(plan["users"])]
     games = [(users[i % len(users)], f"g{i:06d}") for i in range(plan["games"])]
+    # One generator after the other on the same random stream: the order is part of "the same data".
+    yield from _users(client, rng, users)
+    yield from _games(client, rng, games)
+    yield from _game_events(client, rng, games, plan["game_events"])
+    yield from _transactions(client, rng, users, plan["transactions"])
+    yield from _events(client, rng, plan["events"])
+
+
+def _users(client: firestore.Client, rng: random.Random, users: list[str]) -> Documents:
     for i, uid in enumerate(users):
         yield (
             client.document("users", uid),
@@ -68,6 +80,9 @@ def documents(client: firestore.Client, count: int, seed: int = 7) -> Iterator[t
                 "tags": ["new", rng.randrange(100), 2.5, True, None],
             },
         )
+
+
+def _games(client: firestore.Client, rng: random.Random, games: list[tuple[str, str]]) -> Documents:
     for i, (uid, game_id) in enumerate(games):
         yield (
             client.document("users", uid, "games", game_id),
@@ -81,7 +96,12 @@ def documents(client: firestore.Client, count: int, seed: int = 7) -> Iterator[t
                 "meta": {"client": "ios" if i % 2 else "android", "version": [1, i % 7, 0]},
             },
         )
-    for i in range(plan["game_events"]):
+
+
+def _game_events(
+    client: firestore.Client, rng: random.Random, games: list[tuple[str, str]], count: int
+) -> Documents:
+    for i in range(count):
         uid, game_id = games[i % len(games)]
         yield (
             client.document("users", uid, "games", game_id, "events", f"e{i:06d}"),
@@ -92,7 +112,10 @@ def documents(client: firestore.Client, count: int, seed: int = 7) -> Iterator[t
                 "at": firestore.GeoPoint(rng.uniform(-90, 90), rng.uniform(-180, 180)),
             },
         )
-    for i in range(plan["transactions"]):
+
+
+def _transactions(client: firestore.Client, rng: random.Random, users: list[str], count: int) -> Documents:
+    for i in range(count):
         uid = users[i % len(users)]
         yield (
             client.document("transactions", f"t{i:06d}"),
@@ -104,7 +127,10 @@ def documents(client: firestore.Client, count: int, seed: int = 7) -> Iterator[t
                 "items": [{"sku": f"sku-{rng.randrange(20)}", "qty": rng.randrange(1, 5)}],
             },
         )
-    for i in range(plan["events"]):
+
+
+def _events(client: firestore.Client, rng: random.Random, count: int) -> Documents:
+    for i in range(count):
         yield (
             client.document("events", f"ev{i:05d}"),
             {

@@ -25,24 +25,8 @@ from backups.targets import Target, check_bucket_uri, check_database_id
 
 PULUMI_TIMEOUT_S = 600
 MANIFEST = "manifest.json"
-#: Under the stack's export bucket (infra/stacks/backups.py), beside the daily exports.
+#: Under the stack's export bucket (infra/stacks/backups.py), beside the daily exports; `pog` names it.
 SNAPSHOT_FOLDER = "snapshots"
-
-
-def stack_defaults(stack: str) -> tuple[str, str]:
-    """The stack's GCP project and snapshot location, read from ``Pulumi.<stack>.yaml``."""
-    from infra.config import NAME_PREFIX, NAMESPACE
-    from infra.plan.stackfile import PlanInputError, load_stack
-
-    try:
-        config = load_stack(stack).config
-    except PlanInputError as exc:
-        raise BackupError(str(exc)) from None
-    project = config.get(f"{NAMESPACE}:gcpProject")
-    environment = config.get(f"{NAMESPACE}:environment")
-    if not project or not environment:
-        raise BackupError(f"Pulumi.{stack}.yaml sets no {NAMESPACE}:gcpProject or {NAMESPACE}:environment")
-    return project, f"gs://{NAME_PREFIX}-{environment}-firestore-exports/{SNAPSHOT_FOLDER}"
 
 
 @dataclass(frozen=True)
@@ -159,7 +143,7 @@ def _upload(prefix: str, files: Sequence[Path], project: str) -> None:
     from google.auth.exceptions import DefaultCredentialsError
     from google.cloud import storage  # type: ignore[attr-defined]
 
-    from backups.export import credentials_error
+    from backups.google_errors import credentials_error
 
     bucket_name, _, path = prefix.removeprefix("gs://").partition("/")
     try:

@@ -30,7 +30,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -39,10 +39,7 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 
-try:  # the service helpers moved from the app tests to scripts/ (shared with `make run-local`)
-    from scripts import services
-except ImportError:  # pragma: no cover - an older tree
-    from tests.app import backends as services  # type: ignore[no-redef]
+from scripts import services
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "demo-pog-bench"
@@ -285,7 +282,7 @@ def measure(
     return _run_async(python_load(url, headers, connections, duration_s))
 
 
-def _run_async(coroutine: Any) -> LoadResult:
+def _run_async(coroutine: Coroutine[Any, Any, LoadResult]) -> LoadResult:
     try:  # uvloop when installed (uvicorn[standard] brings it): the generator then costs less CPU
         import uvloop
     except ImportError:  # pragma: no cover
@@ -451,7 +448,9 @@ def _expect(response: httpx.Response, status: int, what: str) -> Any:
 def finish_game_flow(base: str, headers: dict[str, str], games: int) -> dict[str, StepStats]:
     """Start a game, post one batch of events, finish it: ``games`` times in a row, each step timed."""
     times: dict[str, list[float]] = {step: [] for step in FLOW_STEPS}
-    events = [{"type": "coin", "t_ms": i * 10, "points": 5} for i in range(EVENTS_PER_BATCH)]
+    events: list[dict[str, Any]] = [
+        {"type": "coin", "t_ms": i * 10, "points": 5} for i in range(EVENTS_PER_BATCH)
+    ]
     score = sum(e["points"] for e in events)
     with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
         for _ in range(games):

@@ -39,7 +39,7 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import orjson
@@ -181,16 +181,8 @@ def preload(client: redis.Redis, players: int, now: datetime, seed: int = 7) -> 
     it; every board holds each player's best game of its period (as the submit script and the rebuild
     leave them, so a week's best is never below that day's best).
     """
-    from app.repositories.leaderboard_sets import ALIVE_KEY, board_key, registry_key, version_key
-    from app.services.leaderboards import (
-        PERIODS,
-        TIME_BITS,
-        Board,
-        Period,
-        max_score,
-        period_id,
-        period_start,
-    )
+    from app.domain.leaderboards import PERIODS, TIME_BITS, Board, Period, max_score, period_id, period_start
+    from app.repositories.leaderboard_keys import ALIVE_KEY, board_key, registry_key, version_key
 
     rng = random.Random(seed)
     keys: dict[str, str] = {}
@@ -234,13 +226,15 @@ def memory(
     client: redis.Redis, board: str, players: int, registry: str, version: str, boards_in_period: int
 ) -> Memory:
     """The board against a plain ZSET of the same members and plain (decoded) scores."""
-    from app.services.leaderboards import Period, decode
+    from app.domain.leaderboards import Period, decode
 
     plain = "bench:plain-zset"
     client.delete(plain)
     cursor = 0
     while True:
-        members = client.zrange(board, cursor, cursor + BATCH - 1, withscores=True)
+        members = cast(
+            list[tuple[bytes, float]], client.zrange(board, cursor, cursor + BATCH - 1, withscores=True)
+        )
         if not members:
             break
         client.zadd(plain, {m: decode(Period.daily, s)[0] for m, s in members})
@@ -321,8 +315,8 @@ class Ceiling:
     """``CEILING_SCRIPT`` with the keys of the day ``now`` (one list per country, built once)."""
 
     def __init__(self, client: aioredis.Redis, now: datetime) -> None:
-        from app.repositories.leaderboard_sets import board_key
-        from app.services.leaderboards import PERIODS, period_id
+        from app.domain.leaderboards import PERIODS, period_id
+        from app.repositories.leaderboard_keys import board_key
 
         self._script = client.register_script(CEILING_SCRIPT)
         prefixes = [board_key(period.value, period_id(period, now), "") for period in PERIODS]
@@ -344,9 +338,10 @@ async def redis_cpu_s(client: aioredis.Redis) -> float:
 
 async def submit_runs(port: int, players: int, seconds: float, concurrency: int) -> dict[str, Ops]:
     """``zadd``, ``submit`` and every CEILINGS name: ops/s and Redis CPU per op, the mean of 2 runs each."""
+    from app.domain.leaderboards import BoardRules, day_frames
     from app.repositories.breaker import RedisBreaker
-    from app.repositories.leaderboard_sets import DayFrame, RedisLeaderboardSink
-    from app.services.leaderboards import BoardRules, day_frames
+    from app.repositories.leaderboard_scripts import DayFrame
+    from app.repositories.leaderboard_sets import RedisLeaderboardSink
 
     client = aioredis.Redis(port=port)
     try:
@@ -402,18 +397,19 @@ async def around_me(
 ) -> tuple[list[float], list[int]]:
     """Latency (ms) and round trips of ``around_me`` for random players; names come from the profile cache."""
     from app.core.config import Settings
+    from app.domain.leaderboards import Period, Scope, period_id
     from app.repositories.breaker import RedisBreaker
     from app.repositories.clients import close_firestore, firestore_client
     from app.repositories.leaderboard_names import DisplayNames
     from app.repositories.leaderboard_sets import RedisBoards
-    from app.services.leaderboards import Period, Scope, period_id
-    from app.services.leaderboards_service import LeaderboardService, View
+    from app.services.leaderboard_views import View
+    from app.services.leaderboards_service import LeaderboardService
 
     pool = aioredis.ConnectionPool(port=port, connection_class=CountingConnection)
     client = aioredis.Redis(connection_pool=pool)
-    settings = Settings(
-        environment="dev", firebase_project_id=PROJECT, FIRESTORE_EMULATOR_HOST=f"127.0.0.1:{firestore_port}"
-    )
+    # FIRESTORE_EMULATOR_HOST: the field's alias (the variable's own name), not in the signature.
+    emulator: dict[str, Any] = {"FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{firestore_port}"}
+    settings = Settings(environment="dev", firebase_project_id=PROJECT, **emulator)
     db = firestore_client(settings)
     try:
         breaker = RedisBreaker(5, 10)
@@ -443,7 +439,7 @@ async def around_me(
 
 async def _cache_profiles(client: aioredis.Redis, view: Any, uids: Sequence[str]) -> None:
     """Profiles of the sampled players and their neighbours in the profile cache (as after their sign-in)."""
-    from app.repositories.leaderboard_sets import key_of
+    from app.repositories.leaderboard_keys import key_of
     from app.services.users import UserService
 
     key = key_of(view.board)
@@ -492,8 +488,8 @@ def run_benchmark(args: argparse.Namespace, quiet: bool = False) -> Results:
             keys = preload(client, args.players, now)
             preload_s = time.perf_counter() - began
             say(f"preloaded {args.players:,} players into each board in {preload_s:.1f} s")
-            from app.repositories.leaderboard_sets import registry_key
-            from app.services.leaderboards import Period, period_id
+            from app.domain.leaderboards import Period, period_id
+            from app.repositories.leaderboard_keys import registry_key
 
             mem = memory(
                 client,

@@ -292,21 +292,26 @@ async def count_grants(db: Any) -> int:
 
 async def measure(args: argparse.Namespace, redis_port: int, firestore_port: int) -> Results:
     from google.cloud import firestore
+    from pydantic import SecretStr
 
+    from app.composition import Overrides
     from app.core.config import Settings
     from app.main import create_app
+    from app.repositories.clients import close_firestore
 
+    # FIRESTORE_EMULATOR_HOST: the field's alias (the variable's own name), not in the signature.
+    emulator: dict[str, Any] = {"FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{firestore_port}"}
     settings = Settings(
         environment="dev",
-        redis_url=f"redis://127.0.0.1:{redis_port}/0",
+        redis_url=SecretStr(f"redis://127.0.0.1:{redis_port}/0"),
         firebase_project_id=PROJECT,
-        FIRESTORE_EMULATOR_HOST=f"127.0.0.1:{firestore_port}",
-        revenuecat_webhook_auth=RC_AUTH,
-        revenuecat_api_key=RC_API_KEY,
-        audit_local_key=base64.b64encode(os.urandom(32)).decode(),
+        revenuecat_webhook_auth=SecretStr(RC_AUTH),
+        revenuecat_api_key=SecretStr(RC_API_KEY),
+        audit_local_key=SecretStr(base64.b64encode(os.urandom(32)).decode()),
         rate_limit_user="1000000/minute",
         rate_limit_ip="1000000/minute",
         log_json=False,
+        **emulator,
     )
     uids = [f"bench-{i:06d}" for i in range(args.deliveries)]
     burst_uid = "bench-burst"
@@ -321,8 +326,7 @@ async def measure(args: argparse.Namespace, redis_port: int, firestore_port: int
             args.concurrency,
             args.phase_seconds,
         )
-        app = create_app(settings)
-        app.state.revenuecat_transport = httpx.MockTransport(fake_revenuecat)
+        app = create_app(settings, Overrides(revenuecat_transport=httpx.MockTransport(fake_revenuecat)))
         logging.getLogger("app").setLevel(logging.WARNING)  # no log line per request in the figures
         bodies = [purchase_body(uid) for uid in uids]
         async with (
@@ -344,7 +348,7 @@ async def measure(args: argparse.Namespace, redis_port: int, firestore_port: int
             )
             burst_granted = sum(1 for outcome in burst if outcome == "granted")
     finally:
-        db.close()
+        await close_firestore(db)
     machine = f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}"
     return Results(
         machine=machine,

@@ -12,6 +12,23 @@ from typing import Literal
 Environment = Literal["dev", "prod"]
 ENVIRONMENTS: tuple[Environment, ...] = ("dev", "prod")
 PHASES: tuple[int, ...] = (1, 2, 3)
+PHASE_CHOICES = f"{', '.join(map(str, PHASES[:-1]))} or {PHASES[-1]}"
+
+
+class PhaseError(ValueError):
+    """A phase that is not one of PHASES; the message reads after the name of what was given."""
+
+
+def parse_phase(value: int | str | None) -> int:
+    """The phase as a number, from an option (int) or a config value or operand (text).
+
+    Raises PhaseError("must be 1, 2 or 3; got '4'"): callers prefix where the value came from.
+    """
+    text = str(value).strip() if value is not None else ""
+    if text.isdigit() and int(text) in PHASES:
+        return int(text)
+    got = "nothing" if not text else value if isinstance(value, int) else repr(value)
+    raise PhaseError(f"must be {PHASE_CHOICES}; got {got}")
 
 
 class RedisTopology(StrEnum):

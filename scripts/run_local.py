@@ -59,9 +59,9 @@ def dev_token(uid: str, project: str = PROJECT, ttl_s: int = 3600) -> str:
 async def seed(project: str) -> None:
     """Demo players through the app's own repository (FIRESTORE_EMULATOR_HOST must be set)."""
     from app.core.config import Settings
+    from app.domain.players import ProfileChanges
     from app.repositories.clients import close_firestore, firestore_client
     from app.repositories.users import UserRepository
-    from app.services.models import ProfileChanges
 
     db = firestore_client(Settings(environment="dev", firebase_project_id=project))
     try:

@@ -13,8 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-EMULATOR_DIR = Path("/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator")
-EMULATOR_JAR = EMULATOR_DIR / "cloud-firestore-emulator.jar"
+#: Where the emulator lies inside a Google Cloud SDK (`gcloud components install cloud-firestore-emulator`).
+EMULATOR_IN_SDK = Path("platform/cloud-firestore-emulator/cloud-firestore-emulator.jar")
+#: The SDK of Debian's google-cloud-cli package.
+SYSTEM_SDK = Path("/usr/lib/google-cloud-sdk")
+EMULATOR_JAR = SYSTEM_SDK / EMULATOR_IN_SDK
 EMULATOR_MAIN = "com.google.cloud.datastore.emulator.firestore.CloudFirestore"
 JAVA_TOOL_OPTIONS = "-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 
@@ -182,12 +185,25 @@ def _cluster_ok(cli: str, port: int) -> bool:
     return b"cluster_state:ok" in info.stdout
 
 
+def emulator_jar() -> Path:
+    """The Firestore emulator's jar: POG_FIRESTORE_EMULATOR_JAR, else the one in the SDK of the `gcloud` on
+    PATH (setup-gcloud on GitHub installs the SDK under the tool cache), else Debian's SDK."""
+    if "POG_FIRESTORE_EMULATOR_JAR" in os.environ:
+        return Path(os.environ["POG_FIRESTORE_EMULATOR_JAR"])
+    gcloud = shutil.which("gcloud")
+    if gcloud is not None:
+        in_sdk = Path(gcloud).resolve().parent.parent / EMULATOR_IN_SDK  # SDK/bin/gcloud
+        if in_sdk.is_file():
+            return in_sdk
+    return EMULATOR_JAR
+
+
 def start_firestore(workdir: Path) -> Service:
     return _on_a_free_port(lambda p: _start_firestore(workdir, p), None)
 
 
 def _start_firestore(workdir: Path, port: int) -> Service:
-    jar = Path(os.environ.get("POG_FIRESTORE_EMULATOR_JAR", EMULATOR_JAR))
+    jar = emulator_jar()
     java = shutil.which("java")
     if not jar.is_file() or java is None:
         raise RuntimeError(FIRESTORE_HINT)

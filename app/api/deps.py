@@ -4,30 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
-from firebase_admin.exceptions import FirebaseError
-from limits import RateLimitItem
 
-from app.core.auth import InvalidTokenError, Principal, TokenVerifier
-from app.core.config import Settings
-from app.core.errors import ApiError
+from app.api.errors import ApiError
+from app.core.auth import AuthUnavailableError, InvalidTokenError, Principal
 from app.core.net import Address, client_ip
-from app.repositories.rate_limits import RateLimiter, Verdict
-from app.services.games import GameService
-from app.services.grants import GrantService
-from app.services.leaderboards_service import LeaderboardService
-from app.services.live_events import LiveEventService
-from app.services.notifications import Notifier
-from app.services.payments import PaymentService
-from app.services.presence import PresenceService
-from app.services.users import UserService
+
+if TYPE_CHECKING:  # built by app/composition.py at start-up: the API module does not load the clients
+    from limits import RateLimitItem
+
+    from app.core.config import Settings
+    from app.core.firebase_auth import TokenVerifier
+    from app.repositories.rate_limits import RateLimiter, Verdict
+    from app.services.economy.grants import GrantService
+    from app.services.games import GameService
+    from app.services.leaderboards_service import LeaderboardService
+    from app.services.live_events import LiveEventService
+    from app.services.notifications import Notifier
+    from app.services.payments import PaymentService
+    from app.services.payments_checkout import StripeCheckout
+    from app.services.presence import PresenceService
+    from app.services.users import UserService
 
 
 @dataclass
 class Container:
-    """Everything built once per process in the lifespan."""
+    """Everything the routes use, built once per process at start-up (``app/composition.py``)."""
 
     settings: Settings
     verifier: TokenVerifier
@@ -44,6 +48,8 @@ class Container:
     #: Live events (join, claim through ``grants``) and push notifications.
     live_events: LiveEventService
     notifier: Notifier
+    #: Stripe Checkout Sessions for web purchases.
+    checkout: StripeCheckout
 
 
 async def container(request: Request) -> Container:
@@ -140,7 +146,7 @@ async def current_user(request: Request, c: Container, ip: Address | None) -> Pr
         principal = await c.verifier.verify(token)
     except InvalidTokenError as exc:
         raise _unauthorized("invalid or expired token") from exc
-    except FirebaseError as exc:  # certificate fetch or revocation check could not be made
+    except AuthUnavailableError as exc:  # certificate fetch or revocation check could not be made
         raise ApiError(503, "auth_unavailable", "token verification is unavailable, retry") from exc
     _enforce(await c.limiter.hit(c.user_limits, "user", principal.uid))
     return principal

@@ -8,9 +8,8 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, model_validator
 
 from app.api.game_schemas import JsonInt, Strict
-from app.services.catalog import ItemId
-from app.services.live_events import HotItem
-from app.services.live_events_models import (
+from app.domain.catalog import ItemId
+from app.domain.live_events import (
     MAX_EVENT_DURATION,
     MIN_EVENT_DURATION,
     ClaimStatus,
@@ -21,7 +20,8 @@ from app.services.live_events_models import (
     LiveEvent,
     Rewards,
 )
-from app.services.notifications import Platform
+from app.domain.notifications import Platform
+from app.services.live_events import HotItem
 
 EVENT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 DEVICE_ID_PATTERN = r"^[0-9a-f]{32}$"

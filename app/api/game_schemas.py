@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from app.services.games import MAX_SCORE, GameMode
+from app.domain.games import MAX_SCORE, GameMode
 
 GAME_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 MAX_BATCH = 100

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict
 
-from app.services.leaderboards import MAX_RADIUS
+from app.domain.leaderboards import MAX_RADIUS
 
 #: A page far beyond any board is still a valid question (an empty page); this only bounds the integer.
 MAX_PAGE = 1_000_000

@@ -9,9 +9,9 @@ hash, and a dict compares the same object by identity first, so a lookup costs n
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 
 import brotli
+from cachetools import LRUCache
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -35,8 +35,7 @@ def accepts_brotli(request: Request) -> bool:
 
 class BrotliCopies:
     def __init__(self, max_copies: int = MAX_COPIES) -> None:
-        self._copies: OrderedDict[bytes, bytes] = OrderedDict()
-        self._max_copies = max_copies
+        self._copies: LRUCache[bytes, bytes] = LRUCache(maxsize=max_copies)
         self.compressions = 0
 
     def of(self, body: bytes) -> bytes:
@@ -44,8 +43,6 @@ class BrotliCopies:
         if copy is None:
             copy = self._copies[body] = brotli.compress(body, quality=QUALITY)
             self.compressions += 1
-            if len(self._copies) > self._max_copies:
-                self._copies.popitem(last=False)
         return copy
 
     def json_response(self, request: Request, body: bytes, headers: dict[str, str]) -> Response:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema, field_validator
 
-from app.services.countries import ISO_3166_ALPHA2
+from app.domain.countries import ISO_3166_ALPHA2
 
 UID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
 

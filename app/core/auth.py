@@ -1,7 +1,7 @@
-"""Firebase ID token verification (``firebase_admin.auth``) and the caller it yields.
+"""The caller of a request and the Firebase ID tokens this process has already verified.
 
-With ``FIREBASE_AUTH_EMULATOR_HOST`` set the SDK's emulator behaviour applies (unsigned tokens are
-accepted); the settings refuse that outside dev and test.
+The verification itself (``firebase_admin``) is in ``app/core/firebase_auth.py``, built at start-up: the API
+module imports only these light types.
 
 A token the SDK has verified is remembered in this process until its ``exp`` (``VerifiedTokens``): a
 client sends the same ID token for up to an hour, and its signature, audience, issuer and subject cannot
@@ -16,24 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import firebase_admin
-import google.auth.credentials
-from fastapi.concurrency import run_in_threadpool
-from firebase_admin import auth, credentials
-
-from app.core.config import Settings
-
-
-class AnonymousCredential(credentials.Base):  # type: ignore[misc]
-    """A credential for local runs and tests: token verification and the emulators need none."""
-
-    def get_credential(self) -> google.auth.credentials.Credentials:
-        return google.auth.credentials.AnonymousCredentials()  # type: ignore[no-untyped-call]
+from cachetools import TLRUCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +39,16 @@ class InvalidTokenError(Exception):
     """The bearer token is not a valid, current Firebase ID token."""
 
 
+class AuthUnavailableError(Exception):
+    """The token could not be checked (certificate fetch or revocation check failed): retry later."""
+
+
 #: Tokens remembered per process (about 200 bytes each); the least recently used is dropped first.
 MAX_VERIFIED_TOKENS = 10_000
+
+
+def _until(_key: bytes, entry: tuple[Principal, float], _now: float) -> float:
+    return entry[1]
 
 
 class VerifiedTokens:
@@ -66,9 +61,10 @@ class VerifiedTokens:
     def __init__(
         self, max_entries: int = MAX_VERIFIED_TOKENS, clock: Callable[[], float] = time.time
     ) -> None:
-        self._max_entries = max_entries
         self._clock = clock
-        self._entries: OrderedDict[bytes, tuple[Principal, float]] = OrderedDict()
+        self._entries: TLRUCache[bytes, tuple[Principal, float]] = TLRUCache(
+            maxsize=max_entries, ttu=_until, timer=clock
+        )
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -81,28 +77,15 @@ class VerifiedTokens:
         return hashlib.sha256(token.encode()).digest()
 
     def get(self, token: str) -> Principal | None:
-        key = self._key(token)
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        principal, expires_at = entry
-        if self._clock() >= expires_at:
-            del self._entries[key]
-            return None
-        self._entries.move_to_end(key)
-        return principal
+        entry = self._entries.get(self._key(token))
+        return entry[0] if entry is not None else None
 
     def put(self, token: str, principal: Principal, expires_at: float) -> None:
-        if self._clock() >= expires_at:
-            return
-        key = self._key(token)
-        self._entries[key] = (principal, expires_at)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
+        # The cache skips an entry whose expiry has passed.
+        self._entries[self._key(token)] = (principal, expires_at)
 
 
-def _principal(claims: dict[str, Any]) -> Principal:
+def principal_of(claims: dict[str, Any]) -> Principal:
     firebase = claims.get("firebase")
     second = firebase.get("sign_in_second_factor") if isinstance(firebase, dict) else None
     role = claims.get("role")
@@ -113,56 +96,3 @@ def _principal(claims: dict[str, Any]) -> Principal:
         second_factor=second if isinstance(second, str) else None,
         name=name if isinstance(name, str) else None,
     )
-
-
-class TokenVerifier:
-    def __init__(self, settings: Settings, verified: VerifiedTokens | None = None) -> None:
-        cred: credentials.Base
-        cred = credentials.ApplicationDefault() if settings.environment == "prod" else AnonymousCredential()
-        self._app = firebase_admin.initialize_app(
-            cred,
-            options={"projectId": settings.firebase_project_id},
-            name=f"pog-api-{id(self)}",
-        )
-        self._check_revoked = settings.auth_check_revoked
-        #: How long a verified token is trusted without asking again (None: until its ``exp``).
-        self._trust_s: float | None = (
-            settings.auth_revocation_check_interval_s if settings.auth_check_revoked else None
-        )
-        self._verified = verified if verified is not None else VerifiedTokens()
-
-    def close(self) -> None:
-        firebase_admin.delete_app(self._app)
-
-    def _verify(self, token: str) -> dict[str, Any]:
-        try:
-            claims: dict[str, Any] = auth.verify_id_token(
-                token, app=self._app, check_revoked=self._check_revoked
-            )
-        except (ValueError, auth.InvalidIdTokenError, auth.UserDisabledError, auth.UserNotFoundError) as exc:
-            # ExpiredIdTokenError and RevokedIdTokenError are InvalidIdTokenError subclasses; with
-            # check_revoked, a deleted account's tokens fail the user lookup (not an outage: no 503).
-            raise InvalidTokenError(type(exc).__name__) from exc
-        return claims
-
-    def remembered(self, token: str) -> Principal | None:
-        """The caller of a token verified before and not yet expired, without a call to the SDK.
-
-        With ``check_revoked`` on, only within the revocation check interval of the last check (never
-        when it is 0): only Firebase Auth knows about revocations and disabled accounts.
-        """
-        return None if self._trust_s == 0 else self._verified.get(token)
-
-    async def verify(self, token: str) -> Principal:
-        if (known := self.remembered(token)) is not None:
-            return known
-        # In the thread pool: the SDK may fetch Google's certificates or (check_revoked) the user record.
-        claims = await run_in_threadpool(self._verify, token)
-        principal = _principal(claims)
-        expires_at = claims.get("exp")
-        if self._trust_s != 0 and isinstance(expires_at, int | float) and not isinstance(expires_at, bool):
-            until = float(expires_at)
-            if self._trust_s is not None:
-                until = min(until, self._verified.now() + self._trust_s)
-            self._verified.put(token, principal, until)
-        return principal

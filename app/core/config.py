@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     gc_freeze_after_startup: bool = True
     #: One JSON object per log line on stdout (Cloud Logging's structured format); off: stdlib default.
     log_json: bool = True
-    #: Leaderboards (app/services/leaderboards.py): score rules per board, e.g. "daily:global=incr"
+    #: Leaderboards (app/domain/leaderboards.py): score rules per board, e.g. "daily:global=incr"
     #: (default: every board keeps each player's best); the live stream's push interval; presence TTL.
     leaderboard_rules: str = ""
     leaderboard_stream_interval_s: float = Field(default=30.0, gt=0, le=300)
@@ -125,7 +125,7 @@ class Settings(BaseSettings):
     audit_wrapped_key: SecretStr | None = None
     #: Base64 of 32 bytes; dev and test only.
     audit_local_key: SecretStr | None = None
-    #: Fraud checks (app/services/fraud.py): velocity windows in ``limits`` notation, then patterns.
+    #: Fraud checks (app/domain/fraud.py): velocity windows in ``limits`` notation, then patterns.
     fraud_purchase_limit_user: str = "5/hour;20/day"
     fraud_purchase_limit_ip: str = "20/hour"
     fraud_refund_limit_user: str = "2/day"

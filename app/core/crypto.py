@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from app.core.config import Settings
 
@@ -61,7 +59,12 @@ class FieldCipher:
     def __init__(self, key: bytes) -> None:
         if len(key) != KEY_BYTES:
             raise CryptoError(f"the audit data key must be {KEY_BYTES} bytes, got {len(key)}")
+        # Imported here: the cipher is built at start-up, so the API's module import does not load it.
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         self._aead = AESGCM(key)
+        self._invalid_tag = InvalidTag
         # Which key sealed a value (rotation keeps old keys around to open old entries).
         self.key_id = hashlib.sha256(b"pog-audit-kid" + key).hexdigest()[:16]
 
@@ -75,7 +78,7 @@ class FieldCipher:
             raise CryptoError(f"sealed with key {sealed.key_id}, not the loaded key {self.key_id}")
         try:
             data = self._aead.decrypt(sealed.nonce, sealed.ciphertext, associated.encode())
-        except InvalidTag as exc:
+        except self._invalid_tag as exc:
             raise CryptoError("sealed value does not open (tampered, or another entry's)") from exc
         fields: dict[str, Any] = orjson.loads(data)
         return fields

@@ -1,6 +1,6 @@
 """In-process metrics (Prometheus text on the internal ``/metrics``) for the alerts in monitoring/.
 
-The Cloud Run sidecar (infra/stacks/compute.py) scrapes ``/metrics`` and writes the series to Managed
+The Cloud Run sidecar (infra/stacks/compute/service.py) scrapes ``/metrics`` and writes the series to Managed
 Prometheus, where ``pog_cache_requests`` (labels ``cache``, ``result``) becomes
 ``prometheus.googleapis.com/pog_cache_requests_total/counter`` and ``pog_firestore_latency_ms`` (labels
 ``database``, ``operation``) ``prometheus.googleapis.com/pog_firestore_latency_ms/histogram`` (likewise
@@ -83,7 +83,8 @@ PUSH_FAILURE_REASONS = (
 for _reason in PUSH_FAILURE_REASONS:
     PUSH_FAILURES.labels(reason=_reason)
 
-#: Cache names of monitoring/metrics/cache-requests.yaml, by the Redis key's shape (DESIGN.md §4).
+#: Cache names of monitoring/metrics/cache-requests.yaml, by the Redis key's shape
+#: (docs/architecture.md#redis-keys-and-ttls).
 _CACHE_BY_PREFIX = (
     ("leaderboard:", "leaderboard"),
     ("activeEvents", "events"),

@@ -11,6 +11,8 @@ class _TooLargeError(Exception):
 
 
 def _413(limit: int) -> list[Message]:
+    # Written here, not through app/api/errors.py: this middleware answers before the app (and its error
+    # handlers) runs, so it sends the same error body itself.
     body = orjson.dumps(
         {"error": {"code": "payload_too_large", "message": f"request body exceeds {limit} bytes"}}
     )

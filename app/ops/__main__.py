@@ -1,8 +1,8 @@
 """``python -m app.ops``: the ops commands of ``pog`` that need only the app, as the image runs them.
 
-The app image has no infra code (Pulumi), so its Cloud Run jobs (infra/stacks/compute.py) run these
+The app image has no infra code (Pulumi), so its Cloud Run jobs (infra/stacks/compute/jobs.py) run these
 instead of ``pog``: ``python -m app.ops leaderboards rebuild``, ``python -m app.ops events announce``.
-The sub-commands are the same objects ``pog`` adds (infra/plan/cli.py), with the same options.
+The sub-commands are the same objects ``pog`` adds (pog/cli.py), with the same options.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ app.command()(smoke)
 app.add_typer(admin_app, name="admin")
 
 if __name__ == "__main__":
-    # google.api_core's Python-version notice is not the operator's to act on (see infra/plan/cli.py).
-    warnings.filterwarnings("ignore", message="You are using a Python version", category=FutureWarning)
+    # google.api_core warns on import that this Python leaves Google's support window: the maintainers'
+    # reminder to upgrade the image, noise in a job's log (pog/notices.py filters the same).
+    warnings.filterwarnings(
+        "ignore", message="You are using a (non-supported )?Python version", category=FutureWarning
+    )
     app(prog_name="pog")

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -212,48 +211,16 @@ def _audit(settings: Settings, who: str, change: RoleChange, kind: str, reason: 
 
 async def _append(settings: Settings, who: str, change: RoleChange, kind: str, reason: str) -> None:
     """One entry in the actor's admin chain, through the grant service (the audit log's one writer)."""
-    from app.core.crypto import FieldCipher, load_data_key
-    from app.repositories.clients import close_firestore, firestore_client
-    from app.repositories.ledger import LedgerRepository
-    from app.services.audit import AuditRecord
-    from app.services.fraud import Thresholds
-    from app.services.grants import GrantService
+    from app.composition import Parts
+    from app.domain.audit import AuditRecord
 
     record = AuditRecord(
         kind=kind, source="admin", source_id=f"role:{change.role}:{change.uid}", reason=reason
     )
-    db = firestore_client(settings)
-    try:
-        cipher = FieldCipher(await asyncio.to_thread(load_data_key, settings))
-        grants = GrantService(
-            LedgerRepository(db), _NoCache(), cipher, _NoVelocity(), Thresholds.from_settings(settings)
-        )
+    async with Parts(settings) as parts:
+        await parts.load_keys()
 
         async def nothing_else(_transaction: Any) -> None:
             return None  # the claim is changed after the entry has committed
 
-        await grants.admin_action(who, nothing_else, lambda _: record)
-    finally:
-        await close_firestore(db)
-
-
-class _NoCache:
-    """``admin_action`` uses neither the cache nor the velocity counters (the economy's Redis parts)."""
-
-    def get(self, key: str) -> Coroutine[Any, Any, bytes | None]:
-        return _none()
-
-    async def set(self, key: str, value: bytes, ttl_s: int) -> None:
-        return None
-
-    async def delete(self, *keys: str) -> None:
-        return None
-
-
-async def _none() -> None:
-    return None
-
-
-class _NoVelocity:
-    async def exceeded(self, kind: str, uid: str, ip: str | None, source_id: str) -> list[str]:
-        return []
+        await parts.admin_audit.admin_action(who, nothing_else, lambda _: record)

@@ -19,7 +19,7 @@ import google.oauth2.credentials
 from firebase_admin import auth, credentials
 from google.auth.transport.requests import AuthorizedSession
 
-from app.core.auth import AnonymousCredential
+from app.core.firebase_auth import AnonymousCredential
 from app.ops.admin_roles import RoleError
 
 IDENTITY_TOOLKIT = "https://identitytoolkit.googleapis.com/v1"

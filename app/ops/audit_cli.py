@@ -14,6 +14,8 @@ from typing import Annotated
 
 import typer
 
+from app.ops.cli_errors import one_error_line
+
 audit_app = typer.Typer(name="audit", help="The audit log of grants and payments.", no_args_is_help=True)
 
 
@@ -24,25 +26,21 @@ def audit() -> None:
 
 async def _verify(uid: str | None, project: str | None, decrypt: bool) -> tuple[int, int, list[str]]:
     # Imported here: `pog` starts without loading the Firestore client unless this command runs.
+    from app.composition import Parts
     from app.core.config import Settings
-    from app.core.crypto import CryptoError, FieldCipher, Sealed, load_data_key
-    from app.repositories.audit import AuditReader, head_path
-    from app.repositories.clients import close_firestore, firestore_client
-    from app.services.audit import verify_chain
+    from app.core.crypto import CryptoError, Sealed
+    from app.domain.audit import verify_chain
+    from app.repositories.audit import head_path
 
     settings = Settings()
     if project:
         settings = settings.model_copy(update={"firebase_project_id": project})
-    db = firestore_client(settings)
-    try:
-        reader = AuditReader(db)
-        chains = await reader.chains(uid)
-        heads = await reader.heads(uid)
-    finally:
-        await close_firestore(db)
+    async with Parts(settings) as parts:
+        chains = await parts.audit_reader.chains(uid)
+        heads = await parts.audit_reader.heads(uid)
+        cipher = parts.cipher if decrypt else None
     problems: list[str] = []
     names = sorted(set(chains) | set(heads))
-    cipher = FieldCipher(load_data_key(settings)) if decrypt else None
     entries = 0
     for chain in names:
         found = chains.get(chain, [])
@@ -70,7 +68,8 @@ def verify(
     """Verify the hash chains of /transactions; exit 1 and name the entry when one was tampered with."""
     import asyncio
 
-    chains, entries, problems = asyncio.run(_verify(uid, project, decrypt))
+    with one_error_line():
+        chains, entries, problems = asyncio.run(_verify(uid, project, decrypt))
     for line in problems:
         typer.echo(f"TAMPERED {line}", err=True)
     if problems:

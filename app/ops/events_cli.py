@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from app.ops.cli_errors import one_error_line
+
 if TYPE_CHECKING:
     from app.core.config import Settings
     from app.services.live_events_announce import AnnounceReport
@@ -31,21 +33,10 @@ def events() -> None:
 
 async def announce_due(settings: Settings) -> AnnounceReport:
     """One run of the job with its own clients (closed before returning)."""
-    from app.repositories.breaker import RedisBreaker
-    from app.repositories.cache import RedisCache
-    from app.repositories.clients import close_firestore, firestore_client, redis_client
-    from app.repositories.events_wiring import build_announce_job
+    from app.composition import Parts
 
-    db = firestore_client(settings)
-    rds = redis_client(settings)
-    breaker = RedisBreaker(settings.redis_breaker_threshold, settings.redis_breaker_recovery_s)
-    job = build_announce_job(settings, db, RedisCache(rds, breaker))
-    try:
-        return await job.announcer.announce_due()
-    finally:
-        await job.aclose()
-        await rds.aclose()
-        await close_firestore(db)
+    async with Parts(settings) as parts:
+        return await parts.announcer.announce_due()
 
 
 @events_app.command()
@@ -53,5 +44,6 @@ def announce() -> None:
     """Push the start of each started, not yet announced event to the live-events topic, once."""
     from app.core.config import get_settings
 
-    report = asyncio.run(announce_due(get_settings()))
+    with one_error_line():
+        report = asyncio.run(announce_due(get_settings()))
     typer.echo(json.dumps(asdict(report), indent=2, sort_keys=True))

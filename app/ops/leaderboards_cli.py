@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from app.ops.cli_errors import one_error_line
+
 if TYPE_CHECKING:
+    from app.domain.leaderboards import Period
     from app.services.grant_port import Granter
-    from app.services.leaderboards import Period
 
 leaderboards_app = typer.Typer(
     help="Leaderboards: rebuild from Firestore, archive and reward finished periods.",
@@ -30,45 +32,23 @@ leaderboards_app = typer.Typer(
 
 
 async def _with_jobs(action: str, periods: list[Period] | None, dry_run: bool) -> dict[str, Any]:
+    from app.composition import Parts
     from app.core.config import get_settings
-    from app.ops.leaderboards_wiring import build_leaderboards
-    from app.repositories.breaker import RedisBreaker
-    from app.repositories.cache import RedisCache
-    from app.repositories.clients import close_firestore, firestore_client, redis_client
-    from app.repositories.users import UserRepository
-    from app.services.leaderboards import PERIODS
-    from app.services.users import UserService
+    from app.domain.leaderboards import PERIODS
 
-    settings = get_settings()
-    db = firestore_client(settings)
-    rds = redis_client(settings)
-    breaker = RedisBreaker(settings.redis_breaker_threshold, settings.redis_breaker_recovery_s)
-    cache = RedisCache(rds, breaker)
-    users = UserService(UserRepository(db), cache, profile_ttl_s=60, inventory_ttl_s=60)
-    parts = build_leaderboards(settings, rds, breaker, db, users)
-    try:
+    async with Parts(get_settings()) as parts:
+        jobs = parts.leaderboards.jobs
         if action == "rebuild":
-            report = await parts.jobs.rebuild(periods or PERIODS)
+            report = await jobs.rebuild(periods or PERIODS)
             if report is None:
                 raise typer.BadParameter("another rebuild is running (Redis lock {lb}:rebuilding); try later")
             return report
-        granter = None if dry_run else await _granter(settings, db, rds, breaker, cache)
-        return await parts.jobs.reset(granter)
-    finally:
-        await parts.close()
-        await rds.aclose()
-        await close_firestore(db)
-
-
-async def _granter(settings: Any, db: Any, rds: Any, breaker: Any, cache: Any) -> Granter:
-    """The economy's grant service (one ledger transaction per grant, deduplicated on ``source_id``)."""
-    try:
-        from app.repositories.ledger_wiring import build_economy
-    except ImportError as exc:  # pragma: no cover - the economy is not in this tree
-        raise typer.BadParameter(f"the grant service is not available ({exc}); use --dry-run") from None
-    economy = await build_economy(settings, db, rds, breaker, cache)
-    granter: Granter = economy.grants
-    return granter
+        granter: Granter | None = None
+        if not dry_run:
+            # The economy's grant service: one ledger transaction per grant, deduplicated on ``source_id``.
+            await parts.load_keys()
+            granter = parts.grants
+        return await jobs.reset(granter)
 
 
 def _print(report: dict[str, Any]) -> None:
@@ -82,13 +62,15 @@ def rebuild(
     ] = None,
 ) -> None:
     """Rebuild the boards from Firestore's finished games (and checkpoints) into Redis."""
-    from app.services.leaderboards import Period
+    from app.domain.leaderboards import Period
 
     try:
         periods = [Period(p) for p in period or []]
     except ValueError:
         raise typer.BadParameter(f"--period must be one of {', '.join(p.value for p in Period)}") from None
-    _print(asyncio.run(_with_jobs("rebuild", periods, dry_run=False)))
+    with one_error_line():
+        report = asyncio.run(_with_jobs("rebuild", periods, dry_run=False))
+    _print(report)
 
 
 @leaderboards_app.command()
@@ -96,4 +78,6 @@ def rewards(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="archive and checkpoint, grant nothing")] = False,
 ) -> None:
     """Archive finished periods, grant their rewards exactly once, checkpoint monthly and all-time."""
-    _print(asyncio.run(_with_jobs("rewards", None, dry_run)))
+    with one_error_line():
+        report = asyncio.run(_with_jobs("rewards", None, dry_run))
+    _print(report)

@@ -7,8 +7,8 @@ from typing import Any
 
 from google.cloud import firestore
 
+from app.domain.audit import ChainHead
 from app.repositories.ledger import CHAINS, TRANSACTIONS
-from app.services.audit import ChainHead
 
 
 class AuditReader:

@@ -31,26 +31,27 @@ RedisClient = redis.Redis | RedisCluster
 REDIS_ERRORS = (RedisError, RedisClusterException, OSError)
 
 
-def firestore_client(settings: Settings) -> firestore.AsyncClient:
+def firestore_client(settings: Settings, database: str = DEFAULT_DATABASE) -> firestore.AsyncClient:
     if settings.firestore_emulator_host:
         # The emulator needs no credential; google.cloud.firestore sends "Bearer owner" to it.
         anonymous = AnonymousCredentials()  # type: ignore[no-untyped-call]
-        return firestore.AsyncClient(project=settings.firebase_project_id, credentials=anonymous)
-    return firestore.AsyncClient(project=settings.firebase_project_id)
+        return firestore.AsyncClient(
+            project=settings.firebase_project_id, credentials=anonymous, database=database
+        )
+    return firestore.AsyncClient(project=settings.firebase_project_id, database=database)
 
 
 def games_client(settings: Settings, users: firestore.AsyncClient) -> firestore.AsyncClient:
     """The client of the database holding this region's /games: ``users`` itself when the games share it
     (phase 1), else one on ``settings.games_database``."""
-    return database_client(users, settings.games_database)
+    return database_client(settings, users, settings.games_database)
 
 
-def database_client(users: firestore.AsyncClient, database: str) -> firestore.AsyncClient:
-    """``users`` itself for the default database, else a client of ``database`` with the same project and
-    credentials (anonymous ones with the emulator)."""
+def database_client(settings: Settings, users: firestore.AsyncClient, database: str) -> firestore.AsyncClient:
+    """``users`` itself for the default database, else a client of ``database`` built like ``users``."""
     if database == DEFAULT_DATABASE:
         return users
-    return firestore.AsyncClient(project=users.project, credentials=users._credentials, database=database)
+    return firestore_client(settings, database)
 
 
 def redis_client(settings: Settings) -> RedisClient:

@@ -24,3 +24,11 @@ class UnknownCursorError(StoreError):
 
 class RecordGoneError(StoreError):
     """A record the operation depends on disappeared while it ran (e.g. a deleted profile)."""
+
+
+class LeaderboardUnavailableError(Exception):
+    """Redis could not be reached (or its breaker is open): the live boards cannot be read now."""
+
+
+class PresenceUnavailableError(Exception):
+    """Redis could not be reached: heartbeats can be neither written nor read now."""

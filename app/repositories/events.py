@@ -20,8 +20,7 @@ from google.cloud.firestore_v1.async_transaction import AsyncTransaction
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from app.core.metrics import firestore_timer
-from app.repositories.transactions import run_transaction
-from app.services.live_events_models import (
+from app.domain.live_events import (
     ClaimRecord,
     ClaimStatus,
     EventSpec,
@@ -30,6 +29,7 @@ from app.services.live_events_models import (
     Participation,
     Rewards,
 )
+from app.repositories.transactions import run_transaction
 
 COLLECTION = "events"
 PARTICIPANTS = "participants"

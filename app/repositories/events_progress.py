@@ -18,10 +18,10 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from app.core.config import Settings
 from app.core.metrics import firestore_timer
+from app.domain.games import GameStatus
+from app.domain.live_events import GoalMetric
 from app.repositories.clients import close_firestore, database_client
 from app.repositories.games import COLLECTION as GAMES
-from app.services.games import GameStatus
-from app.services.live_events_models import GoalMetric
 
 
 class GameProgressRepository:
@@ -33,7 +33,7 @@ class GameProgressRepository:
 
     @classmethod
     def for_settings(cls, settings: Settings, users: firestore.AsyncClient) -> GameProgressRepository:
-        return cls([database_client(users, name) for name in settings.databases_with_games], users)
+        return cls([database_client(settings, users, name) for name in settings.databases_with_games], users)
 
     async def close(self) -> None:
         for games in self._games:

@@ -26,22 +26,12 @@ from google.cloud.firestore_v1.async_transaction import AsyncTransaction
 from google.cloud.firestore_v1.base_document import DocumentSnapshot
 
 from app.core.config import Settings
+from app.domain.games import Accept, EventChunk, Finished, Game, GameMode, GameStatus, Reject, Replay, Verdict
+from app.domain.players import Stats
 from app.repositories.clients import close_firestore, games_client
 from app.repositories.errors import RecordGoneError
 from app.repositories.transactions import run_transaction
 from app.repositories.users import COLLECTION as USERS
-from app.services.games import (
-    Accept,
-    EventChunk,
-    Finished,
-    Game,
-    GameMode,
-    GameStatus,
-    Reject,
-    Replay,
-    Verdict,
-)
-from app.services.models import Stats
 
 COLLECTION = "games"
 SCORED = "scored_games"

@@ -1,6 +1,6 @@
 """Leaderboards in Firestore: finished games (the boards' truth), archives, checkpoints, reward markers.
 
-Layout (``/leaderboards/{period}/{board}`` of DESIGN.md §4):
+Layout (``/leaderboards/{period}/{board}`` of docs/architecture.md#firestore-layout):
 
 - ``/leaderboards/{period}-{period_id}`` (``daily-2026-11-26``): ``period``, ``period_id``, ``final``
   (true: the archive of a finished period; false: a checkpoint of a running monthly or all-time board),
@@ -26,10 +26,11 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from app.core.config import Settings
 from app.core.metrics import firestore_timer
+from app.domain.leaderboards import Period
+from app.domain.standings import ArchiveInfo, ScoredGame
 from app.repositories.clients import close_firestore, database_client
 from app.repositories.games import COLLECTION as GAMES
 from app.repositories.users import COLLECTION as USERS
-from app.services.leaderboards import ArchiveInfo, Period, ScoredGame
 
 COLLECTION = "leaderboards"
 REWARDS = "rewards"
@@ -67,7 +68,7 @@ class LeaderboardArchive:
     @classmethod
     def for_settings(cls, settings: Settings, users: firestore.AsyncClient) -> LeaderboardArchive:
         names = settings.databases_with_games
-        return cls({name: database_client(users, name) for name in names}, users)
+        return cls({name: database_client(settings, users, name) for name in names}, users)
 
     async def close(self) -> None:
         for games in self._games.values():

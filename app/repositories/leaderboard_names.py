@@ -8,19 +8,18 @@ over the shards: the ``MGET`` becomes one per slot, pipelined per node (``read_m
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
 from collections.abc import Sequence
 
 import orjson
+from cachetools import TTLCache
 from google.cloud import firestore
 
 from app.core.metrics import firestore_timer
+from app.domain.players import default_display_name, profile_key
 from app.repositories.breaker import RedisBreaker
 from app.repositories.clients import RedisClient, read_many
 from app.repositories.leaderboard_sets import FAILURES
 from app.repositories.users import COLLECTION as USERS
-from app.services.users import UserService, default_display_name
 
 
 class DisplayNames:
@@ -35,34 +34,25 @@ class DisplayNames:
         self._redis = client
         self._breaker = breaker
         self._db = db
-        self._ttl_s = ttl_s
-        self._max = max_entries
-        self._memory: OrderedDict[str, tuple[str, float]] = OrderedDict()
-
-    def _remember(self, uid: str, name: str, now: float) -> None:
-        self._memory[uid] = (name, now + self._ttl_s)
-        self._memory.move_to_end(uid)
-        while len(self._memory) > self._max:
-            self._memory.popitem(last=False)
+        self._memory: TTLCache[str, str] = TTLCache(maxsize=max_entries, ttl=ttl_s)
 
     async def names(self, uids: Sequence[str]) -> dict[str, str]:
-        now = time.monotonic()
         found: dict[str, str] = {}
         missing: list[str] = []
         for uid in dict.fromkeys(uids):
             kept = self._memory.get(uid)
-            if kept is not None and kept[1] > now:
-                found[uid] = kept[0]
+            if kept is not None:
+                found[uid] = kept
             else:
                 missing.append(uid)
         if missing:
-            missing = await self._from_profile_cache(missing, found, now)
+            missing = await self._from_profile_cache(missing, found)
         if missing:
-            await self._from_firestore(missing, found, now)
+            await self._from_firestore(missing, found)
         return found
 
-    async def _from_profile_cache(self, uids: list[str], found: dict[str, str], now: float) -> list[str]:
-        keys = [UserService.profile_key(uid) for uid in uids]
+    async def _from_profile_cache(self, uids: list[str], found: dict[str, str]) -> list[str]:
+        keys = [profile_key(uid) for uid in uids]
         try:
             values = await self._breaker.call(lambda: read_many(self._redis, keys))
         except FAILURES:
@@ -72,12 +62,12 @@ class DisplayNames:
             name = orjson.loads(value).get("display_name") if isinstance(value, bytes) else None
             if isinstance(name, str):
                 found[uid] = name
-                self._remember(uid, name, now)
+                self._memory[uid] = name
             else:
                 rest.append(uid)
         return rest
 
-    async def _from_firestore(self, uids: list[str], found: dict[str, str], now: float) -> None:
+    async def _from_firestore(self, uids: list[str], found: dict[str, str]) -> None:
         refs = [self._db.collection(USERS).document(uid) for uid in uids]
         with firestore_timer("get"):
             async for snap in self._db.get_all(refs, field_paths=["display_name"]):
@@ -85,4 +75,4 @@ class DisplayNames:
                 name = data.get("display_name") if data else None
                 name = name if isinstance(name, str) else default_display_name(snap.id, None)
                 found[snap.id] = name
-                self._remember(snap.id, name, now)
+                self._memory[snap.id] = name

@@ -26,11 +26,8 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.async_transaction import AsyncTransaction
 
 from app.core.metrics import firestore_timer
-from app.repositories.errors import UnknownCursorError
-from app.repositories.transactions import run_transaction
-from app.repositories.users import COLLECTION as USERS
-from app.services.audit import ChainHead
-from app.services.grants_models import (
+from app.domain.audit import ChainHead
+from app.domain.ledger import (
     EntryPage,
     LedgerTxn,
     Marker,
@@ -41,6 +38,9 @@ from app.services.grants_models import (
     ReviewStatus,
     Wallet,
 )
+from app.repositories.errors import UnknownCursorError
+from app.repositories.transactions import run_transaction
+from app.repositories.users import COLLECTION as USERS
 
 T = TypeVar("T")
 

@@ -12,10 +12,11 @@ from datetime import datetime
 
 import orjson
 
+from app.domain.presence import Heartbeat
 from app.repositories.breaker import RedisBreaker
 from app.repositories.clients import RedisClient, read_many
+from app.repositories.errors import PresenceUnavailableError
 from app.repositories.leaderboard_sets import FAILURES
-from app.services.presence import Heartbeat, PresenceUnavailableError
 
 
 def presence_key(uid: str) -> str:

@@ -16,13 +16,13 @@ import warnings
 from collections.abc import Sequence
 
 import firebase_admin
-from fastapi.concurrency import run_in_threadpool
+from anyio import to_thread
 from firebase_admin import credentials, exceptions, messaging
 
-from app.core.auth import AnonymousCredential
 from app.core.config import Settings
+from app.core.firebase_auth import AnonymousCredential
 from app.core.metrics import count_push_failure, count_push_sent
-from app.services.notifications import Push
+from app.domain.notifications import Push
 
 log = logging.getLogger("app.push")
 
@@ -98,7 +98,7 @@ class FcmGateway:
     async def close(self) -> None:
         # The SDK's own close runs asyncio.run(), which cannot run inside the server's event loop.
         await self._service._async_client.aclose()
-        await run_in_threadpool(firebase_admin.delete_app, self._app)
+        await to_thread.run_sync(firebase_admin.delete_app, self._app)
 
     @staticmethod
     def _message(push: Push, *, token: str | None = None, topic: str | None = None) -> messaging.Message:

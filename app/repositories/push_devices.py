@@ -10,9 +10,9 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.async_transaction import AsyncTransaction
 
 from app.core.metrics import firestore_timer
+from app.domain.notifications import MAX_DEVICES, Platform
 from app.repositories.transactions import run_transaction
 from app.repositories.users import COLLECTION as USERS
-from app.services.notifications import MAX_DEVICES, Platform
 
 DEVICES = "devices"
 

@@ -77,13 +77,14 @@ class RateLimiter:
         return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())))
 
     def _window_keys(self, item: RateLimitItem, identifiers: tuple[str, ...]) -> tuple[str, str]:
-        """The previous and current window keys the library's sliding window counter uses."""
-        key = item.key_for(*identifiers)
-        storage = self._storage
-        return (
-            f"{self._key_prefix}:{storage._previous_window_key(key)}",
-            f"{self._key_prefix}:{storage._current_window_key(key)}",
-        )
+        """The previous and current window keys the library's sliding window counter uses.
+
+        The library documents them (``{key}/-1`` and ``{key}``, prefixed; ``RedisStorage``'s sliding window)
+        but builds them only in private methods, so they are spelled out here;
+        tests/app/core/test_rate_limits_batched.py checks that both paths count on the same keys.
+        """
+        current = self._storage.bridge.prefixed_key(f"{{{item.key_for(*identifiers)}}}")
+        return f"{current}/-1", current
 
     def _acquire_commands(self, hits: Sequence[tuple[RateLimitItem, tuple[str, ...]]]) -> list[Command]:
         commands: list[Command] = []

@@ -56,17 +56,16 @@ async def run_transaction(
             with firestore_timer("transaction"):
                 return await attempt(db.transaction(max_attempts=1))
         except (Aborted, DeadlineExceeded, ValueError) as exc:
-            # With one attempt, an aborted commit comes back as the library's ValueError("... attempts").
-            if isinstance(exc, ValueError) and "attempts" not in str(exc):
+            # With one attempt, an aborted commit comes back as a ValueError raised from the ``Aborted``
+            # (the library wraps the last retryable error); any other ValueError is not contention.
+            if isinstance(exc, ValueError) and not isinstance(exc.__cause__, Aborted):
                 raise
             if time.monotonic() + delay > deadline:
                 log.warning(
                     "firestore transaction gave up: contention",
                     extra={"event": "transaction_busy", "code": busy_code},
                 )
-                raise StoreBusyError(
-                    busy_code, "too many concurrent changes to the same data; retry"
-                ) from exc
+                raise StoreBusyError(busy_code, BUSY_MESSAGE) from exc
         await asyncio.sleep(delay * (0.5 + random.random()))
         delay = min(delay * 2, MAX_DELAY_S)
         if settled is not None and (answer := await settled()) is not None:

@@ -9,7 +9,7 @@ from google.api_core.exceptions import AlreadyExists
 from google.cloud import firestore
 
 from app.core.metrics import firestore_timer
-from app.services.models import Inventory, Profile, ProfileChanges, Stats
+from app.domain.players import Inventory, Profile, ProfileChanges, Stats
 
 COLLECTION = "users"
 

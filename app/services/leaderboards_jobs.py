@@ -26,22 +26,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from app.services.grant_port import Granter, GrantRequest, GrantSource
-from app.services.leaderboards import (
+from app.domain.leaderboards import (
     KEEP_AFTER_END,
     PERIODS,
-    ArchiveInfo,
     Board,
     BoardRules,
     Period,
     Rule,
-    ScoredGame,
-    fold_games,
-    parse_period_id,
     period_end,
     period_id,
     previous_period_id,
 )
+from app.domain.standings import ArchiveInfo, ScoredGame, fold_games
+from app.services.grant_port import Granter, GrantRequest, GrantSource
+from app.services.leaderboard_views import parse_period_id
 
 log = logging.getLogger("app.leaderboard.jobs")
 

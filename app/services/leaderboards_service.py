@@ -14,35 +14,43 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import orjson
+from cachetools import TTLCache
 
-from app.services.errors import Failure, ServiceError
-from app.services.leaderboards import (
+from app.domain.leaderboards import (
     MAX_RADIUS,
     PAGE_SIZE,
     Board,
-    Entry,
-    LeaderboardUnavailableError,
     Period,
     Scope,
-    Slice,
-    around_bounds,
-    board_name,
-    changed_entries,
     decode,
-    entries_from,
-    page_bounds,
-    parse_period_id,
     period_end,
     period_id,
     period_start,
+)
+from app.domain.standings import (
+    Entry,
+    Slice,
+    around_bounds,
+    changed_entries,
+    entries_from,
+    page_bounds,
     ranked,
+)
+from app.repositories.errors import LeaderboardUnavailableError
+from app.services.errors import Failure, ServiceError
+from app.services.leaderboard_views import (
+    View,
+    entry_json,
+    pack,
+    page_body,
+    parse_period_id,
+    unavailable,
+    unpack,
     valid_country,
 )
 from app.services.users import UserService
@@ -75,69 +83,6 @@ class NameSource(Protocol):
     async def names(self, uids: Sequence[str]) -> dict[str, str]: ...
 
 
-def resolve(period: str, scope: str) -> tuple[Period, Scope]:
-    try:
-        found_period = Period(period)
-    except ValueError:
-        raise ServiceError(
-            Failure.NOT_FOUND,
-            "unknown_period",
-            f"no period {period!r}; use daily, weekly, monthly or all_time",
-        ) from None
-    try:
-        found_scope = Scope(scope)
-    except ValueError:
-        raise ServiceError(
-            Failure.NOT_FOUND, "unknown_scope", f"no scope {scope!r}; use global, country or friends"
-        ) from None
-    return found_period, found_scope
-
-
-def _unavailable() -> ServiceError:
-    return ServiceError(
-        Failure.UNAVAILABLE, "leaderboard_unavailable", "the live leaderboards are unavailable; retry shortly"
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class View:
-    """A resolved board to read: a stored board, or the caller's friends (computed from the global one)."""
-
-    period: Period
-    scope: Scope
-    period_id: str
-    country: str | None = None
-    viewer: str | None = None  # the caller, for friends
-
-    @property
-    def board(self) -> Board:
-        name = board_name(self.country) if self.scope is Scope.country else "global"
-        return Board(self.period, self.period_id, name)
-
-    def cache_key(self, page: int) -> str:
-        place = f"{self.country}:" if self.country else ""
-        who = f"{self.viewer}:" if self.scope is Scope.friends else ""
-        return f"leaderboard:{self.scope.value}:{who}{place}{self.period.value}:{self.period_id}:p{page}"
-
-
-def _pack(version: int, rendered_at_ms: int, body: bytes) -> bytes:
-    return b"%d|%d|" % (version, rendered_at_ms) + body
-
-
-def _unpack(value: bytes) -> tuple[int, int, bytes]:
-    version, rendered_at, body = value.split(b"|", 2)
-    return int(version), int(rendered_at), body
-
-
-def _entry_json(entry: Entry, names: dict[str, str]) -> dict[str, Any]:
-    return {
-        "rank": entry.rank,
-        "uid": entry.uid,
-        "display_name": names.get(entry.uid, ""),
-        "score": entry.score,
-    }
-
-
 class LeaderboardService:
     def __init__(
         self,
@@ -155,8 +100,8 @@ class LeaderboardService:
         self._names = names
         self._users = users
         self._clock = clock
-        self._local_ttl_s = local_ttl_s
-        self._local: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
+        #: Renders this process fetched in the last ``local_ttl_s``: a hot page costs no Redis round trip.
+        self._local: TTLCache[str, bytes] = TTLCache(maxsize=4096, ttl=local_ttl_s)
         self.on_lost = on_lost
 
     # --- views ----------------------------------------------------------------------------------
@@ -224,16 +169,10 @@ class LeaderboardService:
 
     def local_page(self, view: View, page: int) -> bytes | None:
         """A render this process fetched less than ``local_ttl_s`` ago (no I/O)."""
-        kept = self._local.get(view.cache_key(page))
-        if kept is not None and time.monotonic() - kept[1] < self._local_ttl_s:
-            return kept[0]
-        return None
+        return self._local.get(view.cache_key(page))
 
     def _keep_local(self, key: str, body: bytes) -> None:
-        self._local[key] = (body, time.monotonic())
-        self._local.move_to_end(key)
-        while len(self._local) > 4096:
-            self._local.popitem(last=False)
+        self._local[key] = body
 
     async def page(self, view: View, page: int, token_name: str | None = None) -> bytes:
         if view.scope is Scope.friends:
@@ -254,52 +193,36 @@ class LeaderboardService:
         try:
             cached, version, alive = await self._boards.cached_render(view.cache_key(page), view.board)
         except LeaderboardUnavailableError:
-            raise _unavailable() from None
+            raise unavailable() from None
         if not alive:
             self._lost()
         if cached is None:
             return None
-        cached_version, rendered_at_ms, body = _unpack(cached)
+        cached_version, rendered_at_ms, body = unpack(cached)
         age_s = time.time() - rendered_at_ms / 1000
         return body if cached_version == version or age_s < max_age_s else None
 
     def _body(self, view: View, page: int, total: int, version: int, entries: list[dict[str, Any]]) -> bytes:
         reset = self.next_reset(view.period) if view.period_id == self.current_id(view.period) else None
-        return orjson.dumps(
-            {
-                "period": view.period.value,
-                "scope": view.scope.value,
-                "period_id": view.period_id,
-                "country": view.country,
-                "page": page,
-                "page_size": PAGE_SIZE,
-                "total": total,
-                "version": version,
-                "next_reset_at": reset.isoformat() if reset else None,
-                "archived": False,
-                "entries": entries,
-            }
-        )
+        return page_body(view, page, total, version, entries, reset)
 
     async def _render(self, view: View, page: int, ttl_s: int) -> tuple[int, bytes]:
         start, stop = page_bounds(page)
         try:
             found = await self._boards.slice(view.board, start, stop)
         except LeaderboardUnavailableError:
-            raise _unavailable() from None
+            raise unavailable() from None
         if not found.alive:
             self._lost()
         entries = entries_from(view.period, start, found.members)
         names = await self._names.names([e.uid for e in entries])
-        body = self._body(view, page, found.total, found.version, [_entry_json(e, names) for e in entries])
+        body = self._body(view, page, found.total, found.version, [entry_json(e, names) for e in entries])
         await self._store(view.cache_key(page), found.version, body, ttl_s)
         return found.version, body
 
     async def _store(self, key: str, version: int, body: bytes, ttl_s: int) -> None:
         try:
-            await self._boards.store_render(
-                key, version, _pack(version, int(time.time() * 1000), body), ttl_s
-            )
+            await self._boards.store_render(key, version, pack(version, int(time.time() * 1000), body), ttl_s)
         except LeaderboardUnavailableError:
             log.warning("leaderboard render not cached: redis unavailable")
 
@@ -311,7 +234,7 @@ class LeaderboardService:
         try:
             version, scores = await self._boards.scores_of(view.board, members)
         except LeaderboardUnavailableError:
-            raise _unavailable() from None
+            raise unavailable() from None
         found = {uid: int(s) for uid, s in zip(members, scores, strict=True) if s is not None}
         return version, ranked(found)
 
@@ -323,7 +246,7 @@ class LeaderboardService:
             for i, (uid, value) in enumerate(board[start : stop + 1])
         ]
         names = await self._names.names([e.uid for e in entries])
-        body = self._body(view, page, len(board), version, [_entry_json(e, names) for e in entries])
+        body = self._body(view, page, len(board), version, [entry_json(e, names) for e in entries])
         await self._store(view.cache_key(page), version, body, 0)
         return version, body
 
@@ -350,7 +273,7 @@ class LeaderboardService:
             for i, (uid, value) in enumerate(members)
         ]
         names = await self._names.names([e.uid for e in entries])
-        body = orjson.loads(self._body(view, page, total, 0, [_entry_json(e, names) for e in entries]))
+        body = orjson.loads(self._body(view, page, total, 0, [entry_json(e, names) for e in entries]))
         body["archived"] = True
         return orjson.dumps(body)
 
@@ -373,7 +296,7 @@ class LeaderboardService:
             try:
                 found = await self._boards.around(view.board, uid, radius)
             except LeaderboardUnavailableError:
-                raise _unavailable() from None
+                raise unavailable() from None
             version, total, index, start = found.version, found.total, found.rank0, found.start
             window = [(member, int(value)) for member, value in found.members]
         entries = [
@@ -391,7 +314,7 @@ class LeaderboardService:
             "total": total,
             "rank": mine.rank if mine else None,
             "score": mine.score if mine else None,
-            "neighbours": [_entry_json(e, names) for e in entries],
+            "neighbours": [entry_json(e, names) for e in entries],
         }
 
     # --- deltas -----------------------------------------------------------------------------------
@@ -403,7 +326,7 @@ class LeaderboardService:
         try:
             cached, version, _alive = await self._boards.cached_render(key, view.board)
         except LeaderboardUnavailableError:
-            raise _unavailable() from None
+            raise unavailable() from None
         if since > version:
             raise ServiceError(
                 Failure.INVALID,
@@ -411,7 +334,7 @@ class LeaderboardService:
                 f"since={since} is later than the board's version {version}",
             )
         if cached is not None:
-            cached_version, rendered_at_ms, body = _unpack(cached)
+            cached_version, rendered_at_ms, body = unpack(cached)
             recent = time.time() - rendered_at_ms / 1000 < CHANGES_FRESH_S
             # A recent render newer than what the client holds, or one of the board as it is now.
             if cached_version == version or (recent and cached_version > since):
@@ -432,12 +355,12 @@ class LeaderboardService:
         try:
             old_raw = await self._boards.snapshot(view.cache_key(page), since)
         except LeaderboardUnavailableError:
-            raise _unavailable() from None
+            raise unavailable() from None
         result = {k: now[k] for k in ("period", "scope", "period_id", "country", "page", "total", "version")}
         result["since"] = since
         if old_raw is None:
             return {**result, "full": True, "entries": now["entries"], "removed": []}
-        old = orjson.loads(_unpack(old_raw)[2])["entries"]
+        old = orjson.loads(unpack(old_raw)[2])["entries"]
         as_entries = [Entry(e["rank"], e["uid"], e["score"]) for e in now["entries"]]
         changed, removed = changed_entries([Entry(e["rank"], e["uid"], e["score"]) for e in old], as_entries)
         changed_uids = {e.uid for e in changed}

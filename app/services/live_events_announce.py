@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from app.services.live_events_models import LiveEvent
+from app.domain.live_events import LiveEvent
 from app.services.ports import Cache
 
 log = logging.getLogger("app.events")

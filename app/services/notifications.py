@@ -7,46 +7,24 @@ that caused it has already been answered; tokens FCM reports as unregistered are
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Protocol
 
-from app.services.live_events_models import ClaimRecord, LiveEvent
+from app.domain.live_events import ClaimRecord, LiveEvent
+from app.domain.notifications import (
+    EVENTS_TOPIC,
+    Platform,
+    Push,
+    Receipt,
+    device_id,
+    receipt_push,
+    reward_push,
+    start_push,
+)
 
 log = logging.getLogger("app.push")
-
-EVENTS_TOPIC = "live-events"
-#: Devices kept per player (the most recently registered).
-MAX_DEVICES = 10
-
-
-class Platform(StrEnum):
-    android = "android"
-    ios = "ios"
-    web = "web"
-
-
-@dataclass(frozen=True, slots=True)
-class Push:
-    title: str
-    body: str
-    data: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    """A purchase just granted: the product and what it gave, for the player's receipt."""
-
-    product_id: str
-    #: The store's transaction id (RevenueCat) or the Stripe PaymentIntent (or Checkout Session) id.
-    transaction_id: str
-    coins: int = 0
-    items: Mapping[str, int] = field(default_factory=dict)
-    entitlement: str | None = None
 
 
 class PushGateway(Protocol):
@@ -64,47 +42,6 @@ class DeviceStore(Protocol):
     ) -> None: ...
     async def tokens(self, uid: str) -> list[str]: ...
     async def forget(self, uid: str, device_ids: Sequence[str]) -> int: ...
-
-
-def device_id(token: str) -> str:
-    """A stable id for a registration token that does not reveal it (the document id)."""
-    return hashlib.sha256(token.encode()).hexdigest()[:32]
-
-
-def _granted(coins: int, items: Mapping[str, int]) -> list[str]:
-    parts = [f"{coins} coins"] if coins else []
-    return parts + [f"{count} x {item}" for item, count in sorted(items.items())]
-
-
-def reward_push(event: LiveEvent, claim: ClaimRecord) -> Push:
-    return Push(
-        title="Reward unlocked",
-        body=f"{event.name}: {', '.join(_granted(claim.coins, claim.items))}",
-        data={"type": "event_reward", "event_id": event.event_id},
-    )
-
-
-def receipt_push(receipt: Receipt) -> Push:
-    parts = _granted(receipt.coins, receipt.items)
-    if receipt.entitlement:
-        parts.append(f"{receipt.entitlement} access")
-    return Push(
-        title="Purchase complete",
-        body=f"{receipt.product_id}: {', '.join(parts)}",
-        data={
-            "type": "purchase_receipt",
-            "product_id": receipt.product_id,
-            "transaction_id": receipt.transaction_id,
-        },
-    )
-
-
-def start_push(event: LiveEvent) -> Push:
-    return Push(
-        title=f"{event.name} has started",
-        body=event.description or f"Join before {event.ends_at:%Y-%m-%d %H:%M} UTC",
-        data={"type": "event_started", "event_id": event.event_id},
-    )
 
 
 class Notifier:

@@ -22,25 +22,19 @@ review gets its receipt when an admin approves it (``GrantService.approve``, thr
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
 from typing import Any
 
-from app.services.catalog import REVENUECAT_STORES, Catalog, Product, Store
+from app.domain.catalog import REVENUECAT_STORES, Catalog, Product, Store
+from app.domain.fraud import PurchaseFacts
+from app.domain.notifications import Receipt
+from app.services import payments_entitlements as entitlements
+from app.services.economy.grants import GrantService
+from app.services.economy.purchases import Purchase, ReceiptSender
+from app.services.economy.requests import Outcome, Result
+from app.services.economy.revocation_share import Revocation, RevocationKind
 from app.services.errors import Failure
-from app.services.fraud import PurchaseFacts
-from app.services.grant_port import GrantRequest, GrantSource
-from app.services.grants import (
-    GrantService,
-    Outcome,
-    Purchase,
-    ReceiptSender,
-    Result,
-    Revocation,
-    RevocationKind,
-)
-from app.services.grants_models import Wallet
-from app.services.notifications import Receipt
+from app.services.payments_fields import cents, ids, minor, product_grant, receipt_of, text
 from app.services.payments_revenuecat import PurchaseClaim, RevenueCatClient, receipt_mismatches
 from app.services.payments_verify import WebhookRejectedError
 
@@ -71,47 +65,6 @@ REVENUECAT_TYPES = frozenset(
 )
 RC_PURCHASES = frozenset({"INITIAL_PURCHASE", "NON_RENEWING_PURCHASE", "RENEWAL"})
 STRIPE_GRANTS = frozenset({"checkout.session.completed", "checkout.session.async_payment_succeeded"})
-MAX_ID = 256
-#: Larger amounts than any product costs are clamped (they only ever make a refund count as full).
-MAX_MINOR = 10**12
-
-
-def _text(value: Any, limit: int = MAX_ID) -> str | None:
-    return value if isinstance(value, str) and 0 < len(value) <= limit else None
-
-
-def _cents(value: Any) -> int:
-    """A RevenueCat price (USD, a float; negative on refunds) in cents; 0 when absent."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return 0
-    return min(round(abs(value) * 100), MAX_MINOR)
-
-
-def _minor(value: Any) -> int:
-    """A Stripe amount (an integer in minor units); 0 when absent or not one."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        return 0
-    return min(max(value, 0), MAX_MINOR)
-
-
-def _ids(value: Any) -> list[str]:
-    return [v for v in value if _text(v)] if isinstance(value, list) else []
-
-
-def _product_grant(uid: str, source_id: str, product: Product, reason: str) -> GrantRequest:
-    """What buying ``product`` grants: its coins and items."""
-    return GrantRequest(
-        uid=uid,
-        source=GrantSource.PURCHASE,
-        source_id=source_id,
-        coins=product.coins,
-        items=dict(product.items),
-        reason=reason,
-    )
-
-
-def _receipt(product: Product, transaction_id: str) -> Receipt:
-    return Receipt(product.id, transaction_id, product.coins, dict(product.items), product.entitlement)
 
 
 class PaymentService:
@@ -140,12 +93,12 @@ class PaymentService:
         event = body.get("event")
         if not isinstance(event, dict):
             raise WebhookRejectedError(Failure.MALFORMED, "bad_payload", "the body has no event object")
-        event_id = _text(event.get("id"))
-        event_type = _text(event.get("type"), 64)
+        event_id = text(event.get("id"))
+        event_type = text(event.get("type"), 64)
         if event_id is None or event_type is None:
             raise WebhookRejectedError(Failure.MALFORMED, "bad_payload", "the event has no id or type")
         source_id = f"revenuecat:{event_id}"
-        uid = _text(event.get("app_user_id"), 128)
+        uid = text(event.get("app_user_id"), 128)
         sandbox = event.get("environment") == "SANDBOX"
         if event_type not in REVENUECAT_TYPES:
             log.info(
@@ -157,7 +110,7 @@ class PaymentService:
         if event_type in RC_PURCHASES:
             return await self._rc_purchase(source_id, event, event_type, sandbox)
         if event_type == "CANCELLATION" and event.get("cancel_reason") == "CUSTOMER_SUPPORT":
-            transaction = _text(event.get("transaction_id"))
+            transaction = text(event.get("transaction_id"))
             if transaction is None:
                 raise WebhookRejectedError(
                     Failure.MALFORMED, "bad_payload", "a refund event needs transaction_id"
@@ -167,10 +120,10 @@ class PaymentService:
                 "price": event.get("price"),
                 "store": event.get("store"),
             }
-            refund = Revocation(RevocationKind.refund, refunded_minor=_cents(event.get("price")))
+            refund = Revocation(RevocationKind.refund, refunded_minor=cents(event.get("price")))
             return await self._grants.revoke(source_id, f"revenuecat:{transaction}", refund, sensitive)
         if event_type == "REFUND_REVERSED":
-            transaction = _text(event.get("transaction_id"))
+            transaction = text(event.get("transaction_id"))
             if transaction is None:
                 raise WebhookRejectedError(
                     Failure.MALFORMED, "bad_payload", "a refund reversal needs transaction_id"
@@ -179,22 +132,22 @@ class PaymentService:
             sensitive = {"transaction_id": transaction, "store": event.get("store")}
             return await self._grants.revoke(source_id, f"revenuecat:{transaction}", reversal, sensitive)
         if event_type == "EXPIRATION" and uid is not None:
-            return await self._end_entitlements(source_id, uid, _ids(event.get("entitlement_ids")))
+            return await self._end_entitlements(source_id, uid, ids(event.get("entitlement_ids")))
         if event_type == "PRODUCT_CHANGE" and uid is not None:
-            new_product = _text(event.get("new_product_id"))
+            new_product = text(event.get("new_product_id"))
             if new_product is not None:
                 return await self._change_product(
-                    source_id, uid, _ids(event.get("entitlement_ids")), new_product
+                    source_id, uid, ids(event.get("entitlement_ids")), new_product
                 )
         if event_type == "TRANSFER":
             return await self._transfer(
-                source_id, _ids(event.get("transferred_from")), _ids(event.get("transferred_to"))
+                source_id, ids(event.get("transferred_from")), ids(event.get("transferred_to"))
             )
         return await self._grants.record(source_id, f"rc:{event_type}", uid)
 
     def _rc_product(self, event: Mapping[str, Any]) -> Product | None:
         store = REVENUECAT_STORES.get(str(event.get("store")))
-        product_id = _text(event.get("product_id"))
+        product_id = text(event.get("product_id"))
         if store is None or product_id is None:
             return None
         return self._catalog.by_store_id(store, product_id)
@@ -202,8 +155,8 @@ class PaymentService:
     async def _rc_purchase(
         self, source_id: str, event: Mapping[str, Any], kind: str, sandbox: bool
     ) -> Result:
-        uid = _text(event.get("app_user_id"), 128)
-        transaction = _text(event.get("transaction_id"))
+        uid = text(event.get("app_user_id"), 128)
+        transaction = text(event.get("transaction_id"))
         product = self._rc_product(event)
         if uid is None or transaction is None or product is None:
             log.error(
@@ -215,7 +168,7 @@ class PaymentService:
             app_user_id=uid,
             product_id=str(event["product_id"]),
             transaction_id=transaction,
-            original_transaction_id=_text(event.get("original_transaction_id")),
+            original_transaction_id=text(event.get("original_transaction_id")),
             sandbox=sandbox,
             subscription=product.entitlement is not None,
         )
@@ -231,7 +184,7 @@ class PaymentService:
                 "expires_at_ms": event.get("expiration_at_ms"),
                 "store": event.get("store"),
             }
-        country = _text(event.get("country_code"), 2)
+        country = text(event.get("country_code"), 2)
         purchase = Purchase(
             payment_key=f"revenuecat:{transaction}",
             product_id=product.id,
@@ -247,59 +200,29 @@ class PaymentService:
             },
             entitlement=entitlement,
             review_reasons=tuple(mismatches),
-            amount_minor=_cents(event.get("price")),
+            amount_minor=cents(event.get("price")),
         )
         if product.coins == 0 and not product.items:
             # An entitlement-only product: the grant service needs something to grant; use the entitlement.
             return await self._grants.record(source_id, f"rc:{kind}:entitlement_only", uid)
-        request = _product_grant(uid, source_id, product, f"{kind.lower()} {product.id}")
+        request = product_grant(uid, source_id, product, f"{kind.lower()} {product.id}")
         result = await self._grants.purchase(request, purchase)
-        await self._send_receipt(result, uid, _receipt(product, transaction))
+        await self._send_receipt(result, uid, receipt_of(product, transaction))
         return result
 
-    async def _end_entitlements(self, source_id: str, uid: str, ids: list[str]) -> Result:
-        def edit(wallets: dict[str, Wallet]) -> dict[str, str]:
-            wallet = wallets.get(uid)
-            if wallet is None:
-                return {}
-            ended = [i for i in ids if wallet.entitlements.pop(i, None) is not None]
-            return {uid: f"expired: {','.join(ended)}"} if ended else {}
-
+    async def _end_entitlements(self, source_id: str, uid: str, ended: list[str]) -> Result:
+        edit = entitlements.expiry(uid, ended)
         return await self._grants.change_entitlements(source_id, "entitlement_expired", [uid], edit)
 
-    async def _change_product(self, source_id: str, uid: str, ids: list[str], new_product: str) -> Result:
-        def edit(wallets: dict[str, Wallet]) -> dict[str, str]:
-            wallet = wallets.get(uid)
-            if wallet is None:
-                return {}
-            changed = [i for i in ids if i in wallet.entitlements]
-            for ident in changed:
-                wallet.entitlements[ident]["product_id"] = new_product
-                wallet.entitlements[ident]["store_product_id"] = new_product
-            return {uid: f"product changed to {new_product}: {','.join(changed)}"} if changed else {}
-
+    async def _change_product(self, source_id: str, uid: str, moved: list[str], new_product: str) -> Result:
+        edit = entitlements.product_change(uid, moved, new_product)
         return await self._grants.change_entitlements(source_id, "entitlement_changed", [uid], edit)
 
     async def _transfer(self, source_id: str, from_uids: list[str], to_uids: list[str]) -> Result:
         if not to_uids:
             return await self._grants.record(source_id, "rc:TRANSFER:no_target")
         target = to_uids[0]
-
-        def edit(wallets: dict[str, Wallet]) -> dict[str, str]:
-            changed: dict[str, str] = {}
-            receiver = wallets.get(target)
-            for uid in from_uids:
-                giver = wallets.get(uid)
-                if giver is None or uid == target or not giver.entitlements:
-                    continue
-                moved = sorted(giver.entitlements)
-                if receiver is not None:
-                    receiver.entitlements.update(giver.entitlements)
-                    changed[target] = f"transferred in from {uid}: {','.join(moved)}"
-                giver.entitlements.clear()
-                changed[uid] = f"transferred to {target}: {','.join(moved)}"
-            return changed
-
+        edit = entitlements.transfer(from_uids, target)
         return await self._grants.change_entitlements(
             source_id, "entitlement_transfer", [*from_uids, target], edit
         )
@@ -307,8 +230,8 @@ class PaymentService:
     # --- Stripe ---------------------------------------------------------------------------------------
 
     async def stripe(self, event: Mapping[str, Any]) -> Result:
-        event_id = _text(event.get("id"))
-        event_type = _text(event.get("type"), 128)
+        event_id = text(event.get("id"))
+        event_type = text(event.get("type"), 128)
         data = event.get("data")
         obj = data.get("object") if isinstance(data, dict) else None
         if event_id is None or event_type is None or not isinstance(obj, dict):
@@ -330,7 +253,7 @@ class PaymentService:
                 raise WebhookRejectedError(
                     Failure.MALFORMED, "bad_payload", "the charge has no payment_intent or id"
                 )
-            amount, refunded = _minor(obj.get("amount")), _minor(obj.get("amount_refunded"))
+            amount, refunded = minor(obj.get("amount")), minor(obj.get("amount_refunded"))
             if obj.get("refunded") is True:  # refunded in full, whatever the amounts say
                 refunded = max(refunded, amount)
             elif refunded == 0:
@@ -352,23 +275,23 @@ class PaymentService:
 
     @staticmethod
     def _stripe_key(payment_intent: Any, fallback: Any) -> str | None:
-        if _text(payment_intent):
+        if text(payment_intent):
             return f"stripe:{payment_intent}"
-        return f"stripe:charge:{fallback}" if _text(fallback) else None
+        return f"stripe:charge:{fallback}" if text(fallback) else None
 
     def _stripe_product(self, session: Mapping[str, Any]) -> Product | None:
         metadata = session.get("metadata") if isinstance(session.get("metadata"), dict) else {}
         assert isinstance(metadata, dict)
-        product_id = _text(metadata.get("product_id"), 64)
+        product_id = text(metadata.get("product_id"), 64)
         if product_id is not None:
             return self._catalog.get(product_id)
-        price_id = _text(metadata.get("price_id"))
+        price_id = text(metadata.get("price_id"))
         return self._catalog.by_store_id(Store.stripe, price_id) if price_id else None
 
     async def _stripe_purchase(self, source_id: str, session: Mapping[str, Any], kind: str) -> Result:
         metadata = session.get("metadata") if isinstance(session.get("metadata"), dict) else {}
         assert isinstance(metadata, dict)
-        uid = _text(session.get("client_reference_id"), 128) or _text(metadata.get("uid"), 128)
+        uid = text(session.get("client_reference_id"), 128) or text(metadata.get("uid"), 128)
         product = self._stripe_product(session)
         key = self._stripe_key(session.get("payment_intent"), session.get("id"))
         if uid is None or product is None or key is None:
@@ -386,7 +309,7 @@ class PaymentService:
         assert isinstance(details, dict)
         address = details.get("address") if isinstance(details.get("address"), dict) else {}
         assert isinstance(address, dict)
-        country = _text(address.get("country"), 2)
+        country = text(address.get("country"), 2)
         purchase = Purchase(
             payment_key=key,
             product_id=product.id,
@@ -401,10 +324,10 @@ class PaymentService:
                 "country": country,
             },
             review_reasons=tuple(reasons),
-            amount_minor=_minor(session.get("amount_total")),
+            amount_minor=minor(session.get("amount_total")),
         )
-        request = _product_grant(uid, source_id, product, f"stripe {product.id}")
+        request = product_grant(uid, source_id, product, f"stripe {product.id}")
         result = await self._grants.purchase(request, purchase)
-        transaction = _text(session.get("payment_intent")) or str(session.get("id"))
-        await self._send_receipt(result, uid, _receipt(product, transaction))
+        transaction = text(session.get("payment_intent")) or str(session.get("id"))
+        await self._send_receipt(result, uid, receipt_of(product, transaction))
         return result

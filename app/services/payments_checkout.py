@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING
 import stripe
 
 from app.core.config import Settings
-from app.services.catalog import Catalog, Product, Store
+from app.domain.catalog import Catalog, Product, Store
+from app.services.economy.requests import valid_uid
 from app.services.errors import Failure, ServiceError
-from app.services.grants import valid_uid
 
 if TYPE_CHECKING:
     from stripe.params.checkout import SessionCreateParams
@@ -38,7 +38,6 @@ log = logging.getLogger("app.payments")
 
 #: Without a client ``request_id``, requests for the same product within this window share a session.
 CHECKOUT_WINDOW_S = 30
-REQUEST_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 #: Per try; with one retry (same idempotency key) a request waits on Stripe for 2 x 8 s at most.
 STRIPE_TIMEOUT_S = 8.0
 STRIPE_RETRIES = 1

@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
-import stripe
 
 from app.services.errors import Failure, ServiceError
 
@@ -53,6 +52,10 @@ def verify_stripe(
 ) -> dict[str, Any]:
     """The verified event as a dict; ``WebhookRejectedError`` otherwise (401: not authentic or not current,
     400: authentic but not an event). With no secret configured nothing verifies (logged as an error)."""
+    # Imported here, not at module import, to keep it off the API's cold start; the composition root builds
+    # the Stripe checkout (which imports stripe) at start-up, so no webhook waits for this import.
+    import stripe
+
     if not secrets:
         log.error("POG_STRIPE_WEBHOOK_SECRET is not set", extra={"event": "webhook_not_configured"})
     if not header:

@@ -1,32 +1,18 @@
-"""Presence: a player is online while their heartbeats keep arriving within the TTL.
+"""Presence reads and writes: a player's heartbeat, and the statuses of their own friends list only.
 
-Clients send ``POST /v1/presence/heartbeat`` every ``ttl_s / 2`` seconds or so; a player whose last heartbeat
-is older than the TTL is offline (the key expired). A player sees the statuses of their own friends list
-only.
+What a heartbeat is and how long it counts: ``app/domain/presence.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from app.domain.presence import DEFAULT_TTL_S, Heartbeat
+from app.repositories.errors import PresenceUnavailableError
 from app.services.errors import Failure, ServiceError
 from app.services.users import UserService
-
-STATUSES = ("online", "in_game", "away")
-DEFAULT_TTL_S = 60
-
-
-class PresenceUnavailableError(Exception):
-    """Redis could not be reached."""
-
-
-@dataclass(frozen=True, slots=True)
-class Heartbeat:
-    status: str
-    at: datetime
 
 
 class PresenceStore(Protocol):

@@ -6,8 +6,16 @@ import hashlib
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
+from app.domain import players
+from app.domain.players import (
+    Inventory,
+    Profile,
+    ProfileChanges,
+    PublicProfile,
+    Stats,
+    default_display_name,
+)
 from app.services.errors import Failure, ServiceError
-from app.services.models import Inventory, Profile, ProfileChanges, PublicProfile, Stats
 from app.services.ports import Cache
 
 #: The friends boards and presence read a whole list in one Redis round trip (ZMSCORE, MGET): 500 is cheap.
@@ -25,11 +33,6 @@ class UserStore(Protocol):
     async def add_friend(self, uid: str, friend_uid: str) -> None: ...
     async def remove_friend(self, uid: str, friend_uid: str) -> None: ...
     async def exists(self, uid: str) -> bool: ...
-
-
-def default_display_name(uid: str, token_name: str | None) -> str:
-    name = (token_name or "").strip()[:32]
-    return name if len(name) >= 2 else f"Player-{uid[:6]}"
 
 
 def etag(body: bytes) -> str:
@@ -61,22 +64,10 @@ class UserService:
         self._inventory_ttl_s = inventory_ttl_s
         self._stats_ttl_s = stats_ttl_s
 
-    @staticmethod
-    def profile_key(uid: str) -> str:
-        return f"user:{uid}:profile"
-
-    @staticmethod
-    def inventory_key(uid: str) -> str:
-        return f"user:{uid}:inventory"
-
-    @staticmethod
-    def stats_key(uid: str) -> str:
-        return f"user:{uid}:stats"
-
-    @classmethod
-    def cached_stats_keys(cls, uid: str) -> tuple[str, str]:
-        """Every entry holding the player's stats: delete them all, together, after a stats write."""
-        return cls.stats_key(uid), cls.profile_key(uid)
+    profile_key = staticmethod(players.profile_key)
+    inventory_key = staticmethod(players.inventory_key)
+    stats_key = staticmethod(players.stats_key)
+    cached_stats_keys = staticmethod(players.cached_stats_keys)
 
     async def _cache_profile(self, profile: Profile) -> bytes:
         body = profile.model_dump_json().encode()

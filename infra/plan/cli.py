@@ -1,11 +1,10 @@
-"""`pog`: the offline tooling a platform engineer runs without the Pulumi CLI or cloud credentials."""
+"""`pog plan` and `pog diff`: the offline plan of a stack, and what changes between two plans.
+
+Command functions; `pog` (pog/cli.py) registers them at its top level.
+"""
 
 from __future__ import annotations
 
-import gc
-import os
-import sys
-import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Annotated
@@ -15,28 +14,16 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
-from app.ops.admin_cli import admin_app
-from app.ops.audit_cli import audit_app
-from app.ops.events_cli import events_app
-from app.ops.leaderboards_cli import leaderboards_app
-from app.ops.smoke_cli import smoke
-from backups.cli import backup_app
 from infra.plan import sources
-from infra.plan.diff import align_stacks, diff_inventories, render_markdown, render_text, text_lines
+from infra.plan.diff import Diff, align_stacks, diff_inventories, render_markdown, render_text, text_lines
 from infra.plan.engine import Plan, PlannedResource
 from infra.plan.inventory import dumps, to_inventory
-from infra.plan.output import console, err, fail
-from infra.plan.promote import promote
+from infra.plan.output import console, err, fail, working
 from infra.plan.runner import plan_stack
 from infra.plan.stackfile import PlanInputError
-from infra.policy.check import check
 
-app = typer.Typer(
-    name="pog",
-    help="Offline plan of the Pot of Gold Pulumi program (no Pulumi CLI, no credentials needed).",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
+#: `pog diff` reports unexpected arguments itself (one line) instead of click's usage box.
+DIFF_SETTINGS = {"ignore_unknown_options": True, "allow_extra_args": True}
 
 
 def _tree(plan: Plan, phase: int) -> Tree:
@@ -86,7 +73,6 @@ def _components(plan: Plan) -> Table:
     return table
 
 
-@app.command()
 def plan(
     stack: Annotated[str, typer.Argument(help="Stack name: dev or prod (reads Pulumi.STACK.yaml)")],
     phase: Annotated[int | None, typer.Option(help="Plan at this phase instead of the stack's")] = None,
@@ -95,7 +81,8 @@ def plan(
 ) -> None:
     """Run the program under the mock engine and print every resource it would declare."""
     try:
-        result, planned_phase = plan_stack(stack, phase)
+        with working(f"planning {stack}", quiet=json_path is not None):
+            result, planned_phase = plan_stack(stack, phase)
     except (PlanInputError, pulumi.RunError) as exc:
         raise fail(str(exc)) from None
     if not quiet:
@@ -137,7 +124,6 @@ def _resolve_operands(
     return old, new
 
 
-@app.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 def diff(
     ctx: typer.Context,
     a: Annotated[
@@ -182,15 +168,22 @@ def diff(
     if output_format not in DIFF_FORMATS:
         raise fail(f"--format must be text or markdown; got {output_format!r}")
     try:
-        old, new = _resolve_operands(a, b, base)
+        with working("planning both sides"):
+            old, new = _resolve_operands(a, b, base)
     except (PlanInputError, pulumi.RunError) as exc:
         raise fail(str(exc)) from None
+    result = _diff(old, new)
+    _report(result, output_format, output)
+    raise typer.Exit(2 if result.has_changes else 0)
+
+
+def _diff(old: sources.Source, new: sources.Source) -> Diff:
     across_stacks = old.inventory.get("stack") != new.inventory.get("stack")
     old_inventory, new_inventory = align_stacks(old.inventory, new.inventory)
     b_detail = new.detail
     if across_stacks:
         b_detail += "; different stacks: names aligned as pog-{env}-*, no replacement or data-loss marks"
-    result = diff_inventories(
+    return diff_inventories(
         old_inventory,
         new_inventory,
         old.label,
@@ -199,6 +192,9 @@ def diff(
         b_detail=b_detail,
         across_stacks=across_stacks,
     )
+
+
+def _report(result: Diff, output_format: str, output: Path | None) -> None:
     if output is not None:
         report = render_markdown(result) if output_format == "markdown" else render_text(result)
         try:
@@ -211,40 +207,3 @@ def diff(
     else:
         for line in text_lines(result):
             console.print(line, highlight=False, soft_wrap=True)
-    raise typer.Exit(2 if result.has_changes else 0)
-
-
-app.command()(promote)
-app.command()(check)
-app.add_typer(backup_app, name="backup")
-app.add_typer(audit_app, name="audit")
-app.add_typer(leaderboards_app, name="leaderboards")
-app.add_typer(events_app, name="events")
-app.command()(smoke)
-app.add_typer(admin_app, name="admin")
-
-
-@app.callback()
-def callback() -> None:
-    """Offline plan, diff, check and promotion for the Pot of Gold stacks."""
-
-
-def main() -> None:
-    """Console entry point: `pog`.
-
-    A plan allocates hundreds of thousands of short-lived objects inside the provider SDKs, and the
-    interpreter then spends over a second tearing those modules down at exit. The cyclic collector is
-    off while the command runs, and the process ends without the teardown once output is flushed.
-    """
-    gc.disable()
-    # google.api_core warns on every import that Python 3.11 leaves its support in 2027: noise before an
-    # ops command's one line of output, not something the operator can act on.
-    warnings.filterwarnings("ignore", message="You are using a Python version", category=FutureWarning)
-    try:
-        app()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)

@@ -18,15 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.phases import PHASES
+from infra.phases import PhaseError, parse_phase
 from infra.plan.inventory import to_inventory
 from infra.plan.runner import plan_stack
 from infra.plan.stackfile import REPO_ROOT, PlanInputError, load_stack
 
 # Seconds a plan at a git ref may take (the program runs in a subprocess there).
 REF_PLAN_TIMEOUT = 600
-
-_PHASE_HINT = f"the phase after @ must be {', '.join(map(str, PHASES[:-1]))} or {PHASES[-1]}"
 
 
 @dataclass(frozen=True)
@@ -64,11 +62,12 @@ def parse_operand(text: str) -> Operand:
         raise PlanInputError(f"bad operand {text!r}: name the stack before @ (for example prod@2)")
     phase: int | None = None
     if at:
-        if not phase_text.isdigit():
-            raise PlanInputError(f"bad operand {text!r}: {_PHASE_HINT} (for example {stack}@2)")
-        phase = int(phase_text)
-        if phase not in PHASES:
-            raise PlanInputError(f"bad operand {text!r}: {_PHASE_HINT}, not {phase}")
+        try:
+            phase = parse_phase(phase_text)
+        except PhaseError as exc:
+            raise PlanInputError(
+                f"bad operand {text!r}: the phase after @ {exc} (for example {stack}@2)"
+            ) from None
     return Operand(text=text, stack=stack, phase=phase)
 
 

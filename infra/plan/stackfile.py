@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from infra.config import NAMESPACE
+from infra.phases import PhaseError, parse_phase
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,8 +31,10 @@ class StackInput:
 
     @property
     def phase(self) -> int:
-        raw = self.config.get(f"{NAMESPACE}:phase", "0")
-        return int(raw) if raw.isdigit() else 0
+        try:
+            return parse_phase(self.config.get(f"{NAMESPACE}:phase"))
+        except PhaseError:
+            return 0  # the program's config validation names the key and the fix
 
 
 def placeholder(config_key: str) -> str:

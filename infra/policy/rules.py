@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from . import rules_cloudflare, rules_contract, rules_gcp, rules_redis, rules_stack, rules_values
+from . import (
+    rules_cloudflare,
+    rules_contract,
+    rules_gcp,
+    rules_gcp_iam,
+    rules_gcp_serving,
+    rules_redis,
+    rules_stack,
+    rules_values,
+)
 from .model import ResourceRule, Rule, StackRule
 
 
@@ -10,6 +19,8 @@ def _collect() -> tuple[Rule, ...]:
     rules = sorted(
         (
             *rules_gcp.rules,
+            *rules_gcp_iam.rules,
+            *rules_gcp_serving.rules,
             *rules_values.rules,
             *rules_redis.rules,
             *rules_cloudflare.rules,

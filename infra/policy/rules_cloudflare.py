@@ -16,7 +16,7 @@ rules = RuleSet()
 
 # developers.cloudflare.com/waf/managed-rules/reference/cloudflare-managed-ruleset/
 CLOUDFLARE_MANAGED_RULESET_ID = "efb7b8c949ac4650a09736fc376e9aee"
-# The app's paths that must be rate limited at the edge (DESIGN.md, HTTP contract).
+# The app's paths that must be rate limited at the edge (docs/architecture.md#the-http-contract).
 RATE_LIMITED_PATHS: dict[str, str] = {"webhooks": "/v1/webhooks", "admin": "/v1/admin"}
 ADMIN_PATH = "/v1/admin"
 MIN_TLS = "1.2"

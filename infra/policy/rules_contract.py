@@ -27,7 +27,7 @@ PROJECT_IAM_MEMBER = "gcp:projects/iAMMember:IAMMember"
 CUSTOM_ROLE = "gcp:projects/iAMCustomRole:IAMCustomRole"
 SECRET_VERSION = "gcp:secretmanager/secretVersion:SecretVersion"
 TOPIC = "gcp:pubsub/topic:Topic"
-APP_CONTAINER = "api"  # the service's app container (infra/stacks/compute.py API_CONTAINER)
+APP_CONTAINER = "api"  # the service's app container (infra/stacks/compute/service.py API_CONTAINER)
 OPS_COMMAND = ["python", "-m", "app.ops"]
 CONTRACT = "contract/backend.yaml"
 #: `consumers` kinds of the contract -> (type, the input holding the name, what to call one)
@@ -100,9 +100,9 @@ def api_regions(stack: StackView) -> tuple[str, ...]:
     "POG-CTR-001",
     Severity.HIGH,
     "Every setting the backend requires in this environment and phase reaches every process",
-    f"Pass the setting to the API service and the jobs (infra/stacks/compute.py _env_values; secrets are"
-    f" created from {CONTRACT} by infra/stacks/foundation.py), or narrow the setting's `required` in"
-    f" {CONTRACT} if the app does not need it here.",
+    f"Pass the setting to the API service and the jobs (infra/stacks/compute/settings.py env_values;"
+    f" secrets are created from {CONTRACT} by infra/stacks/foundation.py), or narrow the setting's"
+    f" `required` in {CONTRACT} if the app does not need it here.",
 )
 def settings_provided(stack: StackView, ctx: RuleContext) -> Iterator[Finding]:
     declared_secrets = {str(s.props.get("secretId")) for s in stack.of_type(t.SECRET)}
@@ -135,8 +135,8 @@ def settings_provided(stack: StackView, ctx: RuleContext) -> Iterator[Finding]:
     "POG-CTR-007",
     Severity.MEDIUM,
     "Every POG_* setting the stack passes is one the backend reads",
-    f"Stop passing it (infra/__main__.py plain_env, infra/stacks/compute.py plain_env_for), or list it under"
-    f" `settings` in {CONTRACT} with what the app uses it for.",
+    f"Stop passing it (infra/__main__.py plain_env, infra/stacks/compute/settings.py plain_env_for), or"
+    f" list it under `settings` in {CONTRACT} with what the app uses it for.",
 )
 def settings_read(stack: StackView, ctx: RuleContext) -> Iterator[Finding]:
     known = contract.load().settings
@@ -154,7 +154,7 @@ def settings_read(stack: StackView, ctx: RuleContext) -> Iterator[Finding]:
     "POG-CTR-002",
     Severity.HIGH,
     "Every job of the backend has its Cloud Run job in each of its regions, and its schedule",
-    f"Declare the job from {CONTRACT} (infra/stacks/compute.py Compute._contract_job builds the Cloud Run"
+    f"Declare the job from {CONTRACT} (infra/stacks/compute/schedules.py contract_job builds the Cloud Run"
     " job, the run.invoker grant and the Cloud Scheduler job of every entry).",
 )
 def jobs_and_schedules(stack: StackView, ctx: RuleContext) -> Iterator[Finding]:

@@ -8,8 +8,8 @@ import re
 from collections.abc import Iterator
 
 from infra.locations import firestore_spans
+from infra.monitoring import RUNBOOK_SECTIONS
 from infra.plan.stackfile import PlanInputError, load_stack
-from infra.stacks.monitoring_defs import RUNBOOK_SECTIONS
 
 from . import tokens as t
 from .dr import api_failover, database_id, dr_figures, export_jobs, schedules_of
@@ -311,7 +311,7 @@ def prod_not_ahead_of_dev(stack: StackView, ctx: RuleContext) -> Iterator[Findin
     Severity.HIGH,
     "The API runs in the phase profile's number of regions; multi-region phases fail over automatically",
     "Set pot-of-gold:failoverRegions (two regions for phase 3) and keep every region behind one load"
-    " balancer backend with outlier detection and a warm instance (infra/stacks/compute.py).",
+    " balancer backend with outlier detection and a warm instance (infra/stacks/compute/load_balancer.py).",
 )
 def api_regions(stack: StackView, ctx: RuleContext) -> Iterator[Finding]:
     profile = ctx.profile

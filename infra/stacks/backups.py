@@ -91,6 +91,26 @@ class Backups(pulumi.ComponentResource):
             depends_on=args.depends_on,
         )
 
+        self._exporter_access(args)
+        self.repo_backup_bucket = self._repo_backups(args)
+
+        self.schedules: dict[str, list[gcp.firestore.BackupSchedule]] = {}
+        self.export_jobs: dict[str, gcp.cloudscheduler.Job] = {}
+        for database_id, database in args.databases.items():
+            self._database_backups(args, database_id, database)
+
+        self.register_outputs(
+            {
+                "repoBackupBucket": self.repo_backup_bucket.name,
+                "exportBucket": self.export_bucket.name,
+                "exportJobs": {db: job.name for db, job in self.export_jobs.items()},
+                "exporterEmail": self.exporter_email,
+            }
+        )
+
+    def _exporter_access(self, args: BackupsArgs) -> None:
+        """What the exporter and the Firestore agent may do with the exports; who may act as the exporter."""
+        prefix = args.prefix
         exporter = args.exporter_service_account
         project = gcp.organizations.get_project_output(
             project_id=args.project, opts=pulumi.InvokeOutputOptions(parent=self)
@@ -139,67 +159,58 @@ class Backups(pulumi.ComponentResource):
             else None
         )
 
-        self.repo_backup_bucket = self._repo_backups(args)
-
-        self.schedules: dict[str, list[gcp.firestore.BackupSchedule]] = {}
-        self.export_jobs: dict[str, gcp.cloudscheduler.Job] = {}
-        for database_id, database in args.databases.items():
-            slug = database_slug(database_id)
-            self.schedules[database_id] = [
-                gcp.firestore.BackupSchedule(
-                    f"{prefix}-backup-daily-{slug}",
-                    project=args.project,
-                    database=database.name,
-                    retention=DAILY_RETENTION,
-                    daily_recurrence=gcp.firestore.BackupScheduleDailyRecurrenceArgs(),  # type: ignore[no-untyped-call]
-                    opts=child(self, depends_on=args.depends_on),
-                ),
-                gcp.firestore.BackupSchedule(
-                    f"{prefix}-backup-weekly-{slug}",
-                    project=args.project,
-                    database=database.name,
-                    retention=WEEKLY_RETENTION,
-                    weekly_recurrence=gcp.firestore.BackupScheduleWeeklyRecurrenceArgs(day=WEEKLY_DAY),
-                    opts=child(self, depends_on=args.depends_on),
-                ),
-            ]
-            self.export_jobs[database_id] = gcp.cloudscheduler.Job(
-                f"{prefix}-firestore-export-{slug}",
-                name=f"{prefix}-firestore-export-{slug}",
+    def _database_backups(
+        self, args: BackupsArgs, database_id: str, database: gcp.firestore.Database
+    ) -> None:
+        """Daily and weekly backup schedules of a database, and its daily managed export."""
+        prefix, exporter = args.prefix, args.exporter_service_account
+        slug = database_slug(database_id)
+        self.schedules[database_id] = [
+            gcp.firestore.BackupSchedule(
+                f"{prefix}-backup-daily-{slug}",
                 project=args.project,
-                region=args.scheduler_region,
-                description=f"Daily managed export of Firestore database {database_id} to the export bucket",
-                schedule=EXPORT_SCHEDULE,
-                time_zone=EXPORT_TIME_ZONE,
-                attempt_deadline="180s",
-                retry_config=gcp.cloudscheduler.JobRetryConfigArgs(
-                    retry_count=3,
-                    min_backoff_duration="60s",
-                    max_backoff_duration="600s",
-                    max_doublings=3,
+                database=database.name,
+                retention=DAILY_RETENTION,
+                daily_recurrence=gcp.firestore.BackupScheduleDailyRecurrenceArgs(),  # type: ignore[no-untyped-call]
+                opts=child(self, depends_on=args.depends_on),
+            ),
+            gcp.firestore.BackupSchedule(
+                f"{prefix}-backup-weekly-{slug}",
+                project=args.project,
+                database=database.name,
+                retention=WEEKLY_RETENTION,
+                weekly_recurrence=gcp.firestore.BackupScheduleWeeklyRecurrenceArgs(day=WEEKLY_DAY),
+                opts=child(self, depends_on=args.depends_on),
+            ),
+        ]
+        self.export_jobs[database_id] = gcp.cloudscheduler.Job(
+            f"{prefix}-firestore-export-{slug}",
+            name=f"{prefix}-firestore-export-{slug}",
+            project=args.project,
+            region=args.scheduler_region,
+            description=f"Daily managed export of Firestore database {database_id} to the export bucket",
+            schedule=EXPORT_SCHEDULE,
+            time_zone=EXPORT_TIME_ZONE,
+            attempt_deadline="180s",
+            retry_config=gcp.cloudscheduler.JobRetryConfigArgs(
+                retry_count=3,
+                min_backoff_duration="60s",
+                max_backoff_duration="600s",
+                max_doublings=3,
+            ),
+            http_target=gcp.cloudscheduler.JobHttpTargetArgs(
+                uri=database.name.apply(functools.partial(export_uri, args.project)),
+                http_method="POST",
+                headers={"Content-Type": "application/json"},
+                body=pulumi.Output.all(self.export_bucket.name, database.name).apply(
+                    lambda values: export_body(values[0], values[1])
                 ),
-                http_target=gcp.cloudscheduler.JobHttpTargetArgs(
-                    uri=database.name.apply(functools.partial(export_uri, args.project)),
-                    http_method="POST",
-                    headers={"Content-Type": "application/json"},
-                    body=pulumi.Output.all(self.export_bucket.name, database.name).apply(
-                        lambda values: export_body(values[0], values[1])
-                    ),
-                    oauth_token=gcp.cloudscheduler.JobHttpTargetOauthTokenArgs(
-                        service_account_email=exporter.email,
-                        scope="https://www.googleapis.com/auth/datastore",
-                    ),
+                oauth_token=gcp.cloudscheduler.JobHttpTargetOauthTokenArgs(
+                    service_account_email=exporter.email,
+                    scope="https://www.googleapis.com/auth/datastore",
                 ),
-                opts=child(self, depends_on=[*args.depends_on, *self.bucket_iam, self.exporter_role]),
-            )
-
-        self.register_outputs(
-            {
-                "repoBackupBucket": self.repo_backup_bucket.name,
-                "exportBucket": self.export_bucket.name,
-                "exportJobs": {db: job.name for db, job in self.export_jobs.items()},
-                "exporterEmail": self.exporter_email,
-            }
+            ),
+            opts=child(self, depends_on=[*args.depends_on, *self.bucket_iam, self.exporter_role]),
         )
 
     def _repo_backups(self, args: BackupsArgs) -> gcp.storage.Bucket:

@@ -142,32 +142,7 @@ class Cache(pulumi.ComponentResource):
     def _single_region(self, sizing: RedisSizing) -> tuple[pulumi.Output[str], pulumi.Output[list[str]]]:
         args, p = self._args, self._args.prefix
         clustered = sizing.topology is RedisTopology.CLUSTERED
-        subscription = rediscloud.Subscription(
-            f"{p}-redis",
-            name=f"{p}-redis",
-            payment_method="credit-card",
-            payment_method_id=args.payment_method_id,
-            memory_storage="ram",
-            cloud_provider=rediscloud.SubscriptionCloudProviderArgs(
-                provider="GCP",
-                regions=[
-                    rediscloud.SubscriptionCloudProviderRegionArgs(
-                        region=args.api_regions[0],
-                        networking_deployment_cidr=SUBSCRIPTION_CIDR,
-                        multiple_availability_zones=args.profile.is_prod,
-                    )
-                ],
-            ),
-            creation_plan=rediscloud.SubscriptionCreationPlanArgs(
-                memory_limit_in_gb=sizing.memory_gb,
-                quantity=1,
-                replication=sizing.replication,
-                support_oss_cluster_api=clustered,
-                throughput_measurement_by=THROUGHPUT_BY,
-                throughput_measurement_value=sizing.ops_per_second,
-            ),
-            opts=child(self, protect=args.profile.is_prod),
-        )
+        subscription = self._subscription(sizing, clustered)
         database = rediscloud.SubscriptionDatabase(
             f"{p}-redis-db",
             name=f"{p}-redis-db",
@@ -202,6 +177,36 @@ class Cache(pulumi.ComponentResource):
             opts=child(self, protect=args.profile.is_prod, depends_on=[self._backup_grant]),
         )
         return database.password, database.public_endpoint.apply(lambda endpoint: [endpoint])
+
+    def _subscription(self, sizing: RedisSizing, clustered: bool) -> rediscloud.Subscription:
+        """The single-region subscription, in the primary API region."""
+        args, p = self._args, self._args.prefix
+        return rediscloud.Subscription(
+            f"{p}-redis",
+            name=f"{p}-redis",
+            payment_method="credit-card",
+            payment_method_id=args.payment_method_id,
+            memory_storage="ram",
+            cloud_provider=rediscloud.SubscriptionCloudProviderArgs(
+                provider="GCP",
+                regions=[
+                    rediscloud.SubscriptionCloudProviderRegionArgs(
+                        region=args.api_regions[0],
+                        networking_deployment_cidr=SUBSCRIPTION_CIDR,
+                        multiple_availability_zones=args.profile.is_prod,
+                    )
+                ],
+            ),
+            creation_plan=rediscloud.SubscriptionCreationPlanArgs(
+                memory_limit_in_gb=sizing.memory_gb,
+                quantity=1,
+                replication=sizing.replication,
+                support_oss_cluster_api=clustered,
+                throughput_measurement_by=THROUGHPUT_BY,
+                throughput_measurement_value=sizing.ops_per_second,
+            ),
+            opts=child(self, protect=args.profile.is_prod),
+        )
 
     def _active_active(self, sizing: RedisSizing) -> tuple[pulumi.Output[str], pulumi.Output[list[str]]]:
         args, p = self._args, self._args.prefix

@@ -157,8 +157,20 @@ class Data(pulumi.ComponentResource):
             opts=child(self, protect=prod, depends_on=firebase),
         )
 
+        self.identity_platform = self._identity_platform(firebase)
+
+        self.register_outputs(
+            {
+                "databases": {database_id: db.name for database_id, db in self.databases.items()},
+                "gameDatabaseIds": self.game_database_ids,
+                "rtdbUrl": self.rtdb_instance.database_url,
+            }
+        )
+
+    def _identity_platform(self, firebase: list[pulumi.Resource]) -> gcp.identityplatform.Config:
+        args, p, prod = self._args, self._args.prefix, self._args.profile.is_prod
         # Identity Platform's config cannot be deleted, only reconfigured.
-        self.identity_platform = gcp.identityplatform.Config(
+        return gcp.identityplatform.Config(
             f"{p}-identity-platform",
             project=args.project,
             # Guest players keep their progress: never delete anonymous accounts automatically.
@@ -184,14 +196,6 @@ class Data(pulumi.ComponentResource):
             # The list replaces Firebase's defaults: keep the auth handler domain (password reset links).
             authorized_domains=[f"{args.project}.firebaseapp.com", *args.authorized_domains],
             opts=child(self, protect=prod, depends_on=firebase, retain_on_delete=True),
-        )
-
-        self.register_outputs(
-            {
-                "databases": {database_id: db.name for database_id, db in self.databases.items()},
-                "gameDatabaseIds": self.game_database_ids,
-                "rtdbUrl": self.rtdb_instance.database_url,
-            }
         )
 
     def _ttl_and_indexes(self) -> None:

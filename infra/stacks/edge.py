@@ -151,6 +151,27 @@ class Edge(pulumi.ComponentResource):
             for setting_id, value in ZONE_SETTINGS.items()
         }
 
+        self._firewall(args)
+
+        self.assets_record: cloudflare.DnsRecord | None = None
+        self.cache_rules: cloudflare.Ruleset | None = None
+        self.image_rules: cloudflare.Ruleset | None = None
+        self.argo_tiered_caching: cloudflare.ArgoTieredCaching | None = None
+        self.tiered_cache: cloudflare.TieredCache | None = None
+        if args.profile.edge_asset_caching:
+            self._asset_caching(args)
+
+        self.register_outputs(
+            {
+                "apiRecord": self.api_record.id,
+                "wafManagedRuleset": self.waf_managed.id,
+                "rateLimitRuleset": self.rate_limits.id,
+            }
+        )
+
+    def _firewall(self, args: EdgeArgs) -> None:
+        """Managed WAF rulesets, the admin allowlist and the rate limits, on every request."""
+        prefix, zone_id = args.prefix, args.zone_id
         self.waf_managed = cloudflare.Ruleset(
             f"{prefix}-waf-managed",
             zone_id=zone_id,
@@ -210,22 +231,6 @@ class Edge(pulumi.ComponentResource):
             opts=child(self),
         )
 
-        self.assets_record: cloudflare.DnsRecord | None = None
-        self.cache_rules: cloudflare.Ruleset | None = None
-        self.image_rules: cloudflare.Ruleset | None = None
-        self.argo_tiered_caching: cloudflare.ArgoTieredCaching | None = None
-        self.tiered_cache: cloudflare.TieredCache | None = None
-        if args.profile.edge_asset_caching:
-            self._asset_caching(args)
-
-        self.register_outputs(
-            {
-                "apiRecord": self.api_record.id,
-                "wafManagedRuleset": self.waf_managed.id,
-                "rateLimitRuleset": self.rate_limits.id,
-            }
-        )
-
     def _validation_record(
         self, name: str, zone_id: str, authorization: gcp.certificatemanager.DnsAuthorization
     ) -> cloudflare.DnsRecord:
@@ -252,69 +257,7 @@ class Edge(pulumi.ComponentResource):
                 resource=self,
             )
         else:
-            self.assets_record = cloudflare.DnsRecord(
-                f"{prefix}-dns-assets",
-                zone_id=zone_id,
-                name=args.assets_hostname,
-                type="A",
-                content=args.origin_address,
-                proxied=True,
-                ttl=1,
-                comment=f"{prefix}: game assets bucket behind the GCP load balancer",
-                opts=child(self),
-            )
-            self.cache_rules = cloudflare.Ruleset(
-                f"{prefix}-cache-rules",
-                zone_id=zone_id,
-                kind="zone",
-                phase="http_request_cache_settings",
-                name=f"{prefix} cache rules",
-                description="Cache the game assets at the edge and in browsers",
-                rules=[
-                    cloudflare.RulesetRuleArgs(
-                        ref="assets",
-                        description=f"Cache everything on {args.assets_hostname}",
-                        expression=f'http.host eq "{args.assets_hostname}"',
-                        action="set_cache_settings",
-                        action_parameters=cloudflare.RulesetRuleActionParametersArgs(
-                            cache=True,
-                            edge_ttl=cloudflare.RulesetRuleActionParametersEdgeTtlArgs(
-                                mode="override_origin", default=ASSETS_EDGE_TTL_SECONDS
-                            ),
-                            browser_ttl=cloudflare.RulesetRuleActionParametersBrowserTtlArgs(
-                                mode="override_origin", default=ASSETS_BROWSER_TTL_SECONDS
-                            ),
-                        ),
-                        enabled=True,
-                    )
-                ],
-                opts=child(self),
-            )
-            # Images are uploaded as PNG/JPEG; Polish recompresses them at the edge and, with the zone's
-            # WebP setting, serves WebP to clients that accept it (the architecture's image format). Polish
-            # acts on images only, and this rule scopes it to the assets hostname.
-            self.image_rules = cloudflare.Ruleset(
-                f"{prefix}-config-rules",
-                zone_id=zone_id,
-                kind="zone",
-                phase="http_config_settings",
-                name=f"{prefix} configuration rules",
-                description="Polish (lossy, WebP) on the game assets",
-                rules=[
-                    cloudflare.RulesetRuleArgs(
-                        ref="assets-polish",
-                        description=f"Polish images on {args.assets_hostname}",
-                        expression=f'http.host eq "{args.assets_hostname}"',
-                        action="set_config",
-                        action_parameters=cloudflare.RulesetRuleActionParametersArgs(polish=ASSETS_POLISH),
-                        enabled=True,
-                    )
-                ],
-                opts=child(self),
-            )
-            self.webp = cloudflare.ZoneSetting(
-                f"{prefix}-zone-webp", zone_id=zone_id, setting_id="webp", value="on", opts=child(self)
-            )
+            self._assets_hostname(args, args.assets_hostname)
         # Smart topology needs tiered caching switched on first.
         self.argo_tiered_caching = cloudflare.ArgoTieredCaching(
             f"{prefix}-tiered-caching", zone_id=zone_id, value="on", opts=child(self)
@@ -324,6 +267,77 @@ class Edge(pulumi.ComponentResource):
             zone_id=zone_id,
             value="on",
             opts=child(self, depends_on=[self.argo_tiered_caching]),
+        )
+
+    def _assets_hostname(self, args: EdgeArgs, hostname: str) -> None:
+        """The assets hostname's record, cached at the edge and in browsers, its images polished."""
+        prefix, zone_id = args.prefix, args.zone_id
+        self.assets_record = cloudflare.DnsRecord(
+            f"{prefix}-dns-assets",
+            zone_id=zone_id,
+            name=hostname,
+            type="A",
+            content=args.origin_address,
+            proxied=True,
+            ttl=1,
+            comment=f"{prefix}: game assets bucket behind the GCP load balancer",
+            opts=child(self),
+        )
+        self.cache_rules = cloudflare.Ruleset(
+            f"{prefix}-cache-rules",
+            zone_id=zone_id,
+            kind="zone",
+            phase="http_request_cache_settings",
+            name=f"{prefix} cache rules",
+            description="Cache the game assets at the edge and in browsers",
+            rules=[
+                cloudflare.RulesetRuleArgs(
+                    ref="assets",
+                    description=f"Cache everything on {hostname}",
+                    expression=f'http.host eq "{hostname}"',
+                    action="set_cache_settings",
+                    action_parameters=cloudflare.RulesetRuleActionParametersArgs(
+                        cache=True,
+                        edge_ttl=cloudflare.RulesetRuleActionParametersEdgeTtlArgs(
+                            mode="override_origin", default=ASSETS_EDGE_TTL_SECONDS
+                        ),
+                        browser_ttl=cloudflare.RulesetRuleActionParametersBrowserTtlArgs(
+                            mode="override_origin", default=ASSETS_BROWSER_TTL_SECONDS
+                        ),
+                    ),
+                    enabled=True,
+                )
+            ],
+            opts=child(self),
+        )
+        self._image_polish(args, hostname)
+
+    def _image_polish(self, args: EdgeArgs, hostname: str) -> None:
+        prefix, zone_id = args.prefix, args.zone_id
+        # Images are uploaded as PNG/JPEG; Polish recompresses them at the edge and, with the zone's
+        # WebP setting, serves WebP to clients that accept it (the architecture's image format). Polish
+        # acts on images only, and this rule scopes it to the assets hostname.
+        self.image_rules = cloudflare.Ruleset(
+            f"{prefix}-config-rules",
+            zone_id=zone_id,
+            kind="zone",
+            phase="http_config_settings",
+            name=f"{prefix} configuration rules",
+            description="Polish (lossy, WebP) on the game assets",
+            rules=[
+                cloudflare.RulesetRuleArgs(
+                    ref="assets-polish",
+                    description=f"Polish images on {hostname}",
+                    expression=f'http.host eq "{hostname}"',
+                    action="set_config",
+                    action_parameters=cloudflare.RulesetRuleActionParametersArgs(polish=ASSETS_POLISH),
+                    enabled=True,
+                )
+            ],
+            opts=child(self),
+        )
+        self.webp = cloudflare.ZoneSetting(
+            f"{prefix}-zone-webp", zone_id=zone_id, setting_id="webp", value="on", opts=child(self)
         )
 
 

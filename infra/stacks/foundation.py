@@ -11,6 +11,7 @@ import pulumi_gcp as gcp
 import contract
 from infra.phases import PhaseProfile
 from infra.stacks.common import child, labels
+from infra.stacks.network import egress_network
 
 BACKEND = contract.load()
 
@@ -72,15 +73,6 @@ def next_rotation_time(now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     periods = (now - ROTATION_EPOCH) // ROTATION_INTERVAL + 1
     return (ROTATION_EPOCH + periods * ROTATION_INTERVAL).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def subnet_cidr(index: int) -> str:
-    """A /20 per API region (10.10.0.0/20, 10.10.16.0/20, ...).
-
-    Direct VPC egress holds about two addresses per Cloud Run instance (more during a rollout),
-    so a region scaled to 200 instances needs far more than a /24.
-    """
-    return f"10.10.{16 * index}.0/20"
 
 
 @dataclass
@@ -358,69 +350,8 @@ class Foundation(pulumi.ComponentResource):
         )
 
     def _network(self) -> None:
-        args, p = self._args, self._args.prefix
-        compute_api = [self.apis["compute.googleapis.com"]]
-        self.network = gcp.compute.Network(
-            f"{p}-vpc",
-            name=f"{p}-vpc",
-            project=args.project,
-            auto_create_subnetworks=False,
-            routing_mode="REGIONAL",
-            description="Cloud Run direct VPC egress; internet egress through Cloud NAT",
-            opts=child(self, depends_on=compute_api),
+        args = self._args
+        egress = egress_network(
+            self, args.prefix, args.project, args.api_regions, [self.apis["compute.googleapis.com"]]
         )
-        self.subnets: dict[str, gcp.compute.Subnetwork] = {}
-        self.egress_addresses: list[gcp.compute.Address] = []
-        for index, region in enumerate(args.api_regions):
-            subnet = gcp.compute.Subnetwork(
-                f"{p}-subnet-{region}",
-                name=f"{p}-subnet-{region}",
-                project=args.project,
-                region=region,
-                network=self.network.id,
-                ip_cidr_range=subnet_cidr(index),
-                private_ip_google_access=True,
-                opts=child(self),
-            )
-            address = gcp.compute.Address(
-                f"{p}-nat-ip-{region}",
-                name=f"{p}-nat-ip-{region}",
-                project=args.project,
-                region=region,
-                address_type="EXTERNAL",
-                network_tier="PREMIUM",
-                description="Static egress IP of the API (allowlisted by Redis Cloud)",
-                labels=labels(p, "foundation"),
-                opts=child(self, depends_on=compute_api),
-            )
-            router = gcp.compute.Router(
-                f"{p}-router-{region}",
-                name=f"{p}-router-{region}",
-                project=args.project,
-                region=region,
-                network=self.network.id,
-                opts=child(self),
-            )
-            gcp.compute.RouterNat(
-                f"{p}-nat-{region}",
-                name=f"{p}-nat-{region}",
-                project=args.project,
-                region=region,
-                router=router.name,
-                nat_ip_allocate_option="MANUAL_ONLY",
-                nat_ips=[address.self_link],
-                source_subnetwork_ip_ranges_to_nat="LIST_OF_SUBNETWORKS",
-                subnetworks=[
-                    gcp.compute.RouterNatSubnetworkArgs(
-                        name=subnet.id, source_ip_ranges_to_nats=["ALL_IP_RANGES"]
-                    )
-                ],
-                enable_dynamic_port_allocation=True,
-                enable_endpoint_independent_mapping=False,
-                min_ports_per_vm=64,
-                max_ports_per_vm=1024,
-                log_config=gcp.compute.RouterNatLogConfigArgs(enable=True, filter="ERRORS_ONLY"),
-                opts=child(self),
-            )
-            self.subnets[region] = subnet
-            self.egress_addresses.append(address)
+        self.network, self.subnets, self.egress_addresses = egress.network, egress.subnets, egress.addresses

@@ -9,12 +9,12 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from scripts.services import free_port
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,16 +40,15 @@ def test_run_local_serves_seeded_players_and_stops_everything_on_ctrl_c(tmp_path
         )  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        ready = False
-        while time.monotonic() < deadline and proc.poll() is None:
+
+        def ready() -> bool:
+            assert proc.poll() is None, f"run_local exited:\n{out.read_text()[-3000:]}"
             with contextlib.suppress(httpx.TransportError):
-                ready = httpx.get(f"{base}/readyz", timeout=1).status_code == 200
-            if ready:
-                break
-            time.sleep(0.2)
+                return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
+            return False
+
+        wait_until(ready, timeout=90, interval=0.2, what=lambda: out.read_text()[-3000:])
         text = out.read_text()
-        assert ready, text[-3000:]
         token = re.search(r"^alice\s+TOKEN=(\S+)$", text, re.MULTILINE)
         assert token, text
         pids = {

@@ -22,9 +22,11 @@ from typer.testing import CliRunner, Result
 
 from app.main import create_app
 from app.ops.__main__ import app as ops_app
-from app.ops.smoke_cli import EDGE_REFUSAL_MESSAGE, STEPS, StepFailedError, admin_refusal
+from app.ops.smoke_client import StepFailedError
+from app.ops.smoke_steps import EDGE_REFUSAL_MESSAGE, STEPS, admin_refusal
 from tests.app.conftest import Backends, Mint, settings_for
 from tests.app.tokens import TestKey
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 STEP_NAMES = [name for name, _ in STEPS]
@@ -72,11 +74,12 @@ def serve(app: Any) -> Iterator[str]:
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="smoke-api", daemon=True)
     thread.start()
     try:
-        deadline = time.monotonic() + 30
-        while not server.started:
+
+        def started() -> bool:
             assert thread.is_alive(), "uvicorn stopped while starting"
-            assert time.monotonic() < deadline, "uvicorn did not start in 30 s"
-            time.sleep(0.02)
+            return server.started
+
+        wait_until(started, timeout=30, what="uvicorn started")
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True

@@ -13,6 +13,8 @@ from backups.checksum import combine, document_digest, encode_value
 from backups.targets import Target
 from backups.verify import Inventory, collection_group, compare
 
+pytestmark = pytest.mark.unit
+
 
 def fields(**values: Value) -> Any:
     return Document.pb(Document(fields=values)).fields

@@ -13,10 +13,10 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from backups.emulator import MANIFEST, METADATA_SUFFIX
-from backups.snapshot import stack_defaults
 from backups.targets import Target
 from backups.verify import take_inventory, verify
-from infra.plan.cli import app
+from pog.cli import app
+from pog.stacks import snapshot_defaults
 from scripts.services import free_port
 from tests.backups.conftest import PROJECT, SMALL
 
@@ -50,7 +50,7 @@ def test_every_subcommand_has_help(command: str) -> None:
 
 
 def test_pog_plan_does_not_load_the_firestore_clients() -> None:
-    code = "import sys, infra.plan.cli; print(sorted(m for m in sys.modules if 'firestore' in m))"
+    code = "import sys, pog.cli; print(sorted(m for m in sys.modules if 'firestore' in m))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 
@@ -253,8 +253,8 @@ def test_snapshot_without_the_pulumi_cli_fails_clearly_and_writes_nothing(
 
 
 def test_snapshot_defaults_come_from_the_stack_file(small_source: Target) -> None:
-    assert stack_defaults("prod") == ("pot-of-gold-prod", "gs://pog-prod-firestore-exports/snapshots")
-    assert stack_defaults("dev") == ("pot-of-gold-dev", "gs://pog-dev-firestore-exports/snapshots")
+    assert snapshot_defaults("prod") == ("pot-of-gold-prod", "gs://pog-prod-firestore-exports/snapshots")
+    assert snapshot_defaults("dev") == ("pot-of-gold-dev", "gs://pog-dev-firestore-exports/snapshots")
     one_error_line(
         pog("snapshot", "--stack", "dev", emulator=small_source.emulator), "on the emulator, pass --to DIR"
     )

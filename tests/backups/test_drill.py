@@ -16,7 +16,7 @@ from backups.emulator import fresh_emulator
 from backups.restore import restore
 from backups.targets import Target
 from backups.verify import VerifyReport, take_inventory, verify
-from infra.plan.cli import app
+from pog.cli import app
 from tests.backups.conftest import LARGE, PROJECT
 
 runner = CliRunner()

@@ -19,7 +19,7 @@ from google.cloud.firestore_admin_v1 import FirestoreAdminClient
 from typer.testing import CliRunner
 
 import backups.clients
-from infra.plan.cli import app
+from pog.cli import app
 
 runner = CliRunner()
 PROJECT = "pot-of-gold-prod"

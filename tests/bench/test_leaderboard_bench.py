@@ -102,9 +102,10 @@ def test_preload_fills_every_board_and_memory_compares_like_with_like(tiny_redis
 
 def test_the_ceiling_script_leaves_the_boards_and_ranks_of_the_apps_submit(tmp_path: Path) -> None:
     """The ceiling is only a ceiling if it does the app's work: same boards, same versions, same ranks."""
+    from app.domain.leaderboards import BoardRules, day_frames
     from app.repositories.breaker import RedisBreaker
-    from app.repositories.leaderboard_sets import DayFrame, RedisLeaderboardSink
-    from app.services.leaderboards import BoardRules, day_frames
+    from app.repositories.leaderboard_scripts import DayFrame
+    from app.repositories.leaderboard_sets import RedisLeaderboardSink
 
     now = datetime(2026, 11, 26, 12, tzinfo=UTC)
     at_s = int(now.timestamp())

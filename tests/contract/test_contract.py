@@ -15,6 +15,8 @@ import contract
 from app.core.config import PROD_REQUIRED_SECRETS, Settings
 from app.ops.__main__ import app as ops_app
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parents[2]
 BACKEND = contract.load()
 

@@ -49,7 +49,9 @@ def repo_bucket(plan: Plan) -> PlannedResource:
 
 
 def test_children_are_prefixed_and_use_the_gcp_provider(plan: Plan) -> None:
-    for r in children(plan):
+    kids = children(plan)
+    assert kids  # how many of each type: test_resource_counts / tests/infra/resource_counts.json
+    for r in kids:
         assert r.name.startswith(f"{prefix(plan)}-"), r.name
         assert r.provider == f"pulumi:providers:gcp::{prefix(plan)}-gcp", r.name
 

@@ -64,7 +64,8 @@ def test_the_configured_grant_passes_every_policy_rule() -> None:
 
 @pytest.mark.parametrize(("stack", "phase"), ALL)
 def test_the_exporter_email_is_a_stack_output(stack: str, phase: int) -> None:
-    """What README "In CI" tells the user to store as GCP_SNAPSHOT_SERVICE_ACCOUNT."""
+    """What docs/deploying.md ("The monthly snapshot's CI identity") tells the user to store as
+    GCP_SNAPSHOT_SERVICE_ACCOUNT."""
     plan = plan_for(stack, phase)
 
     assert plan.outputs["exporterServiceAccount"] == exporter_email(plan)

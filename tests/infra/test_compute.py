@@ -51,6 +51,13 @@ def _mine(plan: Plan, type_: str) -> list[PlannedResource]:
     return sorted((r for r in plan.of_type(type_) if r.parent == parent), key=lambda r: r.name)
 
 
+def _services(plan: Plan) -> list[PlannedResource]:
+    """The API's Cloud Run services: one per API region, never none (the loops over them must run)."""
+    services = _mine(plan, RUN)
+    assert len(services) == (len(PHASE3_REGIONS) if plan.outputs["phase"] == 3 else 1)
+    return services
+
+
 def _one(plan: Plan, type_: str, name: str) -> PlannedResource:
     resource = plan.get(type_, name)
     assert resource.parent == f"potgold:compute:Compute::pog-{plan.stack}-compute"
@@ -65,7 +72,7 @@ def _container(service: PlannedResource, name: str = "api") -> dict[str, Any]:
 
 
 def test_the_metrics_sidecar_scrapes_the_api(plan: Plan) -> None:
-    for service in _mine(plan, RUN):
+    for service in _services(plan):
         sidecar = _container(service, "metrics")
         assert "/cloud-run-gmp-sidecar:" in sidecar["image"]
         assert sidecar["dependsOns"] == ["api"], "the sidecar starts once the API is up"
@@ -119,13 +126,13 @@ def test_services_follow_the_phase_profile(plan: Plan, stack_phase: tuple[str, i
     [("dev", 1, 0, 5), ("prod", 1, 1, 20), ("prod", 2, 2, 100), ("dev", 3, 1, 10), ("prod", 3, 2, 200)],
 )
 def test_pinned_scaling(stack: str, phase: int, min_instances: int, max_instances: int) -> None:
-    for service in _mine(plan_for(stack, phase), RUN):
+    for service in _services(plan_for(stack, phase)):
         scaling = service.inputs["template"]["scaling"]
         assert (scaling["minInstanceCount"], scaling["maxInstanceCount"]) == (min_instances, max_instances)
 
 
 def test_secrets_reach_the_container_only_as_secret_manager_references(plan: Plan) -> None:
-    for service in _mine(plan, RUN):
+    for service in _services(plan):
         envs = _container(service)["envs"]
         names = [e["name"] for e in envs]
         assert len(names) == len(set(names)), service.name
@@ -152,7 +159,7 @@ def test_secrets_reach_the_container_only_as_secret_manager_references(plan: Pla
 def test_the_app_knows_which_connections_came_through_cloudflare(plan: Plan) -> None:
     """The client IP settings (app/core/net.py): Cloudflare's ranges are the trusted proxies, and the
     connecting address is the load balancer's X-Forwarded-For entry, not Cloud Run's socket peer."""
-    for service in _mine(plan, RUN):
+    for service in _services(plan):
         plain = {e["name"]: e["value"] for e in _container(service)["envs"] if "valueSource" not in e}
         trusted = json.loads(plain["POG_TRUSTED_PROXIES"])
         assert trusted == [*CLOUDFLARE_IPV4, *CLOUDFLARE_IPV6]
@@ -214,7 +221,7 @@ def test_a_games_database_missing_from_the_list_is_refused_at_plan_time() -> Non
 
 
 def test_health_probes(plan: Plan) -> None:
-    for service in _mine(plan, RUN):
+    for service in _services(plan):
         container = _container(service)
         assert container["startupProbe"]["httpGet"] == {"path": "/healthz", "port": 8080}
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": 8080}
@@ -222,7 +229,7 @@ def test_health_probes(plan: Plan) -> None:
 
 
 def test_egress_leaves_through_the_regional_subnet_and_nat(plan: Plan) -> None:
-    for service in _mine(plan, RUN):
+    for service in _services(plan):
         region = service.inputs["location"]
         vpc = service.inputs["template"]["vpcAccess"]
         assert vpc["egress"] == "ALL_TRAFFIC"
@@ -231,7 +238,7 @@ def test_egress_leaves_through_the_regional_subnet_and_nat(plan: Plan) -> None:
 
 def test_services_start_after_the_redis_url_is_written(plan: Plan) -> None:
     version = f"{SECRET_VERSION}::pog-{plan.stack}-redis-url-version"
-    for service in _mine(plan, RUN):
+    for service in _services(plan):
         assert version in service.depends_on, service.name
 
 
@@ -289,7 +296,7 @@ def test_phase_3_fails_over_across_three_regions() -> None:
         assert outlier["interval"] == {"seconds": 10}
         assert outlier["baseEjectionTime"] == {"seconds": 30}
         assert outlier["maxEjectionPercent"] == 50
-        for service in _mine(plan, RUN):
+        for service in _services(plan):
             assert service.inputs["template"]["scaling"]["minInstanceCount"] >= 1, (
                 "failover needs warm regions"
             )

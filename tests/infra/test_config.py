@@ -261,3 +261,99 @@ def test_schema_defaults_the_cli_applies_count_as_unset() -> None:
     assert plan.outputs["environment"] == "dev"
     exports = plan.get("gcp:storage/bucket:Bucket", "pog-dev-firestore-exports")
     assert exports.inputs["location"] == "us-central1"  # backupRegion defaults to the primary region
+
+
+def _parse_problems(stack: str, **changes: str | list[str] | None) -> list[str]:
+    """parse() alone, without the engine: the problems of a stack file with some keys changed."""
+    from infra.config import parse
+
+    stack_input = _with(stack, **changes)
+    values = {
+        k.split(":", 1)[1]: v for k, v in stack_input.config.items() if k not in stack_input.secret_keys
+    }
+    secrets = {k.split(":", 1)[1]: v for k, v in stack_input.config.items() if k in stack_input.secret_keys}
+    with pytest.raises(ConfigError) as raised:
+        parse(values, secrets)
+    return raised.value.problems
+
+
+@pytest.mark.unit
+def test_backup_region_inside_the_firestore_location_shows_the_value_given() -> None:
+    problems = _parse_problems("prod", phase="2", backupRegion="us-east1")
+
+    assert len(problems) == 1
+    assert "got 'us-east1'." in problems[0]
+    assert "{" not in problems[0]
+
+
+@pytest.mark.unit
+def test_backup_region_defaulting_to_the_primary_region_names_that_region() -> None:
+    problems = _parse_problems("prod", phase="2", backupRegion=None)
+
+    assert problems == [
+        "pot-of-gold:backupRegion must be outside the Firestore location 'nam5' from phase 2 (a regional"
+        " outage must not take the exports with it); got 'us-central1'. Set e.g. `pulumi config set"
+        " pot-of-gold:backupRegion europe-west1`"
+    ]
+
+
+@pytest.mark.unit
+def test_every_wrong_key_is_reported_with_its_value_in_stack_file_order() -> None:
+    problems = _parse_problems(
+        "dev",
+        environment="staging",
+        gcpProject="Pot_Of_Gold",
+        failoverRegions=["mars-north1", "us-east4", "venus-south2"],
+        alertEmails=["oncall", "ops@potofgold.example"],
+        regoin="us-central1",
+        redisCloudApiKey="plain-api-key",
+    )
+
+    assert [p.split(" ", 1)[0].rstrip(":") for p in problems] == [
+        "pot-of-gold:environment",
+        "pot-of-gold:gcpProject",
+        "pot-of-gold:failoverRegions",
+        "pot-of-gold:failoverRegions",
+        "pot-of-gold:alertEmails",
+        "pot-of-gold:regoin",
+        "pot-of-gold:redisCloudApiKey",
+    ]
+    for given in ("'staging'", "'Pot_Of_Gold'", "'mars-north1'", "'venus-south2'", "'oncall'"):
+        assert sum(given in p for p in problems) == 1, (given, problems)
+
+
+@pytest.mark.unit
+def test_a_missing_key_suggests_a_value_to_set() -> None:
+    problems = _parse_problems("dev", gcpProject=None, cloudflareZoneId=None)
+
+    assert problems == [
+        "pot-of-gold:gcpProject is required: `pulumi config set pot-of-gold:gcpProject my-game-dev`",
+        "pot-of-gold:cloudflareZoneId is required: `pulumi config set pot-of-gold:cloudflareZoneId"
+        " <32-hex zone id from the Cloudflare dashboard>`",
+    ]
+
+
+@pytest.mark.unit
+def test_rules_between_keys_wait_for_valid_values() -> None:
+    # A wrong domain would make every apiHostname look outside it: only the domain is reported.
+    problems = _parse_problems("dev", domain="not a domain")
+
+    assert problems == [
+        "pot-of-gold:domain must be a DNS zone apex such as potofgold.example; got 'not a domain'"
+    ]
+
+
+@pytest.mark.unit
+def test_schema_default_empty_strings_are_unset_in_parse() -> None:
+    from infra.config import parse
+
+    stack_input = load_stack("dev")
+    values = {
+        k.split(":", 1)[1]: v for k, v in stack_input.config.items() if k not in stack_input.secret_keys
+    }
+    secrets = {k.split(":", 1)[1]: v for k, v in stack_input.config.items() if k in stack_input.secret_keys}
+
+    config = parse({**values, "backupRegion": "", "ciRepository": ""}, secrets)
+
+    assert config.backup_region == config.region == "us-central1"
+    assert config.ci_repository is None

@@ -47,11 +47,15 @@ mine = LAYER.mine
 
 
 def databases(plan: Plan) -> dict[str, PlannedResource]:
-    return {r.inputs["name"]: r for r in mine(plan, DATABASE)}
+    found = {r.inputs["name"]: r for r in mine(plan, DATABASE)}
+    assert set(found) == DATABASES_BY_PHASE[plan.outputs["phase"]]  # never none: loops over them must run
+    return found
 
 
 def test_children_are_parented_and_prefixed(plan: Plan) -> None:
-    for r in children(plan):
+    kids = children(plan)
+    assert kids  # how many of each type: test_resource_counts / tests/infra/resource_counts.json
+    for r in kids:
         assert r.name.startswith(f"{prefix(plan)}-"), r.name
         assert r.provider == f"pulumi:providers:gcp::{prefix(plan)}-gcp", r.name
 

@@ -17,7 +17,6 @@ from typer.testing import CliRunner
 
 from infra.config import ConfigError
 from infra.plan import sources
-from infra.plan.cli import app
 from infra.plan.diff import (
     Action,
     Diff,
@@ -25,11 +24,14 @@ from infra.plan.diff import (
     diff_inventories,
     format_value,
     parse_rule_path,
+    render_json,
     render_markdown,
     render_text,
 )
+from infra.plan.diff.keyed_lists import CLOUDFLARE_RULESET, FIRESTORE_INDEX
 from infra.plan.replacements import DATA_HOLDING, REPLACEMENT_RULES, ReplacementRule, rules_for
 from infra.plan.stackfile import REPO_ROOT, PlanInputError, load_stack
+from pog.cli import app
 
 runner = CliRunner()
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -281,10 +283,13 @@ def test_list_item_rules_select_a_field_in_every_item() -> None:
     assert one(sub(us), sub(us, eu), rules=rules).resources[0].action is Action.REPLACE
     assert one(sub(us), sub(us_other_cidr), rules=rules).resources[0].action is Action.CHANGE
     changed = one(sub(us), sub(eu), rules=rules).resources[0].changes
-    assert [(c.path, c.replace_reason) for c in changed] == [
-        ("cloudProvider.regions[0].cidr", None),
-        ("cloudProvider.regions[0].region", "regions are fixed"),
+    # Regions are a keyed list: one region gone and another added, both forcing the replacement.
+    assert [(c.path, c.symbol, c.replace_reason) for c in changed] == [
+        ("cloudProvider.regions[europe-west1]", "+", "regions are fixed"),
+        ("cloudProvider.regions[us-central1]", "-", "regions are fixed"),
     ]
+    [cidr] = one(sub(us), sub(us_other_cidr), rules=rules).resources[0].changes
+    assert (cidr.path, cidr.replace_reason) == ("cloudProvider.regions[us-central1].cidr", None)
 
 
 def test_destroying_a_data_holding_type_is_a_data_loss_risk() -> None:
@@ -321,6 +326,176 @@ def test_ordering_is_by_key_whatever_the_input_order() -> None:
     assert [r.name for r in diff.resources] == sorted(r["name"] for r in resources)
     assert render_markdown(diff) == render_markdown(again)
     assert render_text(diff) == render_text(again)
+
+
+# --- keyed lists ----------------------------------------------------------------------------------------
+
+JOB = "gcp:cloudrunv2/job:Job"
+ARMOR = "gcp:compute/securityPolicy:SecurityPolicy"
+
+
+def env(name: str, value: str = "x") -> dict[str, str]:
+    return {"name": name, "value": value}
+
+
+def job(*envs: dict[str, Any], secret_paths: list[str] | None = None) -> dict[str, Any]:
+    containers = [{"name": "announce", "image": "api:1", "envs": list(envs)}]
+    return res(
+        JOB,
+        "announce",
+        {"template": {"template": {"containers": containers}}},
+        secret_paths=secret_paths or [],
+    )
+
+
+ENVS = [env(f"POG_{n:02d}") for n in range(12)]
+
+
+@pytest.mark.unit
+def test_an_env_var_added_in_the_middle_is_one_addition() -> None:
+    after = [*ENVS[:3], env("POG_FOO", "on"), *ENVS[3:]]
+
+    [resource] = one(job(*ENVS), job(*after)).resources
+
+    assert [(c.path, c.kind, c.new_text) for c in resource.changes] == [
+        (
+            "template.template.containers[announce].envs[POG_FOO]",
+            "added",
+            '{"name": "POG_FOO", "value": "on"}',
+        )
+    ]
+
+
+@pytest.mark.unit
+def test_an_env_var_added_and_another_changed_are_two_entries() -> None:
+    after = [*ENVS[:3], env("POG_FOO"), *ENVS[3:]]
+    after[8] = env(after[8]["name"], "changed")
+
+    [resource] = one(job(*ENVS), job(*after)).resources
+
+    assert [(c.path, c.symbol) for c in resource.changes] == [
+        ("template.template.containers[announce].envs[POG_07].value", "~"),
+        ("template.template.containers[announce].envs[POG_FOO]", "+"),
+    ]
+
+
+@pytest.mark.unit
+def test_a_removed_env_var_is_one_removal_and_a_new_order_is_no_change() -> None:
+    removed = one(job(*ENVS), job(*ENVS[:5], *ENVS[6:])).resources
+    reordered = one(job(*ENVS), job(*reversed(ENVS))).resources
+
+    assert [(c.path, c.kind) for r in removed for c in r.changes] == [
+        ("template.template.containers[announce].envs[POG_05]", "removed")
+    ]
+    assert reordered == ()
+
+
+@pytest.mark.unit
+def test_cloud_armor_rules_are_named_by_description_and_their_order_is_no_change() -> None:
+    rules = [
+        {"priority": 1000, "description": "Admin paths only", "action": "deny(403)"},
+        {"priority": 2000, "description": "Cloudflare edge ranges (1/3)", "action": "allow"},
+        {"priority": 2147483647, "description": "Default: deny", "action": "deny(403)"},
+    ]
+    changed = [*rules[:2], {**rules[2], "action": "deny(404)"}]
+
+    assert (
+        one(res(ARMOR, "armor", {"rules": rules}), res(ARMOR, "armor", {"rules": rules[::-1]})).resources
+        == ()
+    )
+    [resource] = one(res(ARMOR, "armor", {"rules": rules}), res(ARMOR, "armor", {"rules": changed})).resources
+    assert [c.path for c in resource.changes] == ['rules["Default: deny"].action']
+
+
+@pytest.mark.unit
+def test_a_cloudflare_rule_moved_is_one_order_change() -> None:
+    # Cloudflare evaluates a ruleset's rules in list order: moving one changes what the zone does.
+    rules = [{"ref": ref, "expression": "true", "action": "block"} for ref in ("webhooks", "admin", "auth")]
+    before = res(CLOUDFLARE_RULESET, "limits", {"rules": rules})
+    after = res(CLOUDFLARE_RULESET, "limits", {"rules": [rules[1], rules[0], rules[2]]})
+
+    [resource] = one(before, after).resources
+
+    assert [(c.path, c.old_text, c.new_text) for c in resource.changes] == [
+        ("rules (order)", '["webhooks", "admin", "auth"]', '["admin", "webhooks", "auth"]')
+    ]
+
+
+@pytest.mark.unit
+def test_reordered_index_fields_replace_the_index() -> None:
+    fields = [{"fieldPath": "uid", "order": "ASCENDING"}, {"fieldPath": "finished_at", "order": "DESCENDING"}]
+    before = res(FIRESTORE_INDEX, "i", {"collection": "games", "fields": fields})
+    after = res(FIRESTORE_INDEX, "i", {"collection": "games", "fields": fields[::-1]})
+
+    [resource] = one(before, after).resources
+
+    assert resource.action is Action.REPLACE
+    assert [(c.path, c.replace_reason) for c in resource.changes] == [
+        ("fields (order)", "indexes are immutable")
+    ]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    "second",
+    [{"value": "no name"}, {"name": "POG_00", "value": "duplicate"}, {"name": True, "value": "bool"}],
+    ids=["missing-key", "duplicate-key", "non-scalar-key"],
+)
+def test_lists_whose_items_cannot_all_be_named_are_compared_by_position(second: dict[str, Any]) -> None:
+    [resource] = one(job(env("POG_00")), job(env("POG_00"), second)).resources
+
+    assert [c.path for c in resource.changes] == ["template.template.containers[announce].envs[1]"]
+
+
+@pytest.mark.unit
+def test_a_keyed_item_that_moved_keeps_its_own_secret_path() -> None:
+    before = job(
+        env("POG_A"),
+        env("POG_TOKEN", "[secret]"),
+        secret_paths=["template.template.containers[0].envs[1].value"],
+    )
+    moved = job(
+        env("POG_TOKEN", PLAIN), env("POG_A"), secret_paths=["template.template.containers[0].envs[0].value"]
+    )
+
+    diff = one(before, moved)
+
+    assert paths(diff) == ["template.template.containers[announce].envs[POG_TOKEN].value"]
+    assert PLAIN not in render_text(diff) + render_markdown(diff) + render_json(diff)
+
+
+@pytest.mark.unit
+def test_every_report_names_list_items_by_key() -> None:
+    diff = one(job(*ENVS), job(*ENVS[:3], env("POG_FOO", "on"), *ENVS[3:]))
+    path = "template.template.containers[announce].envs[POG_FOO]"
+
+    report = json.loads(render_json(diff))
+
+    assert f"+ {path}: (none) -> " in render_text(diff)
+    assert f"| `{path}` | `(none)` |" in render_markdown(diff)
+    assert report["resources"][0]["changes"] == [
+        {
+            "path": path,
+            "change": "added",
+            "old": None,
+            "new": {"name": "POG_FOO", "value": "on"},
+            "note": None,
+            "forces_replacement": False,
+        }
+    ]
+    assert report["summary"] == "0 to add, 1 to change, 0 to replace, 0 to destroy"
+
+
+def test_real_phase_1_to_2_names_env_vars_instead_of_shifting_them() -> None:
+    from infra.plan.inventory import to_inventory
+    from tests.infra.conftest import plan_for
+
+    diff = diff_inventories(to_inventory(plan_for("prod", 1), 1), to_inventory(plan_for("prod", 2), 2))
+    changes = [c.path for r in diff.resources for c in r.changes]
+
+    assert any(".envs[POG_" in path for path in changes), changes
+    assert not [path for path in changes if re.search(r"envs\[\d+\]", path)]
+    assert len(changes) < 60
 
 
 # --- the curated tables -------------------------------------------------------------------------------
@@ -458,9 +633,9 @@ def test_operands(text: str, stack: str | None, phase: int | None, is_file: bool
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("prod@4", "bad operand 'prod@4': the phase after @ must be 1, 2 or 3, not 4"),
-        ("prod@x", "bad operand 'prod@x': the phase after @ must be 1, 2 or 3 (for example prod@2)"),
-        ("prod@", "bad operand 'prod@'"),
+        ("prod@4", "bad operand 'prod@4': the phase after @ must be 1, 2 or 3; got '4' (for example prod@2)"),
+        ("prod@x", "bad operand 'prod@x': the phase after @ must be 1, 2 or 3; got 'x' (for example prod@2)"),
+        ("prod@", "bad operand 'prod@': the phase after @ must be 1, 2 or 3; got nothing"),
         ("@2", "bad operand '@2': name the stack before @"),
         ("", "empty operand"),
     ],
@@ -542,7 +717,7 @@ def test_command_writes_markdown_to_a_file(tmp_path: Path) -> None:
             ["staging", "dev"],
             "unknown stack 'staging': Pulumi.staging.yaml not found (stacks here: dev, prod)",
         ),
-        (["prod@4", "prod"], "bad operand 'prod@4': the phase after @ must be 1, 2 or 3, not 4"),
+        (["prod@4", "prod"], "bad operand 'prod@4': the phase after @ must be 1, 2 or 3; got '4'"),
         (["prod@x", "prod"], "bad operand 'prod@x'"),
         (["missing.json", "dev"], "inventory file 'missing.json' not found"),
         ([str(FIXTURES), "dev"], "is a directory, not an inventory file"),

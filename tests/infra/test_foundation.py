@@ -287,7 +287,9 @@ def test_data_access_audit_logs_for_firestore_secrets_kms_and_storage(plan: Plan
 
 @pytest.mark.parametrize("type_", [PROJECT_IAM, KEY_IAM, SECRET_IAM])
 def test_no_basic_roles_and_no_public_members(plan: Plan, type_: str) -> None:
-    for r in mine(plan, type_):
+    grants = mine(plan, type_)
+    assert grants
+    for r in grants:
         assert r.inputs["role"] not in {"roles/owner", "roles/editor", "roles/viewer"}
         assert r.inputs["member"] not in {"allUsers", "allAuthenticatedUsers"}
         assert r.inputs["member"].startswith("serviceAccount:")

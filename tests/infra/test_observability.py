@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from infra import monitoring as defs
+from infra.monitoring import RUNBOOK_SECTIONS
 from infra.plan.engine import Plan, PlannedResource
 from infra.plan.stackfile import load_stack
-from infra.stacks import monitoring_defs as defs
 from infra.stacks.compute import PROBE_HEADER
-from infra.stacks.monitoring_defs import RUNBOOK_SECTIONS
 from tests.infra.conftest import PHASES, STACKS, plan_for
 from tests.infra.layers import Layer, prefix
 
@@ -52,7 +52,10 @@ def api_regions(plan: Plan) -> list[str]:
 
 
 def policies(plan: Plan) -> list[PlannedResource]:
-    return mine(plan, POLICY)
+    found = mine(plan, POLICY)
+    # Never none, so that the loops over them run; test_seed_alerts_in_every_stack names them.
+    assert {p.inputs["userLabels"]["alert_id"] for p in found} >= SEED_ALERTS
+    return found
 
 
 def alert_ids(plan: Plan) -> set[str]:
@@ -64,7 +67,9 @@ def pagerduty(plan: Plan) -> list[PlannedResource]:
 
 
 def test_children_are_prefixed_and_use_the_gcp_provider(plan: Plan) -> None:
-    for r in children(plan):
+    kids = children(plan)
+    assert kids  # how many of each type: test_resource_counts / tests/infra/resource_counts.json
+    for r in kids:
         assert r.name.startswith(f"{prefix(plan)}-"), r.name
         assert r.provider == f"pulumi:providers:gcp::{prefix(plan)}-gcp", r.name
 

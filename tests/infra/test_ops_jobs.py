@@ -29,11 +29,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def jobs(plan: Plan, job: compute.OpsJob = compute.REBUILD_JOB) -> dict[str, PlannedResource]:
-    return {
+    found = {
         found.inputs["location"]: found
         for found in LAYER.mine(plan, JOB)
         if found.name == compute.ops_job_name(prefix(plan), job, found.inputs["location"])
     }
+    assert found, f"no {job} job"  # every job runs in at least the primary region: loops over them must run
+    return found
 
 
 def services(plan: Plan) -> dict[str, PlannedResource]:

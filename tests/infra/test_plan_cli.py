@@ -9,7 +9,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from infra.plan.cli import app
+from pog.cli import app
 
 runner = CliRunner()
 
@@ -73,7 +73,7 @@ def test_printed_plan_is_the_same_on_every_run() -> None:
 
 def test_console_entry_point_keeps_exit_codes_and_flushes_output() -> None:
     def pog(*args: str) -> subprocess.CompletedProcess[str]:
-        code = "import sys; from infra.plan.cli import main; sys.argv[0] = 'pog'; main()"
+        code = "import sys; from pog.cli import main; sys.argv[0] = 'pog'; main()"
         return subprocess.run(
             [sys.executable, "-c", code, *args], capture_output=True, text=True, check=False
         )

@@ -161,7 +161,10 @@ def test_config_schema_declares_every_key_the_program_reads() -> None:
 
 
 def test_stack_files_hold_no_secret_in_plain_text() -> None:
-    for path in sorted(Path(REPO_ROOT).glob("Pulumi.*.yaml")):
+    paths = sorted(Path(REPO_ROOT).glob("Pulumi.*.yaml"))
+    assert [p.name for p in paths] == ["Pulumi.dev.yaml", "Pulumi.prod.yaml"]
+    assert stack_config.SECRET_KEYS
+    for path in paths:
         config = yaml.safe_load(path.read_text())["config"]
         for name in stack_config.SECRET_KEYS:
             value = config.get(f"pot-of-gold:{name}")

@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from infra.plan import promote
-from infra.plan.cli import app
 from infra.plan.inventory import to_inventory
 from infra.plan.stackfile import REPO_ROOT, PlanInputError
 from infra.policy.check import CheckReport, check_inventory, context_for
 from infra.policy.model import Severity, Violation
+from infra.promote import promotion as promote
+from infra.promote.stack_file import edit_stack_file
+from pog.cli import app
 
 runner = CliRunner()
 
@@ -119,7 +120,7 @@ def test_dry_run_shows_both_changes_and_the_diff_and_writes_nothing(
     assert "pog diff prod → prod promoted" in output
     assert "24 to add, 8 to change, 0 to replace, 0 to destroy" in output
     assert "+ gcp:firestore/database:Database pog-prod-firestore-game-sessions (protected)" in output
-    assert f'~ template.containers[0].image: "{PROD_IMAGE_REPO}@sha256:3f1c9a0' in output
+    assert f'~ template.containers[api].image: "{PROD_IMAGE_REPO}@sha256:3f1c9a0' in output
     assert "prod at phase 2 passes check (" in output
     assert [(r.stack, r.environment, r.phase) for r in checked] == [("prod", "prod", 2)]
     assert checked[0].resources == len(promote.plan_with_config("prod", {}, root)[0].resources) + 24
@@ -436,7 +437,7 @@ def test_edit_keeps_quoting_comments_and_other_bytes(tmp_path: Path) -> None:
     )
     path.write_text(original)
 
-    promote.edit_stack_file(path, {"pot-of-gold:phase": "2", "pot-of-gold:appImage": "r/i@sha256:11"})
+    edit_stack_file(path, {"pot-of-gold:phase": "2", "pot-of-gold:appImage": "r/i@sha256:11"})
 
     assert path.read_text() == (
         original.replace('phase: "1"', 'phase: "2"').replace("'r/i@sha256:00'", "'r/i@sha256:11'")
@@ -448,5 +449,5 @@ def test_edit_refuses_a_missing_key(tmp_path: Path) -> None:
     path.write_text("config:\n  pot-of-gold:phase: 1\n")
 
     with pytest.raises(PlanInputError, match=r"Pulumi.x.yaml has no pot-of-gold:appImage to update"):
-        promote.edit_stack_file(path, {"pot-of-gold:appImage": "x"})
+        edit_stack_file(path, {"pot-of-gold:appImage": "x"})
     assert path.read_text() == "config:\n  pot-of-gold:phase: 1\n"

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from infra import monitoring as defs
 from infra.phases import PHASES, profile_for
-from infra.plan.cli import app
-from infra.stacks import monitoring_defs as defs
+from pog.cli import app
+
+pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "monitoring"
@@ -115,6 +117,7 @@ def test_dashboards_parse_and_chart_only_known_metrics(definitions: defs.Monitor
 
 def test_every_alert_has_a_runbook_with_the_four_sections(definitions: defs.MonitoringDefinitions) -> None:
     alerts: list[defs.AlertDefinition | defs.SloDefinition] = [*definitions.alerts, *definitions.slos]
+    assert {a.id for a in alerts} == set().union(*EXPECTED_SETS.values(), EXPECTED_SLOS)
     for alert in alerts:
         assert alert.runbook == f"runbooks/alerts/{alert.id}.md"
         lines = (ROOT / alert.runbook).read_text().splitlines()
@@ -138,13 +141,20 @@ def test_runbooks_name_only_pog_commands_that_exist() -> None:
     commands = {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
     # Sub-apps (`pog backup ...`); tests/runbooks/test_pog_commands.py checks whole paths with --help.
     commands |= {g.name or "" for g in app.registered_groups}
-    for path in [RUNBOOKS / "README.md", *(RUNBOOKS / "alerts").glob("*.md")]:
-        for command in re.findall(r"\bpog (\w[\w-]*)", path.read_text()):
-            assert command in commands, f"{path.name} uses `pog {command}`, which does not exist"
+    used = [
+        (path.name, command)
+        for path in [RUNBOOKS / "README.md", *(RUNBOOKS / "alerts").glob("*.md")]
+        for command in re.findall(r"\bpog (\w[\w-]*)", path.read_text())
+    ]
+    assert {command for _, command in used} >= {"backup", "leaderboards"}
+    for name, command in used:
+        assert command in commands, f"{name} uses `pog {command}`, which does not exist"
 
 
 def test_runbooks_give_exact_commands() -> None:
-    for path in (RUNBOOKS / "alerts").glob("*.md"):
+    paths = sorted((RUNBOOKS / "alerts").glob("*.md"))
+    assert paths  # which ones: test_runbook_index_lists_every_alert_and_no_orphans
+    for path in paths:
         text = path.read_text()
         assert "```sh" in text, f"{path.name} has no shell commands"
         assert re.search(r"\b(gcloud|pulumi|redis-cli|curl)\b", text), path.name
@@ -153,18 +163,20 @@ def test_runbooks_give_exact_commands() -> None:
 def test_every_metric_alerts_read_is_defined_or_emitted_by_gcp(
     definitions: defs.MonitoringDefinitions,
 ) -> None:
-    for alert in definitions.alerts:
-        for metric_id in alert.metric_ids():
-            assert metric_id in definitions.metrics, f"{alert.id} reads {metric_id}"
+    reads = [(alert.id, metric_id) for alert in definitions.alerts for metric_id in alert.metric_ids()]
+    assert {alert_id for alert_id, _ in reads} >= {"db-latency", "cache-hit-rate", "payment-failures"}
+    for alert_id, metric_id in reads:
+        assert metric_id in definitions.metrics, f"{alert_id} reads {metric_id}"
 
 
 def test_prometheus_metrics_are_documented_for_the_app(definitions: defs.MonitoringDefinitions) -> None:
     readme = (MONITORING / "README.md").read_text()
-    for metric in definitions.metrics.values():
-        if isinstance(metric, defs.PrometheusMetricDefinition):
-            assert f"`{metric.name}`" in readme, f"monitoring/README.md must ask the app for {metric.name}"
-            gmp_type = metric.metric_type("")
-            assert gmp_type in readme, f"monitoring/README.md must name {gmp_type}"
+    prometheus = [m for m in definitions.metrics.values() if isinstance(m, defs.PrometheusMetricDefinition)]
+    assert prometheus
+    for metric in prometheus:
+        assert f"`{metric.name}`" in readme, f"monitoring/README.md must ask the app for {metric.name}"
+        gmp_type = metric.metric_type("")
+        assert gmp_type in readme, f"monitoring/README.md must name {gmp_type}"
 
 
 # --- the loader rejects bad definitions ----------------------------------------------------------
@@ -445,3 +457,28 @@ def test_rejects_dashboard_with_unknown_metric_or_bad_json(tmp_path: Path) -> No
         in message
     )
     assert "monitoring/dashboards/y.json: is not valid JSON" in message
+
+
+def test_rejects_bad_label_key_and_names_the_mapping(tmp_path: Path) -> None:
+    monitoring_dir = make_tree(tmp_path)
+    (monitoring_dir / "metrics" / "orders.yaml").write_text(
+        PROMETHEUS_METRIC + "labels:\n  Bad-Key: {description: x}\n  ok_key: {description: y, unit: ms}\n"
+    )
+    message = rejected(monitoring_dir)
+    assert (
+        "monitoring/metrics/orders.yaml: `labels` key 'Bad-Key' must be lowercase letters, digits"
+        " and underscores" in message
+    )
+    assert "`labels.ok_key.unit` is not a known field (known: description)" in message
+
+
+def test_a_broken_metric_file_is_reported_once_not_by_its_readers(tmp_path: Path) -> None:
+    monitoring_dir = make_tree(tmp_path, promql_alert("sum(rate(pog_orders_total[5m])) < 1"))
+    (monitoring_dir / "metrics" / "orders.yaml").write_text(
+        PROMETHEUS_METRIC.replace("type: counter", "type: x")
+    )
+    with pytest.raises(defs.DefinitionError) as error:
+        defs.load(monitoring_dir)
+    assert error.value.problems == [
+        "monitoring/metrics/orders.yaml: `type` must be one of counter, gauge, histogram; got 'x'"
+    ]

@@ -8,10 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 import infra.policy.check as check_module
-from infra.plan.cli import app
 from infra.policy import tokens as t
 from infra.policy.check import CheckReport, check_inventory, check_stack
 from infra.policy.model import Severity
+from pog.cli import app
 
 from .helpers import entry, inventory_for, real_context
 

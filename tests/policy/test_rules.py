@@ -12,6 +12,8 @@ from infra.policy.rules import ALL_RULES, RESOURCE_RULES, STACK_RULES, rule
 from .cases import CASES, Case
 from .helpers import ctx
 
+pytestmark = pytest.mark.unit
+
 
 def evaluate(case: Case) -> list[Violation]:
     checked = rule(case.rule)
@@ -63,6 +65,7 @@ def test_rules_cite_the_checkov_ids_of_the_anchor_list() -> None:
 
 
 def test_resource_rules_name_their_types() -> None:
+    assert len(RESOURCE_RULES) >= 25
     for r in RESOURCE_RULES:
         assert r.types, r.id
         assert r.applies_to(r.types[0].replace("*", "x")) or "*" in r.types[0], r.id
@@ -85,6 +88,7 @@ def test_unknown_values_are_never_violations() -> None:
     ]  # fmt: skip
     context = ctx("prod", 1)
 
+    assert len(RESOURCE_RULES) >= 25
     for resource in unknowns:
         for checked in RESOURCE_RULES:
             if checked.id in ("POG-RUN-005",):  # prod needs a warm instance whatever else is unknown

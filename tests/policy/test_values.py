@@ -19,6 +19,8 @@ from infra.policy.values import (
 
 from .helpers import res
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("text", "seconds"),

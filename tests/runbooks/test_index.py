@@ -14,6 +14,8 @@ import yaml
 
 from tests.runbooks.commands import ROOT, RUNBOOKS, code_blocks, commands_in, runbook_files
 
+pytestmark = pytest.mark.unit
+
 PROCEDURES = RUNBOOKS / "procedures"
 #: Issue 7, "runbooks/": the procedures an on-call engineer must find in the index.
 REQUIRED_PROCEDURES = (
@@ -67,9 +69,9 @@ def test_procedure_has_when_commands_verification_and_rollback(path: Path) -> No
 def test_index_links_every_runbook_and_procedure() -> None:
     index = (RUNBOOKS / "README.md").read_text()
     linked = {target.split("#", 1)[0] for target in _LINK.findall(index)}
-    for path in runbook_files():
-        if path.name == "README.md":
-            continue
+    runbooks = [path for path in runbook_files() if path.name != "README.md"]
+    assert len(runbooks) >= 20
+    for path in runbooks:
         assert str(path.relative_to(RUNBOOKS)) in linked, (
             f"runbooks/README.md does not link {_relative(path)}"
         )
@@ -122,6 +124,7 @@ def api_regions() -> set[str]:
 @pytest.mark.parametrize("path", runbook_files(), ids=lambda p: _relative(p))
 def test_region_lists_name_the_api_regions(path: Path) -> None:
     known = api_regions()
+    assert known == {"us-central1", "us-east4", "europe-west4"}
     for _, _, body in code_blocks(path.read_text()):
         for match in _REGION_LISTS.finditer(body):
             named = {w for w in " ".join(g for g in match.groups() if g).split() if _REGION.match(w)}

@@ -16,7 +16,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.core import metrics as app_metrics
-from infra.stacks import monitoring_defs as defs
+from infra import monitoring as defs
+
+pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app"
@@ -108,7 +110,9 @@ def test_gcp_metrics_are_known_types() -> None:
 
 
 def test_every_metric_read_is_gcp_or_defined(definitions: defs.MonitoringDefinitions) -> None:
-    for metric, readers in read_metrics(definitions).items():
+    read = read_metrics(definitions)
+    assert {"run.googleapis.com/request_count", "firestore-latency", "payment-failed"} <= set(read)
+    for metric, readers in read.items():
         assert metric in KNOWN_GCP_METRICS or metric in definitions.metrics, (
             f"{sorted(readers)} read {metric}: neither a known Google Cloud metric nor monitoring/metrics/"
         )

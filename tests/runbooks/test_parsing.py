@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.runbooks.commands import code_blocks, commands_in, parse_line
+
+pytestmark = pytest.mark.unit
 
 SAMPLE = """\
 # Sample

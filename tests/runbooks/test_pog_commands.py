@@ -14,8 +14,10 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
-from infra.plan.cli import app
+from pog.cli import app
 from tests.runbooks.commands import Command, all_commands
+
+pytestmark = pytest.mark.unit
 
 
 def command_path(root: Any, words: list[str]) -> tuple[str, ...]:

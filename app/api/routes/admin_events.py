@@ -10,7 +10,7 @@ from app.api.deps import AdminUser, ContainerDep
 from app.api.errors import service_errors
 from app.api.event_schemas import EVENT_ID_PATTERN, AdminEventOut, EventCreate, EventOut, EventPatch
 from app.api.routing import Router
-from app.services.live_events_models import LiveEvent
+from app.domain.live_events import LiveEvent
 
 router = Router(tags=["admin"])
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.api.deps import AdminUser, ContainerDep
 from app.api.errors import service_errors
 from app.api.routing import Router
-from app.services.grants_models import ReviewItem, ReviewStatus
+from app.domain.ledger import ReviewItem, ReviewStatus
 
 router = Router(prefix="/v1/admin/review-queue", tags=["admin"])
 

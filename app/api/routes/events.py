@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import BackgroundTasks, Path, Response
 
 from app.api.deps import ContainerDep, CurrentUser
-from app.api.errors import service_errors
+from app.api.errors import ApiError, service_errors
 from app.api.event_schemas import (
     DEVICE_ID_PATTERN,
     EVENT_ID_PATTERN,
@@ -22,7 +22,6 @@ from app.api.event_schemas import (
     Joined,
 )
 from app.api.routing import Router
-from app.core.errors import ApiError
 from app.services.live_events import MyProgress
 
 router = Router(tags=["events"])

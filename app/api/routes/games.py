@@ -17,7 +17,8 @@ from app.api.game_schemas import (
     GameStart,
 )
 from app.api.routing import Router
-from app.services.games import FinishResult, GameMode
+from app.domain.games import GameMode
+from app.services.games import FinishResult
 
 router = Router(prefix="/v1/games", tags=["games"])
 

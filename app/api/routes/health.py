@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from app.api.responses import OrjsonResponse
 from app.api.routing import Router
 from app.api.schemas import Health, Readiness
-from app.core.responses import OrjsonResponse
 
 router = Router(tags=["health"])
 

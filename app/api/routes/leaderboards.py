@@ -1,4 +1,4 @@
-"""Leaderboards: pages, around-me, deltas and the live stream (DESIGN.md §4).
+"""Leaderboards: pages, around-me, deltas and the live stream (docs/architecture.md#the-http-contract).
 
 Pages and deltas of the global board, and of a country board named with ``?country=``, are public (the
 same for every caller): they need no token and a hot page is answered from process memory; a page that
@@ -35,9 +35,10 @@ from app.api.leaderboard_schemas import Page as PageBody
 from app.api.precompressed import BrotliCopies
 from app.api.routing import Router
 from app.core.auth import Principal
+from app.domain.leaderboards import Period, Scope
 from app.services.errors import Failure, ServiceError
-from app.services.leaderboards import Period, Scope
-from app.services.leaderboards_service import PAGE_TTL_S, View, resolve
+from app.services.leaderboard_views import View, resolve
+from app.services.leaderboards_service import PAGE_TTL_S
 
 router = Router(prefix="/v1/leaderboards", tags=["leaderboards"])
 

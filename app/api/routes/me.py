@@ -11,7 +11,7 @@ from app.api.errors import service_errors
 from app.api.fast_path import fast_path_route
 from app.api.routing import Router
 from app.api.schemas import UID_PATTERN, FriendAdd, FriendList, ProfilePatch
-from app.services.models import Inventory, Profile, ProfileChanges, Stats
+from app.domain.players import Inventory, Profile, ProfileChanges, Stats
 from app.services.users import etag
 
 router = Router(prefix="/v1/me", tags=["me"])

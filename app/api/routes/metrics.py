@@ -12,8 +12,8 @@ from fastapi import Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.api.deps import ContainerDep
+from app.api.errors import ApiError
 from app.api.routing import Router
-from app.core.errors import ApiError
 from app.core.metrics import render
 
 router = Router(include_in_schema=False)

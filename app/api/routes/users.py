@@ -10,7 +10,7 @@ from app.api.deps import AdminUser, ContainerDep, CurrentUser
 from app.api.errors import service_errors
 from app.api.routing import Router
 from app.api.schemas import UID_PATTERN
-from app.services.models import Profile, PublicProfile
+from app.domain.players import Profile, PublicProfile
 
 router = Router(tags=["users"])
 

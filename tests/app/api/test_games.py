@@ -16,10 +16,11 @@ import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
 from google.cloud import firestore
 
+from app.domain.games import MAX_EVENTS_PER_GAME, MAX_POINTS_PER_S, Ranks, decompress_events
+from app.domain.leaderboards import Period, decode, period_ids
 from app.repositories.breaker import RedisBreaker
-from app.repositories.leaderboard_sets import RedisLeaderboardSink, board_key, period_ids
-from app.services.games import MAX_EVENTS_PER_GAME, MAX_POINTS_PER_S, Ranks, decompress_events
-from app.services.leaderboards import Period, decode
+from app.repositories.leaderboard_keys import board_key
+from app.repositories.leaderboard_sets import RedisLeaderboardSink
 from scripts.services import free_port
 from tests.app.conftest import Backends, MakeClient, Mint
 
@@ -233,7 +234,7 @@ def test_finish_updates_stats_and_ranks(
         "total_score": 60,
     }
     ids = period_ids(doc["finished_at"])
-    # Board scores carry the tie-break (app/services/leaderboards.py): decode() gives the game score back.
+    # Board scores carry the tie-break (app/domain/leaderboards.py): decode() gives the game score back.
     assert decode(Period.all_time, rds.zscore(board_key("all_time", "all"), "alice"))[0] == 60
     assert decode(Period.daily, rds.zscore(board_key("daily", ids["daily"]), "alice"))[0] == 60
     assert 0 < rds.ttl(board_key("daily", ids["daily"])) <= 2 * 86400

@@ -10,9 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from google.cloud import firestore
 
-from app.services.leaderboards import Period, period_id
+from app.domain.leaderboards import Period, period_id
 from tests.app.conftest import MakeClient, Mint
 from tests.app.leaderboards.support import store_user
+from tests.waiting import wait_until
 
 
 def _played(client: TestClient, headers: dict[str, str], score: int) -> dict[str, Any]:
@@ -197,9 +198,7 @@ def test_presence_expires_after_the_ttl(make_client: Any, auth: Mint, db: firest
     client.post("/v1/presence/heartbeat", headers=auth("bob"))
     assert 0 < rds.ttl("presence:bob") <= 5
     rds.pexpire("presence:bob", 1)  # the TTL elapsing, without sleeping
-    import time
-
-    time.sleep(0.01)
+    wait_until(lambda: not rds.exists("presence:bob"), timeout=5, interval=0.001, what="the key expired")
     friends = client.get("/v1/presence/friends", headers=auth("alice")).json()["friends"]
     assert friends == [{"uid": "bob", "online": False, "status": None, "last_seen_at": None}]
 

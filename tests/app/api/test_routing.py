@@ -13,6 +13,8 @@ from app.api.routing import Router
 from app.core.config import Settings
 from app.main import create_app
 
+pytestmark = pytest.mark.unit
+
 
 def _scope(path: str, method: str = "GET", root_path: str = "") -> dict[str, object]:
     return {"type": "http", "method": method, "path": path, "root_path": root_path, "headers": []}

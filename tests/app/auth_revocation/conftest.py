@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from scripts.services import free_port
+from tests.waiting import wait_until
 
 PACKAGE_DIR = Path(__file__).resolve().parents[2] / "auth-emulator"
 FIREBASE = PACKAGE_DIR / "node_modules" / ".bin" / "firebase"
@@ -89,19 +89,22 @@ def auth_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             cmd, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
+
+        def answers() -> bool:
             if process.poll() is not None:
                 pytest.fail(f"the Auth emulator exited with {process.returncode}:\n{log.read_text()[-2000:]}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1):
-                    break
+                    return True
             except (urllib.error.URLError, OSError):
-                if time.monotonic() > deadline:
-                    pytest.fail(
-                        f"the Auth emulator did not answer in {START_TIMEOUT_S} s:\n{log.read_text()[-2000:]}"
-                    )
-                time.sleep(0.5)
+                return False
+
+        wait_until(
+            answers,
+            timeout=START_TIMEOUT_S,
+            interval=0.5,
+            what=lambda: f"the Auth emulator answering:\n{log.read_text()[-2000:]}",
+        )
         yield f"127.0.0.1:{port}"
     finally:
         _stop(process)

@@ -22,6 +22,7 @@ from google.cloud import firestore
 from app.core.metrics import REGISTRY
 from scripts import services as procs
 from tests.app.conftest import MakeClient, Mint
+from tests.waiting import wait_until
 
 RECOVERY_S = 1.0
 BREAKER = {"redis_breaker_threshold": 3, "redis_breaker_recovery_s": RECOVERY_S, "redis_timeout_ms": 200}
@@ -82,15 +83,17 @@ def sample(name: str, **labels: str) -> float:
 
 def wait_for_recovery(client: TestClient, headers: dict[str, str]) -> dict[str, Any]:
     """Reads until the breaker has closed again (the first call after the timeout is the trial)."""
-    deadline = time.monotonic() + RECOVERY_S + 10
-    while True:
+
+    def closed() -> dict[str, Any] | None:
         r = client.get("/v1/me", headers=headers)
         assert r.status_code == 200
-        if breaker_state(client) == "closed":
-            body: dict[str, Any] = r.json()
-            return body
-        assert time.monotonic() < deadline, f"breaker still {breaker_state(client)}"
-        time.sleep(0.1)
+        return r.json() if breaker_state(client) == "closed" else None  # type: ignore[no-any-return]
+
+    body = wait_until(
+        closed, timeout=RECOVERY_S + 10, interval=0.1, what=lambda: f"breaker still {breaker_state(client)}"
+    )
+    assert body is not None
+    return body
 
 
 def firestore_name(db: firestore.Client, uid: str) -> str:

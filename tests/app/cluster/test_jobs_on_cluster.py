@@ -12,9 +12,9 @@ from google.cloud import firestore
 from typer.testing import CliRunner
 
 from app.core.config import get_settings
+from app.domain.leaderboards import Period, decode, period_id
 from app.ops.leaderboards_cli import leaderboards_app
-from app.repositories.leaderboard_sets import ALIVE_KEY, board_key
-from app.services.leaderboards import Period, decode, period_id
+from app.repositories.leaderboard_keys import ALIVE_KEY, board_key
 from app.services.leaderboards_jobs import REWARD_TIERS
 from tests.app.cluster.conftest import Shards
 from tests.app.conftest import Backends

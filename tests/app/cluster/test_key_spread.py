@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from app.repositories.leaderboard_sets import ALIVE_KEY, TAG
+from app.repositories.leaderboard_keys import ALIVE_KEY, TAG
 from tests.app.cluster.conftest import Shards
 from tests.app.conftest import MakeClient, Mint
 

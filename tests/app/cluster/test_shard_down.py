@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from app.repositories.leaderboard_sets import ALIVE_KEY
+from app.repositories.leaderboard_keys import ALIVE_KEY
 from scripts import services as procs
 from tests.app.conftest import MakeClient, Mint
 

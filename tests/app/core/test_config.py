@@ -7,6 +7,8 @@ from pydantic import ValidationError
 
 from app.core.config import Settings
 
+pytestmark = pytest.mark.unit
+
 PROD = {
     "POG_ENVIRONMENT": "prod",
     "POG_REDIS_URL": "rediss://:pw@redis.example:6380/0",

@@ -2,7 +2,11 @@ from __future__ import annotations
 
 from ipaddress import ip_address, ip_network
 
+import pytest
+
 from app.core.net import client_ip
+
+pytestmark = pytest.mark.unit
 
 TRUSTED = [ip_network("10.0.0.0/8")]
 

@@ -94,6 +94,7 @@ def test_a_connection_failure_reaches_every_caller() -> None:
         return list(outcomes)
 
     outcomes = run(scenario())
+    assert len(outcomes) == 3
     assert all(isinstance(o, RedisConnectionError) for o in outcomes)
 
 

@@ -9,7 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from firebase_admin import auth as firebase_auth
 
-from app.core.auth import Principal, TokenVerifier, VerifiedTokens
+from app.core.auth import Principal, VerifiedTokens
+from app.core.firebase_auth import TokenVerifier
 from tests.app import tokens
 from tests.app.conftest import Backends, settings_for
 
@@ -55,6 +56,7 @@ def test_bounded_least_recently_used_first() -> None:
 def test_the_map_holds_digests_not_tokens() -> None:
     verified = VerifiedTokens()
     verified.put("secret-token", ALICE, time.time() + 60)
+    assert len(verified._entries) == 1
     assert all(isinstance(k, bytes) and len(k) == 32 for k in verified._entries)
 
 

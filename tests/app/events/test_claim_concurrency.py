@@ -32,7 +32,7 @@ def _race(*requests: tuple[float, Callable[[], Any]]) -> list[Any]:
     def run(i: int) -> None:
         delay, request = requests[i]
         barrier.wait()
-        time.sleep(delay)
+        time.sleep(delay)  # on purpose: staggers the racing requests, not a wait for something
         answers[i] = request()
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(requests))]

@@ -11,7 +11,7 @@ from google.cloud import firestore
 from pydantic import ValidationError
 
 from app.core.config import Settings, SettingsError
-from app.services.notifications import MAX_DEVICES, device_id
+from app.domain.notifications import MAX_DEVICES, device_id
 from tests.app.conftest import Mint
 from tests.app.core.test_config import PROD
 from tests.app.events.conftest import FakeFcm, RecordingGranter, create_event, error, play, seed_event

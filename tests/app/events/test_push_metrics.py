@@ -16,8 +16,8 @@ from firebase_admin import exceptions, messaging
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.core.metrics import PUSH_FAILURE_REASONS, REGISTRY
+from app.domain.notifications import Push
 from app.repositories.push import FcmGateway, PushError, failure_reason
-from app.services.notifications import Push
 from tests.app.conftest import Backends, MakeClient, settings_for
 from tests.app.events.conftest import FakeFcm
 

@@ -8,14 +8,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import redis.asyncio as aioredis
 from google.cloud import firestore
 
-from app.ops.leaderboards_wiring import Leaderboards, build_leaderboards
-from app.repositories.breaker import RedisBreaker
-from app.repositories.cache import RedisCache
-from app.repositories.clients import close_firestore, firestore_client, redis_client
-from app.repositories.users import UserRepository
+from app.composition import Leaderboards, Overrides
+from app.composition import Parts as AppParts
+from app.repositories.clients import RedisClient
 from app.services.grant_port import GrantOutcome, GrantRequest
 from app.services.users import UserService
 from tests.app.conftest import Backends, settings_for
@@ -36,24 +33,15 @@ class Parts:
     lb: Leaderboards
     users: UserService
     db: firestore.AsyncClient
-    rds: aioredis.Redis
+    rds: RedisClient
 
 
 async def _with_parts(
     backends: Backends, clock: Clock, fn: Callable[[Parts], Awaitable[T]], **settings: Any
 ) -> T:
-    config = settings_for(backends, **settings)
-    db = firestore_client(config)
-    rds = redis_client(config)
-    breaker = RedisBreaker(5, 10)
-    users = UserService(UserRepository(db), RedisCache(rds, breaker), profile_ttl_s=600, inventory_ttl_s=60)
-    lb = build_leaderboards(config, rds, breaker, db, users, clock)
-    try:
-        return await fn(Parts(lb, users, db, rds))
-    finally:
-        await lb.close()
-        await rds.aclose()
-        await close_firestore(db)
+    values: dict[str, Any] = {"profile_cache_ttl_s": 600, "inventory_cache_ttl_s": 60, **settings}
+    async with AppParts(settings_for(backends, **values), Overrides(clock=clock)) as app:
+        return await fn(Parts(app.leaderboards, app.users, app.db, app.redis))
 
 
 def run(backends: Backends, clock: Clock, fn: Callable[[Parts], Awaitable[T]], **settings: Any) -> T:

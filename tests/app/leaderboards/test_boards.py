@@ -11,22 +11,13 @@ import pytest
 import redis
 from google.cloud import firestore
 
-from app.repositories.leaderboard_sets import ALIVE_KEY, board_key
+from app.domain.games import Ranks
+from app.domain.leaderboards import PERIODS, BoardRules, Period, Scope, decode, max_score, period_id
+from app.domain.standings import ScoredGame, fold_games
+from app.repositories.leaderboard_keys import ALIVE_KEY, board_key
 from app.services.errors import Failure, ServiceError
-from app.services.games import Ranks
-from app.services.leaderboards import (
-    PERIODS,
-    BoardRules,
-    Period,
-    Scope,
-    ScoredGame,
-    decode,
-    fold_games,
-    max_score,
-    period_id,
-)
+from app.services.leaderboard_views import View
 from app.services.leaderboards_jobs import REWARD_TIERS, LeaderboardJobs, Tier, source_id
-from app.services.leaderboards_service import View
 from tests.app.conftest import Backends
 from tests.app.leaderboards.support import Clock, Parts, RecordingGranter, run, store_game, store_user
 

@@ -16,9 +16,9 @@ from google.cloud import firestore
 from typer.testing import CliRunner
 
 from app.core.config import get_settings
+from app.domain.leaderboards import PERIODS, Period, decode, period_id, period_start, previous_period_id
 from app.ops.leaderboards_cli import leaderboards_app
-from app.repositories.leaderboard_sets import ALIVE_KEY, board_key
-from app.services.leaderboards import PERIODS, Period, decode, period_id, period_start, previous_period_id
+from app.repositories.leaderboard_keys import ALIVE_KEY, board_key
 from app.services.leaderboards_jobs import REWARD_TIERS, coins_for, source_id
 from tests.app.conftest import Backends
 from tests.app.leaderboards.support import store_game, store_user

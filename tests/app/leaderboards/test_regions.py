@@ -12,12 +12,12 @@ import pytest
 import redis
 from google.cloud import firestore
 
+from app.domain.leaderboards import BoardRules
 from app.repositories.clients import database_client
 from app.repositories.leaderboard_archive import GamesDatabaseUnreadableError, LeaderboardArchive
-from app.repositories.leaderboard_sets import ALIVE_KEY, REBUILD_LOCK_KEY
-from app.services.leaderboards import BoardRules
+from app.repositories.leaderboard_keys import ALIVE_KEY, REBUILD_LOCK_KEY
 from app.services.leaderboards_jobs import LeaderboardJobs
-from tests.app.conftest import Backends
+from tests.app.conftest import Backends, settings_for
 from tests.app.leaderboards.support import Clock, Parts, run, store_game
 from tests.app.leaderboards.test_boards import T0, boards_content
 
@@ -100,8 +100,9 @@ def test_an_unreadable_games_database_fails_the_rebuild_and_leaves_the_boards_lo
     async def rebuild_with_a_broken_region(p: Parts) -> None:
         # The emulator accepts any database id but refuses a malformed one, as Firestore answers NotFound
         # for a database that does not exist: a non-retryable failure, quickly.
+        config = settings_for(backends)
         archive = LeaderboardArchive(
-            {us: database_client(p.db, us), "a/b": database_client(p.db, "a/b")}, p.db
+            {us: database_client(config, p.db, us), "a/b": database_client(config, p.db, "a/b")}, p.db
         )
         jobs = LeaderboardJobs(p.lb.sink.boards, archive, BoardRules(), clock)
         try:

@@ -8,31 +8,35 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.services.errors import Failure, ServiceError
-from app.services.leaderboards import (
+from app.domain.leaderboards import (
     ALL_TIME_START,
     TIME_BITS,
     BoardRules,
-    Entry,
     Period,
     Rule,
-    ScoredGame,
-    around_bounds,
-    changed_entries,
     day_frames,
     decode,
     encode,
-    fold_games,
     max_score,
-    page_bounds,
-    parse_period_id,
     period_end,
     period_id,
     period_start,
     previous_period_id,
-    ranked,
     time_offset,
 )
+from app.domain.standings import (
+    Entry,
+    ScoredGame,
+    around_bounds,
+    changed_entries,
+    fold_games,
+    page_bounds,
+    ranked,
+)
+from app.services.errors import Failure, ServiceError
+from app.services.leaderboard_views import parse_period_id
+
+pytestmark = pytest.mark.unit
 
 
 def test_periods_roll_over_at_utc_boundaries() -> None:
@@ -72,6 +76,7 @@ def test_all_time_encoding_is_exact_below_2_53(score: int, seconds: int) -> None
 
 
 def test_every_period_encodes_the_highest_score_of_a_game() -> None:
+    assert set(Period) == {Period.daily, Period.weekly, Period.monthly, Period.all_time}
     for period in Period:
         assert max_score(period) >= 10_000_000
         last = 2 ** TIME_BITS[period] - 1

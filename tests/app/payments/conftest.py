@@ -19,6 +19,7 @@ import stripe
 from fastapi.testclient import TestClient
 from google.cloud import firestore
 
+from app.composition import Overrides
 from app.main import create_app
 from tests.app.conftest import Backends, Mint, settings_for
 from tests.app.tokens import TestKey
@@ -43,9 +44,12 @@ class FakeRevenueCat:
     subscribers: dict[str, dict[str, Any]] = field(default_factory=dict)
     status: int = 200
     calls: list[str] = field(default_factory=list)
+    #: The Authorization header of every call, in order. Recorded, not asserted here: an AssertionError
+    #: inside a transport becomes a transport error the code under test may swallow.
+    authorizations: list[str | None] = field(default_factory=list)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
-        assert request.headers.get("authorization") == f"Bearer {RC_API_KEY}"
+        self.authorizations.append(request.headers.get("authorization"))
         self.calls.append(request.url.path)
         if self.status != 200:
             return httpx.Response(self.status, json={"code": 7110, "message": "Internal error"})
@@ -106,8 +110,11 @@ def _subscriber(uid: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def revenuecat() -> FakeRevenueCat:
-    return FakeRevenueCat()
+def revenuecat() -> Iterator[FakeRevenueCat]:
+    fake = FakeRevenueCat()
+    yield fake
+    # After the test: every call the app made carried the API key.
+    assert set(fake.authorizations) <= {f"Bearer {RC_API_KEY}"}, fake.authorizations
 
 
 EconClient = Callable[..., TestClient]
@@ -119,7 +126,9 @@ def make_econ(
 ) -> Iterator[EconClient]:
     with ExitStack() as stack:
 
-        def make(client_addr: tuple[str, int] = PROXY, **overrides: Any) -> TestClient:
+        def make(
+            client_addr: tuple[str, int] = PROXY, stripe_http_client: Any = None, **overrides: Any
+        ) -> TestClient:
             values: dict[str, Any] = {
                 "stripe_webhook_secret": STRIPE_SECRET,
                 "revenuecat_webhook_auth": RC_AUTH,
@@ -132,8 +141,9 @@ def make_econ(
                 "fraud_country_check": True,
             }
             values.update(overrides)
-            app = create_app(settings_for(backends, **values))
-            app.state.revenuecat_transport = httpx.MockTransport(revenuecat.handle)
+            transport = httpx.MockTransport(revenuecat.handle)
+            fakes = Overrides(revenuecat_transport=transport, stripe_http_client=stripe_http_client)
+            app = create_app(settings_for(backends, **values), fakes)
             return stack.enter_context(TestClient(app, client=client_addr))
 
         yield make

@@ -13,7 +13,7 @@ from google.cloud import firestore
 from typer.testing import CliRunner
 
 from app.services.grant_port import GrantRequest, GrantSource
-from infra.plan.cli import app as pog
+from pog.cli import app as pog
 from tests.app.conftest import Backends, Mint
 from tests.app.payments.conftest import checkout_session, entries, player, post_stripe, stripe_event
 
@@ -106,7 +106,7 @@ def test_a_deleted_entry_and_a_deleted_newest_entry_are_detected(
 def test_a_forged_entry_with_a_recomputed_hash_breaks_the_link(
     econ: TestClient, auth: Mint, db: firestore.Client, cli_env: list[str]
 ) -> None:
-    from app.services.audit import entry_hash
+    from app.domain.audit import entry_hash
 
     _history(econ, auth)
     target = entries(db, "alice")[1]

@@ -10,7 +10,9 @@ from pydantic import ValidationError
 
 from app.core.config import Settings
 from app.core.crypto import CryptoError, FieldCipher, Sealed, load_data_key
-from app.services.catalog import CatalogError, Store, load_catalog
+from app.domain.catalog import CatalogError, Store, load_catalog
+
+pytestmark = pytest.mark.unit
 
 # --- catalog -------------------------------------------------------------------------------------------
 

@@ -208,7 +208,7 @@ def test_a_reversal_does_not_undo_a_chargeback(
     post_stripe(econ, stripe_event("checkout.session.completed", checkout_session("alice", pi)))
     post_stripe(econ, stripe_event("charge.refunded", charge_refunded(pi)))
     grants = econ.app.state.container.grants  # type: ignore[attr-defined]
-    from app.services.grants import Revocation, RevocationKind
+    from app.services.economy.revocation_share import Revocation, RevocationKind
 
     dispute = Revocation(RevocationKind.chargeback)
     econ.portal.call(grants.revoke, "test:dispute", f"stripe:{pi}", dispute)  # type: ignore[union-attr]

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from google.cloud import firestore
 
 from app.core.metrics import REGISTRY
-from app.services.notifications import Receipt
+from app.domain.notifications import Receipt
 from tests.app.conftest import Mint
 from tests.app.events import conftest as events_fixtures
 from tests.app.events.conftest import FakeFcm

@@ -11,6 +11,7 @@ from google.cloud import firestore
 from app.services.payments import REVENUECAT_TYPES, PaymentService
 from tests.app.conftest import Mint
 from tests.app.payments.conftest import (
+    RC_API_KEY,
     RC_AUTH,
     FakeRevenueCat,
     coins,
@@ -45,6 +46,7 @@ def test_a_validated_purchase_grants(
     assert revenuecat.calls == ["/v1/subscribers/alice"]
     assert post_rc(econ, event).json()["outcome"] == "duplicate"
     assert revenuecat.calls == ["/v1/subscribers/alice"]  # a redelivery does not ask again
+    assert revenuecat.authorizations == [f"Bearer {RC_API_KEY}"]
     assert len(entries(db, "alice", "grant")) == 1
 
 

@@ -79,8 +79,8 @@ def test_claim_velocity_per_user_holds_rewards(
 
 
 def test_purchase_velocity_per_ip(make_econ: EconClient, auth: Mint, db: firestore.Client) -> None:
-    from app.services.fraud import PurchaseFacts
-    from app.services.grants import Purchase
+    from app.domain.fraud import PurchaseFacts
+    from app.services.economy.purchases import Purchase
 
     client = make_econ(fraud_purchase_limit_ip="2/hour")
     grants = client.app.state.container.grants  # type: ignore[attr-defined]

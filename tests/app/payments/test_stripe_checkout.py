@@ -2,9 +2,9 @@
 session it creates is exactly what the Stripe webhook grants.
 
 Stripe is faked at the stripe library's HTTP boundary (a ``stripe.HTTPClient`` of our own, handed to the
-app in ``app.state.stripe_http_client``): the library builds every request itself. The fake only records
-requests and answers like Stripe's API (a session echoing what was sent, the same session for a repeated
-Idempotency-Key); the assertions run afterwards, in the test.
+app through ``Overrides.stripe_http_client``): the library builds every request itself. The fake only
+records requests and answers like Stripe's API (a session echoing what was sent, the same session for a
+repeated Idempotency-Key); the assertions run afterwards, in the test.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import stripe
 from fastapi.testclient import TestClient
 from google.cloud import firestore
 
-from app.services.catalog import load_catalog
+from app.domain.catalog import load_catalog
 from app.services.payments_checkout import CHECKOUT_WINDOW_S, idempotency_key, web_price_id
 from tests.app.conftest import Mint
 from tests.app.payments.conftest import (
@@ -143,9 +143,7 @@ def shop(make_econ: EconClient, fake: FakeStripe, **overrides: Any) -> TestClien
         "stripe_checkout_cancel_url": CANCEL_URL,
     }
     values.update(overrides)
-    client = make_econ(**values)
-    client.app.state.stripe_http_client = fake  # type: ignore[attr-defined]
-    return client
+    return make_econ(stripe_http_client=fake, **values)
 
 
 def checkout(client: TestClient, headers: dict[str, str], product: str, **extra: Any) -> Any:

@@ -6,10 +6,14 @@ from __future__ import annotations
 from collections import Counter
 
 import hypothesis
+import pytest
 from hypothesis import strategies as st
 
-from app.services.grants import _credit, _debit
-from app.services.grants_models import Wallet
+from app.domain.ledger import Wallet
+from app.services.economy.wallet import credit as _credit
+from app.services.economy.wallet import debit as _debit
+
+pytestmark = pytest.mark.unit
 
 ITEMS = ("booster_magnet", "booster_shield", "skin_gold")
 
@@ -19,6 +23,7 @@ moves = st.lists(
         st.integers(0, 500),
         st.dictionaries(st.sampled_from(ITEMS), st.integers(1, 5), max_size=len(ITEMS)),
     ),
+    min_size=1,
     max_size=30,
 )
 
@@ -31,6 +36,7 @@ def test_any_order_of_grants_and_revocations_keeps_the_wallet_consistent(
     wallet = Wallet(uid="alice", exists=True)
     net_coins = 0
     net_items: Counter[str] = Counter()
+    assert moves  # min_size=1: every example checks the wallet after at least one move
     for credit, coins, items in moves:
         (_credit if credit else _debit)(wallet, coins, items)
         sign = 1 if credit else -1

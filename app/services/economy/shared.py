@@ -1,0 +1,88 @@
+"""What every economy operation shares: its dependencies, one flight per source in this process, the
+processed-source check, the take-back of revocations in force, and the cache invalidation after a commit."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from app.core.crypto import FieldCipher
+from app.domain.audit import AuditRecord
+from app.domain.fraud import Thresholds
+from app.domain.ledger import Ledger, PaymentRecord, Velocity, Wallet
+from app.domain.players import inventory_key
+from app.services.economy.audit_trail import Chains, with_balances
+from app.services.economy.purchases import ReceiptSender
+from app.services.economy.requests import Outcome, Result, valid_uid
+from app.services.economy.revocation_share import describe, settle
+from app.services.economy.wallet import flag
+from app.services.ports import Cache
+
+
+class EconomyBase:
+    def __init__(
+        self,
+        ledger: Ledger,
+        cache: Cache,
+        cipher: FieldCipher,
+        velocity: Velocity,
+        thresholds: Thresholds,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._ledger = ledger
+        self._cache = cache
+        self._cipher = cipher
+        self._velocity = velocity
+        self._thresholds = thresholds
+        self._clock = clock
+        self._flights: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._receipts: ReceiptSender | None = None
+
+    def send_receipts_through(self, sender: ReceiptSender) -> None:
+        """Wired by the app once the live events' notifier exists: receipts of approved held purchases."""
+        self._receipts = sender
+
+    @asynccontextmanager
+    async def _single_flight(self, source_id: str) -> AsyncIterator[None]:
+        """Deliveries of one source in this process run one after the other: the later ones find the
+        marker and answer at once instead of contending for the same documents (across processes the
+        transaction alone keeps it exactly-once)."""
+        lock, users = self._flights.get(source_id, (asyncio.Lock(), 0))
+        self._flights[source_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._flights[source_id]
+            if users <= 1:
+                del self._flights[source_id]
+            else:
+                self._flights[source_id] = (lock, users - 1)
+
+    async def seen(self, source_id: str) -> Result | None:
+        """``duplicate`` when ``source_id`` was processed already (a read outside any transaction)."""
+        marker = await self._ledger.find_marker(source_id)
+        return Result(Outcome.duplicate, marker.review_id) if marker is not None else None
+
+    def _take_back(
+        self, chains: Chains, chain: str, wallet: Wallet, payment: PaymentRecord, source_id: str, note: str
+    ) -> None:
+        """Apply the revocations in force on a payment just granted (approved), with its audit entry."""
+        coins, items = settle(wallet, payment)
+        for revocation in payment.revocations:
+            flag(wallet, revocation)
+        record = AuditRecord(
+            kind="revoke",
+            source="purchase",
+            source_id=source_id,
+            coins=coins,
+            items=items,
+            reason=f"{describe(payment)}: {note}",
+        )
+        chains.append(chain, with_balances(record, wallet))
+
+    async def _invalidate(self, uid: str) -> None:
+        if valid_uid(uid):
+            await self._cache.delete(inventory_key(uid))
