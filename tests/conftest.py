@@ -11,12 +11,21 @@ from pathlib import Path
 
 import pytest
 
+#: Fixture modules shared across folders (pytest allows ``pytest_plugins`` only in this root conftest): the
+#: Auth emulator (tests/app/core/auth_revocation/, tests/app/ops/), the fake FCM and live events
+#: (routes, ops, repositories), the economy (routes, services, ops, the cluster suite). tests/README.md.
+pytest_plugins = [
+    "tests.app.fixtures.auth_emulator",
+    "tests.app.fixtures.events",
+    "tests.app.fixtures.payments",
+]
+
 #: Fixtures that start a process or plan a stack (each is the root of a chain: client, db, rds, econ, ...).
 SERVICE_FIXTURES = frozenset(
     {
         "backends",  # redis-server + Firestore emulator (tests/app/conftest.py)
-        "auth_emulator",  # the Firebase Auth emulator, through npm (tests/app/auth_revocation/conftest.py)
-        "redis_cluster",  # six redis-server processes (tests/app/cluster/conftest.py)
+        "auth_emulator",  # the Firebase Auth emulator, through npm (tests/app/fixtures/auth_emulator.py)
+        "redis_cluster",  # six redis-server processes (tests/app/repositories/cluster/conftest.py)
         "small_source",  # Firestore emulators (tests/backups/conftest.py)
         "large_source",
         "empty_emulator",

@@ -81,7 +81,7 @@ class RateLimiter:
 
         The library documents them (``{key}/-1`` and ``{key}``, prefixed; ``RedisStorage``'s sliding window)
         but builds them only in private methods, so they are spelled out here;
-        tests/app/core/test_rate_limits_batched.py checks that both paths count on the same keys.
+        tests/app/repositories/test_rate_limits.py checks that both paths count on the same keys.
         """
         current = self._storage.bridge.prefixed_key(f"{{{item.key_for(*identifiers)}}}")
         return f"{current}/-1", current

@@ -15,7 +15,15 @@ from rich.table import Table
 from rich.tree import Tree
 
 from infra.plan import sources
-from infra.plan.diff import Diff, align_stacks, diff_inventories, render_markdown, render_text, text_lines
+from infra.plan.diff import (
+    Diff,
+    align_stacks,
+    diff_inventories,
+    render_json,
+    render_markdown,
+    render_text,
+    text_lines,
+)
 from infra.plan.engine import Plan, PlannedResource
 from infra.plan.inventory import dumps, to_inventory
 from infra.plan.output import console, err, fail, working
@@ -97,7 +105,7 @@ def plan(
         console.print(f"inventory written to {json_path}")
 
 
-DIFF_FORMATS = ("text", "markdown")
+DIFF_FORMATS = {"text": render_text, "markdown": render_markdown, "json": render_json}
 
 
 def _resolve_operands(
@@ -149,7 +157,7 @@ def diff(
         ),
     ] = None,
     output_format: Annotated[
-        str, typer.Option("--format", metavar="text|markdown", help="Report format")
+        str, typer.Option("--format", metavar="text|markdown|json", help="Report format")
     ] = "text",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the report here instead of printing")
@@ -166,7 +174,7 @@ def diff(
     if a is None:
         raise fail("give two operands to compare (pog diff dev prod), or one with --base REF")
     if output_format not in DIFF_FORMATS:
-        raise fail(f"--format must be text or markdown; got {output_format!r}")
+        raise fail(f"--format must be text, markdown or json; got {output_format!r}")
     try:
         with working("planning both sides"):
             old, new = _resolve_operands(a, b, base)
@@ -196,14 +204,14 @@ def _diff(old: sources.Source, new: sources.Source) -> Diff:
 
 def _report(result: Diff, output_format: str, output: Path | None) -> None:
     if output is not None:
-        report = render_markdown(result) if output_format == "markdown" else render_text(result)
+        report = DIFF_FORMATS[output_format](result)
         try:
             output.write_text(report, encoding="utf-8")
         except OSError as exc:
             raise fail(f"cannot write the report to {output}: {exc.strerror}") from None
         err.print(f"{result.summary if result.has_changes else 'no changes'}; report written to {output}")
-    elif output_format == "markdown":
-        typer.echo(render_markdown(result), nl=False)
+    elif output_format != "text":
+        typer.echo(DIFF_FORMATS[output_format](result), nl=False)
     else:
         for line in text_lines(result):
             console.print(line, highlight=False, soft_wrap=True)

@@ -1,12 +1,13 @@
 """`pog check`: every policy rule on the offline plan of a stack, plus the disaster-recovery figures.
 
 ``check_stack(stack, phase)`` is the engine (``pog promote`` calls it); ``check`` is the command that
-``infra/plan/cli.py`` registers.
+``pog/cli.py`` registers.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -150,9 +151,10 @@ def short_resource(key: str, separator: str = " ") -> str:
 
 
 def report_console() -> Console:
-    """Wide enough for the five columns in CI logs and pipes; a terminal keeps its own width."""
+    """Wide enough for the five columns in CI logs and pipes; a terminal, or ``COLUMNS`` when set, keeps its
+    own width (rich reads ``COLUMNS`` itself)."""
     console = Console()
-    return console if console.is_terminal else Console(width=160)
+    return console if console.is_terminal or "COLUMNS" in os.environ else Console(width=160)
 
 
 def render_text(report: CheckReport, fail_on: Severity, console: Console) -> None:

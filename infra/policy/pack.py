@@ -30,7 +30,7 @@ from pulumi_policy import Severity as PolicySeverity
 from pulumi_policy.proxy import UnknownValueError
 
 from infra.config import NAMESPACE
-from infra.phases import ENVIRONMENTS
+from infra.phases import ENVIRONMENTS, PhaseError, parse_phase
 from infra.plan.stackfile import REPO_ROOT, PlanInputError, load_stack
 
 from .model import Resource, ResourceRule, Rule, RuleContext, Severity, StackRule, StackView
@@ -128,7 +128,12 @@ def _configured(stack: str, environment: str | None, raw_phase: str | None) -> t
         else:
             environment = environment or stack_input.config.get(f"{NAMESPACE}:environment")
             raw_phase = raw_phase or str(stack_input.phase)
-    return environment, int(raw_phase) if raw_phase and raw_phase.isdigit() else 1
+    try:
+        return environment, parse_phase(raw_phase)
+    except PhaseError:
+        # The program itself refuses a bad phase with the config key's message before any policy runs;
+        # the pack only picks rules by phase, so it falls back to phase 1 as it always has.
+        return environment, 1
 
 
 def _report(report_violation: ReportViolation, message: str, urn: str | None = None) -> None:

@@ -1,6 +1,6 @@
 """runbooks/: the procedures issue 7 asks for, the index that links every file, links that resolve.
 
-The four sections of every alert runbook are checked by tests/monitoring/test_definitions.py (and by
+The four sections of every alert runbook are checked by tests/infra/monitoring/test_definitions.py (and by
 the loader, which refuses an alert whose runbook lacks them); not repeated here.
 """
 

@@ -1,7 +1,7 @@
 """Every metric an alert or SLO reads is emitted: by Google Cloud, or by the app (metrics or logs).
 
-Already covered elsewhere, not repeated: tests/monitoring/test_definitions.py checks that each alert's
-metric is defined in monitoring/metrics/ or GCP_METRICS; tests/infra/test_observability.py checks, per
+Already covered elsewhere, not repeated: tests/infra/monitoring/test_definitions.py checks that each alert's
+metric is defined in monitoring/metrics/ or GCP_METRICS; tests/infra/stacks/test_observability.py checks, per
 stack and phase, that every alert policy reaches a notification channel (prod pages critical and error)
 and that the metrics exist before the policies reading them; policy rule "alert channels" does too.
 """

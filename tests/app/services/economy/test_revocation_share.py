@@ -73,7 +73,8 @@ def test_a_refund_of_unknown_amount_is_a_full_refund() -> None:
 
 
 def test_a_partial_refund_takes_the_share_of_the_coins_rounded_up_and_no_items() -> None:
-    # 49 of 99 cents: ceil(100 x 49/99) = 50 coins go back (tests/app/payments/test_partial_refunds.py).
+    # 49 of 99 cents: ceil(100 x 49/99) = 50 coins go back
+    # (tests/app/api/routes/test_webhooks_partial_refunds.py).
     partial = payment(100, {"skin_gold": 1}, ("refund",), amount_minor=99, refunded_minor=49)
     assert refund_share(partial) == Fraction(49, 99)
     assert revocation_share(partial) == (50, {})

@@ -1,0 +1,232 @@
+"""The leaderboard and presence routes over HTTP: every error path, authorization, the stream."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+from google.cloud import firestore
+
+from app.domain.leaderboards import Period, period_id
+from tests.app.conftest import MakeClient, Mint
+from tests.app.fixtures.leaderboards import store_user
+from tests.waiting import wait_until
+
+
+def _played(client: TestClient, headers: dict[str, str], score: int) -> dict[str, Any]:
+    game_id = client.post("/v1/games", headers=headers).json()["game_id"]
+    events = [{"type": "coin", "t_ms": 0, "points": score}] if score else []
+    if events:
+        assert (
+            client.post(f"/v1/games/{game_id}/events", headers=headers, json={"events": events}).status_code
+            == 200
+        )
+    r = client.post(f"/v1/games/{game_id}/finish", headers=headers, json={"score": score})
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def _error(r: Any, status: int, code: str) -> None:
+    assert r.status_code == status, r.text
+    assert r.json()["error"]["code"] == code, r.text
+
+
+@pytest.fixture
+def board(client: TestClient, auth: Mint) -> TestClient:
+    """alice 300 (IE), bob 200 (FR), carol 100 (IE); alice is friends with carol."""
+    for uid, country, score in (("alice", "IE", 300), ("bob", "FR", 200), ("carol", "IE", 100)):
+        h = auth(uid)
+        assert (
+            client.patch(
+                "/v1/me", headers=h, json={"display_name": uid.title(), "country": country}
+            ).status_code
+            == 200
+        )
+        _played(client, h, score)
+    assert client.post("/v1/me/friends", headers=auth("alice"), json={"uid": "carol"}).status_code in (
+        200,
+        201,
+    )
+    return client
+
+
+def test_list_gives_current_periods_and_next_resets(client: TestClient) -> None:
+    body = client.get("/v1/leaderboards").json()
+    now = datetime.now(UTC)
+    daily = next(p for p in body["periods"] if p["period"] == "daily")
+    assert daily["period_id"] == period_id(Period.daily, now)
+    assert datetime.fromisoformat(daily["next_reset_at"]) > now
+    assert next(p for p in body["periods"] if p["period"] == "all_time")["next_reset_at"] is None
+
+
+def test_global_page_is_public_and_cached(board: TestClient) -> None:
+    r = board.get("/v1/leaderboards/daily/global?page=1")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [(e["rank"], e["uid"], e["display_name"], e["score"]) for e in body["entries"]] == [
+        (1, "alice", "Alice", 300),
+        (2, "bob", "Bob", 200),
+        (3, "carol", "Carol", 100),
+    ]
+    assert body["total"] == 3
+    assert body["version"] > 0
+    assert body["archived"] is False
+    assert r.headers["cache-control"] == "public, max-age=60"
+    assert board.get("/v1/leaderboards/weekly/global").headers["cache-control"] == "public, max-age=300"
+
+
+def test_country_board_by_query_or_by_my_profile(board: TestClient, auth: Mint) -> None:
+    ie = board.get("/v1/leaderboards/weekly/country?country=IE").json()
+    assert [e["uid"] for e in ie["entries"]] == ["alice", "carol"]
+    mine = board.get("/v1/leaderboards/weekly/country", headers=auth("bob")).json()
+    assert (mine["country"], [e["uid"] for e in mine["entries"]]) == ("FR", ["bob"])
+    _error(board.get("/v1/leaderboards/weekly/country"), 401, "unauthorized")
+
+
+def test_friends_board_shows_only_my_friends(board: TestClient, auth: Mint) -> None:
+    alice = board.get("/v1/leaderboards/monthly/friends", headers=auth("alice")).json()
+    assert [e["uid"] for e in alice["entries"]] == ["alice", "carol"]
+    bob = board.get("/v1/leaderboards/monthly/friends", headers=auth("bob")).json()
+    assert [e["uid"] for e in bob["entries"]] == ["bob"]  # not alice's friends: his own list
+    _error(board.get("/v1/leaderboards/monthly/friends"), 401, "unauthorized")
+
+
+def test_me_is_my_own_rank_only(board: TestClient, auth: Mint) -> None:
+    me = board.get("/v1/leaderboards/all_time/global/me?radius=1", headers=auth("bob")).json()
+    assert (me["rank"], me["score"]) == (2, 200)
+    assert [e["uid"] for e in me["neighbours"]] == ["alice", "bob", "carol"]
+    friends = board.get("/v1/leaderboards/all_time/friends/me?radius=0", headers=auth("carol")).json()
+    assert (friends["rank"], friends["total"]) == (1, 1)  # carol has no friends of her own
+    nobody = board.get("/v1/leaderboards/daily/global/me", headers=auth("dave")).json()
+    assert nobody["rank"] is None
+    assert nobody["neighbours"] == []
+    _error(board.get("/v1/leaderboards/daily/global/me"), 401, "unauthorized")
+
+
+def test_changes_and_their_errors(board: TestClient, auth: Mint) -> None:
+    first = board.get("/v1/leaderboards/daily/global").json()
+    _played(board, auth("carol"), 250)
+    delta = board.get(f"/v1/leaderboards/daily/global/changes?since={first['version']}").json()
+    assert delta["full"] is False
+    assert [(e["rank"], e["uid"]) for e in delta["entries"]] == [(2, "carol"), (3, "bob")]
+    old = board.get("/v1/leaderboards/daily/global/changes?since=0").json()
+    assert old["full"] is True
+    assert len(old["entries"]) == 3
+    _error(
+        board.get(f"/v1/leaderboards/daily/global/changes?since={delta['version'] + 10}"),
+        422,
+        "since_in_future",
+    )
+    _error(board.get("/v1/leaderboards/daily/global/changes?since=-1"), 422, "validation_error")
+    _error(board.get("/v1/leaderboards/daily/global/changes"), 422, "validation_error")
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "code"),
+    [
+        ("/v1/leaderboards/hourly/global", 404, "unknown_period"),
+        ("/v1/leaderboards/daily/team", 404, "unknown_scope"),
+        ("/v1/leaderboards/hourly/global/me", 404, "unknown_period"),
+        ("/v1/leaderboards/daily/team/changes?since=0", 404, "unknown_scope"),
+        ("/v1/leaderboards/daily/global?page=0", 422, "validation_error"),
+        ("/v1/leaderboards/daily/global?page=-3", 422, "validation_error"),
+        ("/v1/leaderboards/daily/country?country=ie", 422, "validation_error"),
+        ("/v1/leaderboards/daily/country?country=ZZ", 422, "invalid_country"),
+        ("/v1/leaderboards/daily/global?country=IE", 422, "invalid_country"),
+        ("/v1/leaderboards/daily/global?period_id=2026-99-99", 422, "invalid_period_id"),
+        ("/v1/leaderboards/daily/global?period_id=2026-W01", 422, "invalid_period_id"),
+        ("/v1/leaderboards/daily/global?period_id=2020-01-01", 404, "period_not_archived"),
+        ("/v1/leaderboards/daily/global?period_id=2999-01-01", 404, "period_not_found"),
+        ("/v1/leaderboards/daily/global/me?radius=51", 422, "validation_error"),
+    ],
+)
+def test_bad_input(board: TestClient, auth: Mint, path: str, status: int, code: str) -> None:
+    _error(board.get(path, headers=auth("alice")), status, code)
+
+
+def test_page_beyond_the_end_is_empty_with_the_total(board: TestClient) -> None:
+    body = board.get("/v1/leaderboards/daily/global?page=7").json()
+    assert (body["page"], body["total"], body["entries"]) == (7, 3, [])
+
+
+def test_country_required_when_my_profile_has_none(client: TestClient, auth: Mint) -> None:
+    _error(client.get("/v1/leaderboards/daily/country", headers=auth("erin")), 422, "country_required")
+
+
+def test_stream_sends_the_page_then_deltas(board: TestClient, auth: Mint) -> None:
+    with board.stream("GET", "/v1/leaderboards/daily/global/stream") as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        data = None
+        for line in r.iter_lines():
+            if line.startswith("data:"):
+                data = orjson.loads(line.removeprefix("data:").strip())
+                break
+    assert data is not None
+    assert data["full"] is True
+    assert [e["uid"] for e in data["entries"]] == ["alice", "bob", "carol"]
+
+
+# --- presence -------------------------------------------------------------------------------------------
+
+
+def test_presence_of_my_friends_only_with_a_ttl(client: TestClient, auth: Mint, db: firestore.Client) -> None:
+    store_user(db, "alice", "Alice", friends=["bob", "carol"])
+    store_user(db, "bob", "Bob")
+    store_user(db, "carol", "Carol")
+    store_user(db, "mallory", "Mallory")
+    r = client.post("/v1/presence/heartbeat", headers=auth("bob"), json={"status": "in_game"})
+    assert r.status_code == 200, r.text
+    assert r.json()["ttl_s"] == 60
+    client.post("/v1/presence/heartbeat", headers=auth("mallory"))
+    friends = client.get("/v1/presence/friends", headers=auth("alice")).json()["friends"]
+    assert [(f["uid"], f["online"], f["status"]) for f in friends] == [
+        ("bob", True, "in_game"),
+        ("carol", False, None),
+    ]  # mallory is online but not alice's friend: not shown
+    assert client.get("/v1/presence/friends", headers=auth("bob")).json() == {"friends": []}
+
+
+def test_presence_expires_after_the_ttl(make_client: Any, auth: Mint, db: firestore.Client, rds: Any) -> None:
+    client = make_client(presence_ttl_s=5)
+    store_user(db, "alice", "Alice", friends=["bob"])
+    store_user(db, "bob", "Bob")
+    client.post("/v1/presence/heartbeat", headers=auth("bob"))
+    assert 0 < rds.ttl("presence:bob") <= 5
+    rds.pexpire("presence:bob", 1)  # the TTL elapsing, without sleeping
+    wait_until(lambda: not rds.exists("presence:bob"), timeout=5, interval=0.001, what="the key expired")
+    friends = client.get("/v1/presence/friends", headers=auth("alice")).json()["friends"]
+    assert friends == [{"uid": "bob", "online": False, "status": None, "last_seen_at": None}]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [({"status": "busy"}, 422), ({"status": "online", "uid": "bob"}, 422), ({"status": 1}, 422)],
+)
+def test_heartbeat_bad_bodies(client: TestClient, auth: Mint, body: dict[str, Any], status: int) -> None:
+    _error(
+        client.post("/v1/presence/heartbeat", headers=auth("alice"), json=body), status, "validation_error"
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("post", "/v1/presence/heartbeat"), ("get", "/v1/presence/friends")]
+)
+def test_presence_needs_a_token(client: TestClient, method: str, path: str) -> None:
+    _error(client.request(method, path), 401, "unauthorized")
+
+
+def test_a_signed_in_board_counts_the_callers_own_address(make_client: MakeClient, auth: Mint) -> None:
+    """Each caller's requests count against their own address: one player's reads of a friends board
+    do not use up another's (they once all counted against one shared "None" bucket)."""
+    limit = 2
+    alice = make_client(client_addr=("198.51.100.1", 50000), rate_limit_ip=f"{limit}/minute")
+    for _ in range(limit):
+        assert alice.get("/v1/leaderboards/daily/friends", headers=auth("alice")).status_code == 200
+    _error(alice.get("/v1/leaderboards/daily/friends", headers=auth("alice")), 429, "rate_limited")
+    bob = make_client(client_addr=("198.51.100.2", 50000), rate_limit_ip=f"{limit}/minute")
+    assert bob.get("/v1/leaderboards/daily/friends", headers=auth("bob")).status_code == 200

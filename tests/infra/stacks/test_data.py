@@ -1,0 +1,269 @@
+"""Data layer: Firestore databases per phase, TTL, indexes, security rules, RTDB, Identity Platform."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import infra.stacks.data as data_module
+from infra.phases import profile_for
+from infra.plan.engine import Plan, PlannedResource
+from infra.stacks.data import RULES_FILE, game_database_ids
+from tests.infra.stacks.layers import Layer, api_member, prefix, project
+
+DATABASE = "gcp:firestore/database:Database"
+FIELD = "gcp:firestore/field:Field"
+INDEX = "gcp:firestore/index:Index"
+RULESET = "gcp:firebaserules/ruleset:Ruleset"
+RELEASE = "gcp:firebaserules/release:Release"
+PROJECT_IAM = "gcp:projects/iAMMember:IAMMember"
+RTDB = "gcp:firebase/databaseInstance:DatabaseInstance"
+FIREBASE = "gcp:firebase/project:Project"
+IDENTITY = "gcp:identityplatform/config:Config"
+
+REGIONS = ("us-central1", "us-east4", "europe-west4")
+DATABASES_BY_PHASE = {
+    1: {"(default)"},
+    2: {"(default)", "game-sessions"},
+    3: {"(default)", "game-sessions", "games-us-central1", "games-us-east4", "games-europe-west4"},
+}
+GAMES_INDEXES = {
+    ("games", (("uid", "ASCENDING"), ("finished_at", "DESCENDING"))),
+    ("games", (("status", "ASCENDING"), ("final_score", "DESCENDING"))),
+    ("games", (("status", "ASCENDING"), ("finished_at", "ASCENDING"))),
+    ("games", (("uid", "ASCENDING"), ("status", "ASCENDING"), ("finished_at", "ASCENDING"))),
+}
+DEFAULT_ONLY_INDEXES = {
+    ("transactions", (("uid", "ASCENDING"), ("created_at", "DESCENDING"))),
+    ("review_queue", (("status", "ASCENDING"), ("created_at", "ASCENDING"))),
+}
+
+
+LAYER = Layer("potgold:data:Data", "data")
+children = LAYER.children
+mine = LAYER.mine
+
+
+def databases(plan: Plan) -> dict[str, PlannedResource]:
+    found = {r.inputs["name"]: r for r in mine(plan, DATABASE)}
+    assert set(found) == DATABASES_BY_PHASE[plan.outputs["phase"]]  # never none: loops over them must run
+    return found
+
+
+def test_children_are_parented_and_prefixed(plan: Plan) -> None:
+    kids = children(plan)
+    assert kids  # how many of each type: test_resource_counts / tests/infra/resource_counts.json
+    for r in kids:
+        assert r.name.startswith(f"{prefix(plan)}-"), r.name
+        assert r.provider == f"pulumi:providers:gcp::{prefix(plan)}-gcp", r.name
+
+
+def test_resource_counts(plan: Plan, stack_phase: tuple[str, int]) -> None:
+    databases_, indexes = {1: (1, 6), 2: (2, 10), 3: (5, 22)}[stack_phase[1]]
+    counts: dict[str, int] = {}
+    for r in children(plan):
+        counts[r.type] = counts.get(r.type, 0) + 1
+    assert counts == {
+        FIREBASE: 1,
+        DATABASE: databases_,
+        FIELD: databases_ + 1,  # the games TTL per database, reward_claims.claimed_at
+        INDEX: indexes,
+        RULESET: 1,
+        RELEASE: databases_,
+        PROJECT_IAM: 2,
+        RTDB: 1,
+        IDENTITY: 1,
+    }
+
+
+def test_databases_per_phase(plan: Plan, stack_phase: tuple[str, int]) -> None:
+    dbs = databases(plan)
+    assert set(dbs) == DATABASES_BY_PHASE[stack_phase[1]]
+    assert dbs["(default)"].name == f"{prefix(plan)}-firestore-default"
+    for name, db in dbs.items():
+        expected = name.removeprefix("games-") if name.startswith("games-") else "nam5"
+        assert db.inputs["locationId"] == expected
+        assert db.inputs["type"] == "FIRESTORE_NATIVE"
+        assert db.inputs["appEngineIntegrationMode"] == "DISABLED"
+
+
+def test_point_in_time_recovery_everywhere(plan: Plan) -> None:
+    for db in databases(plan).values():
+        assert db.inputs["pointInTimeRecoveryEnablement"] == "POINT_IN_TIME_RECOVERY_ENABLED"
+
+
+def test_prod_databases_are_protected_and_dev_ones_deletable(plan: Plan) -> None:
+    prod = plan.stack == "prod"
+    for db in databases(plan).values():
+        assert db.protect is prod
+        if prod:
+            assert db.inputs["deleteProtectionState"] == "DELETE_PROTECTION_ENABLED"
+            assert db.inputs["deletionPolicy"] == "ABANDON"
+        else:
+            assert db.inputs["deleteProtectionState"] == "DELETE_PROTECTION_DISABLED"
+            assert db.inputs["deletionPolicy"] == "DELETE"
+
+
+@pytest.mark.parametrize("phase", [1, 2, 3])
+def test_every_api_region_has_a_games_database_that_exists(phase: int) -> None:
+    regions = REGIONS if phase == 3 else REGIONS[:1]
+    ids = game_database_ids(regions, profile_for("prod", phase))
+    assert set(ids) == set(regions)
+    assert set(ids.values()) <= DATABASES_BY_PHASE[phase]
+    expected = {1: "(default)", 2: "game-sessions"}
+    for region, database_id in ids.items():
+        assert database_id == expected.get(phase, f"games-{region}")
+
+
+def test_game_session_ttl_in_every_database_holding_games(plan: Plan) -> None:
+    ttl = {
+        r.inputs["database"]: r
+        for r in mine(plan, FIELD)
+        if r.inputs["collection"] == "games" and r.inputs["field"] == "expires_at"
+    }
+    assert set(ttl) == set(databases(plan))
+    for r in ttl.values():
+        assert "ttlConfig" in r.inputs
+        assert r.inputs["indexConfig"] == {"indexes": []}
+
+
+def test_reward_claims_are_indexed_for_the_collection_group_query(plan: Plan) -> None:
+    [field] = [r for r in mine(plan, FIELD) if r.inputs["collection"] == "reward_claims"]
+    assert field.inputs["field"] == "claimed_at"
+    scopes = {(i["order"], i["queryScope"]) for i in field.inputs["indexConfig"]["indexes"]}
+    assert ("DESCENDING", "COLLECTION_GROUP") in scopes
+    # An override replaces the automatic single-field indexes: the collection scope keeps both orders.
+    assert {("ASCENDING", "COLLECTION"), ("DESCENDING", "COLLECTION")} <= scopes
+
+
+def test_composite_indexes_live_where_their_collection_lives(plan: Plan) -> None:
+    found: dict[str, set[tuple[str, tuple[tuple[str, str], ...]]]] = {}
+    for r in mine(plan, INDEX):
+        assert r.inputs["queryScope"] == "COLLECTION"
+        key = (r.inputs["collection"], tuple((f["fieldPath"], f["order"]) for f in r.inputs["fields"]))
+        found.setdefault(r.inputs["database"], set()).add(key)
+    expected = {db: set(GAMES_INDEXES) for db in databases(plan)}
+    expected["(default)"] |= DEFAULT_ONLY_INDEXES
+    assert found == expected
+
+
+def test_index_table_matches_the_app_queries_pinned_here() -> None:
+    declared = {(i.collection, i.fields) for i in data_module.COMPOSITE_INDEXES}
+    assert declared == GAMES_INDEXES | DEFAULT_ONLY_INDEXES
+
+
+# --- security rules ---------------------------------------------------------------------------
+
+_ALLOW = re.compile(r"^allow ([a-z, ]+): if (.+);$")
+
+
+def rules_allows() -> list[tuple[str, frozenset[str], str]]:
+    """(match path, operations, condition) of every allow statement, with nested paths joined."""
+    stack: list[str] = []
+    allows = []
+    for raw in RULES_FILE.read_text().splitlines():
+        line = raw.split("//", 1)[0].strip()
+        if not line:
+            continue
+        if line.endswith("{"):
+            head = line[:-1].strip()
+            stack.append(head.removeprefix("match ").strip() if head.startswith("match ") else "")
+        elif line == "}":
+            stack.pop()
+        elif m := _ALLOW.match(line):
+            ops = frozenset(op.strip() for op in m[1].split(","))
+            allows.append(("".join(stack), ops, m[2].strip()))
+    assert not stack, "unbalanced braces in firestore.rules"
+    return allows
+
+
+DOCS = "/databases/{database}/documents"
+
+
+def test_rules_file_is_version_2_and_found_from_the_module_not_the_working_directory() -> None:
+    assert RULES_FILE.is_absolute()
+    assert RULES_FILE.parent == Path(data_module.__file__).resolve().parent
+    assert RULES_FILE.read_text().startswith("rules_version = '2';")
+
+
+def test_rules_grant_clients_only_own_profile_reads_and_leaderboard_reads() -> None:
+    granted = {(path, ops, cond) for path, ops, cond in rules_allows() if cond != "false"}
+    assert granted == {
+        (f"{DOCS}/users/{{uid}}", frozenset({"get"}), "signedIn() && request.auth.uid == uid"),
+        (f"{DOCS}/leaderboards/{{document=**}}", frozenset({"read"}), "signedIn()"),
+    }
+
+
+@pytest.mark.parametrize(
+    "collection", ["transactions", "review_queue", "processed_sources", "games", "events"]
+)
+def test_rules_deny_server_only_collections(collection: str) -> None:
+    allows = [a for a in rules_allows() if a[0].startswith(f"{DOCS}/{collection}/")]
+    assert allows == [(f"{DOCS}/{collection}/{{document=**}}", frozenset({"read", "write"}), "false")]
+
+
+def test_rules_never_let_clients_write_or_match_every_document() -> None:
+    writes = {"write", "create", "update", "delete"}
+    for path, ops, cond in rules_allows():
+        if ops & writes:
+            assert cond == "false", path
+        assert path != f"{DOCS}/{{document=**}}"
+
+
+def test_ruleset_is_the_rules_file_released_to_every_database(plan: Plan) -> None:
+    (ruleset,) = mine(plan, RULESET)
+    assert ruleset.inputs["source"]["files"] == [
+        {"name": "firestore.rules", "content": RULES_FILE.read_text()}
+    ]
+    releases = {r.inputs["name"]: r for r in mine(plan, RELEASE)}
+    assert set(releases) == {
+        "cloud.firestore" if db == "(default)" else f"cloud.firestore/{db}" for db in databases(plan)
+    }
+    assert "cloud.firestore" in releases
+    for release in releases.values():
+        assert release.inputs["rulesetName"] == f"projects/{project(plan)}/rulesets/{ruleset.name}"
+
+
+# --- IAM, RTDB, Identity Platform ---------------------------------------------------------------
+
+
+def test_api_gets_firestore_on_this_stacks_databases_and_auth_viewer(plan: Plan) -> None:
+    grants = {r.inputs["role"]: r for r in mine(plan, PROJECT_IAM)}
+    assert set(grants) == {"roles/datastore.user", "roles/firebaseauth.viewer"}
+    for r in grants.values():
+        assert r.inputs["member"] == api_member(plan)
+    expression = grants["roles/datastore.user"].inputs["condition"]["expression"]
+    named = set(re.findall(rf'resource\.name == "projects/{project(plan)}/databases/([^"]+)"', expression))
+    assert named == set(databases(plan))
+
+
+def test_realtime_database_is_the_default_instance_in_an_rtdb_region(plan: Plan) -> None:
+    (rtdb,) = mine(plan, RTDB)
+    assert rtdb.inputs["instanceId"] == f"{project(plan)}-default-rtdb"
+    assert rtdb.inputs["type"] == "DEFAULT_DATABASE"
+    assert rtdb.inputs["region"] == "us-central1"
+    assert rtdb.protect is (plan.stack == "prod")
+
+
+def test_identity_platform_sign_in_and_totp_mfa(plan: Plan) -> None:
+    (config,) = mine(plan, IDENTITY)
+    sign_in = config.inputs["signIn"]
+    assert sign_in["anonymous"] == {"enabled": True}
+    assert sign_in["email"] == {"enabled": True, "passwordRequired": True}
+    assert sign_in["phoneNumber"]["enabled"] is True
+    assert config.inputs["autodeleteAnonymousUsers"] is False
+    mfa = config.inputs["mfa"]
+    assert mfa["state"] == "ENABLED"
+    assert mfa["providerConfigs"] == [{"state": "ENABLED", "totpProviderConfig": {"adjacentIntervals": 5}}]
+    domain = "potofgold.games" if plan.stack == "prod" else "potofgold-dev.games"
+    api = f"api.{domain}"
+    assert {domain, api} <= set(config.inputs["authorizedDomains"])
+    assert config.protect is (plan.stack == "prod")
+
+
+def test_firebase_is_added_to_the_project(plan: Plan) -> None:
+    (firebase,) = mine(plan, FIREBASE)
+    assert firebase.inputs["project"] == project(plan)
+    assert firebase.protect is (plan.stack == "prod")
