@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -151,10 +150,9 @@ def short_resource(key: str, separator: str = " ") -> str:
 
 
 def report_console() -> Console:
-    """Wide enough for the five columns in CI logs and pipes; a terminal, or ``COLUMNS`` when set, keeps its
-    own width (rich reads ``COLUMNS`` itself)."""
+    """Wide enough for the five columns in CI logs and pipes; a terminal keeps its own width."""
     console = Console()
-    return console if console.is_terminal or "COLUMNS" in os.environ else Console(width=160)
+    return console if console.is_terminal else Console(width=160)
 
 
 def render_text(report: CheckReport, fail_on: Severity, console: Console) -> None:
