@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.args import positive_int
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: The issue's target: the app's cold start costs at most twice bare FastAPI and uvicorn.
 RATIO_TARGET = 2.0
@@ -213,22 +215,12 @@ def to_json(figures: dict[str, Figures]) -> dict[str, Any]:
     }
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.cold_start_bench",
         description="Cold start of the game API against bare FastAPI + uvicorn, one run (bench/README.md).",
     )
-    parser.add_argument("--runs", type=_positive, default=7, help="interpreters per workload (default 7)")
+    parser.add_argument("--runs", type=positive_int, default=7, help="interpreters per workload (default 7)")
     parser.add_argument("--no-ready", action="store_true", help="skip the lifespan start-up (context) figure")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write every figure here as JSON")
     return parser.parse_args(argv)

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.args import positive_int
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CORE_SDK = "pulumi"
 PROVIDER_SDKS: tuple[str, ...] = ("pulumi_gcp", "pulumi_cloudflare", "pulumi_rediscloud")
@@ -482,16 +484,6 @@ def to_json(results: Results) -> dict[str, Any]:
 # --- command line ---------------------------------------------------------------------------------------
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.plan_bench",
@@ -499,13 +491,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--runs",
-        type=_positive,
+        type=positive_int,
         default=5,
         help="fresh subprocesses per median: import baseline, end to end (default 5)",
     )
     parser.add_argument(
         "--plan-runs",
-        type=_positive,
+        type=positive_int,
         default=1,
         help="subprocesses planning every stack x phase; the median one is reported (default 1)",
     )
