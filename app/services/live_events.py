@@ -38,6 +38,7 @@ from app.domain.live_events import (
     Participation,
     grant_source_id,
 )
+from app.repositories.errors import StoreError
 from app.services.errors import Failure, ServiceError
 from app.services.grant_port import Granter, GrantOutcome, GrantRequest, GrantSource
 from app.services.live_events_announce import ACTIVE_EVENTS_KEY, Announcer
@@ -331,7 +332,7 @@ class LiveEventService:
         )
         try:
             outcome = await self.granter.grant(request)
-        except ServiceError:
+        except (ServiceError, StoreError):
             await self._store.set_claim_status(record.event_id, record.uid, ClaimStatus.pending, failed=True)
             raise
         except Exception as exc:
