@@ -20,8 +20,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from backups.errors import BackupError
-from backups.output import console, fail, working
 from backups.targets import DEFAULT_PROJECT, Target, check_database_id, emulator_from_env, resolve
+from terminal import console, fail, working
 
 #: A stack's GCP project and default snapshot location (gs://BUCKET/PREFIX), read from its stack file.
 #: `pog` passes it in: backups knows Firestore, not how the stacks are configured.

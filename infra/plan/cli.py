@@ -26,9 +26,9 @@ from infra.plan.diff import (
 )
 from infra.plan.engine import Plan, PlannedResource
 from infra.plan.inventory import dumps, to_inventory
-from infra.plan.output import console, err, fail, working
 from infra.plan.runner import plan_stack
 from infra.plan.stackfile import PlanInputError
+from terminal import console, err, fail, working
 
 #: `pog diff` reports unexpected arguments itself (one line) instead of click's usage box.
 DIFF_SETTINGS = {"ignore_unknown_options": True, "allow_extra_args": True}

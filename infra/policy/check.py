@@ -20,9 +20,9 @@ from rich.table import Table
 
 from infra.config import NAMESPACE
 from infra.plan.inventory import to_inventory
-from infra.plan.output import fail
 from infra.plan.runner import plan_stack
 from infra.plan.stackfile import REPO_ROOT, PlanInputError, load_stack
+from terminal import fail
 
 from .dr import DrFigures, dr_figures
 from .model import (

@@ -9,11 +9,11 @@ import pulumi
 import typer
 from rich.markup import escape
 
-from infra.plan.output import console, fail, working
 from infra.plan.stackfile import REPO_ROOT, PlanInputError
 from infra.promote.promotion import IMAGE_KEY, PHASE_KEY, RUNBOOK, Promotion, digest_of, prepare
 from infra.promote.report import dry_run_line, markdown_report, text_report
 from infra.promote.stack_file import write
+from terminal import console, fail, working
 
 FORMATS = ("text", "markdown")
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 from rich.console import Console
 
-from infra.plan import output
+import terminal as output
 
 
 @pytest.mark.unit
@@ -25,7 +25,7 @@ def test_importing_the_cli_loads_no_google_client() -> None:
 
 @pytest.fixture
 def terminal(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
-    """``infra.plan.output.err`` as a terminal that writes into a buffer."""
+    """``terminal.err`` as a terminal that writes into a buffer."""
     buffer = io.StringIO()
     monkeypatch.setattr(output, "err", Console(file=buffer, force_terminal=True, width=80))
     monkeypatch.delenv("CI", raising=False)

@@ -1,4 +1,8 @@
-"""Terminal output shared by the infra commands of `pog`."""
+"""Terminal output shared by the commands of `pog` (infra's and backups'): one ``error:`` line, spinners.
+
+A package of its own, importing nothing of ours, so infra and backups share it without importing each
+other (the import contracts in pyproject.toml).
+"""
 
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ def shows_progress(quiet: bool = False) -> bool:
 
 @contextmanager
 def working(message: str, *, quiet: bool = False) -> Iterator[None]:
-    """A spinner on stderr while slow work (a plan, a check) runs; nothing when ``shows_progress`` says no."""
+    """A spinner on stderr while slow work (a plan, an export) runs, when ``shows_progress`` says so."""
     if not shows_progress(quiet):
         yield
         return
