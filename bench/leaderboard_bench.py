@@ -439,8 +439,8 @@ async def around_me(
 
 async def _cache_profiles(client: aioredis.Redis, view: Any, uids: Sequence[str]) -> None:
     """Profiles of the sampled players and their neighbours in the profile cache (as after their sign-in)."""
+    from app.domain import players
     from app.repositories.leaderboard_keys import key_of
-    from app.services.users import UserService
 
     key = key_of(view.board)
     async with client.pipeline(transaction=False) as pipe:
@@ -454,7 +454,7 @@ async def _cache_profiles(client: aioredis.Redis, view: Any, uids: Sequence[str]
     async with client.pipeline(transaction=False) as pipe:
         for member in {m.decode() for window in windows for m in window}:
             profile = {"uid": member, "display_name": f"Player {member[:6]}"}
-            pipe.set(UserService.profile_key(member), orjson.dumps(profile), ex=3600)
+            pipe.set(players.profile_key(member), orjson.dumps(profile), ex=3600)
         await pipe.execute()
 
 

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from app.domain import players
 from app.domain.games import (
     CLOCK_SLACK_MS,
     GAME_TTL,
@@ -192,7 +193,7 @@ class GameService:
             raise ServiceError(
                 Failure.INVALID, "implausible_score", game.reject_reason or "implausible score"
             )
-        await self._cache.delete(*UserService.cached_stats_keys(uid))
+        await self._cache.delete(*players.cached_stats_keys(uid))
         assert game.final_score is not None
         assert game.finished_at is not None
         ranks = await self._leaderboard.submit(uid, game_id, game.final_score, done.country, game.finished_at)

@@ -64,14 +64,9 @@ class UserService:
         self._inventory_ttl_s = inventory_ttl_s
         self._stats_ttl_s = stats_ttl_s
 
-    profile_key = staticmethod(players.profile_key)
-    inventory_key = staticmethod(players.inventory_key)
-    stats_key = staticmethod(players.stats_key)
-    cached_stats_keys = staticmethod(players.cached_stats_keys)
-
     async def _cache_profile(self, profile: Profile) -> bytes:
         body = profile.model_dump_json().encode()
-        await self._cache.set(self.profile_key(profile.uid), body, self._profile_ttl_s)
+        await self._cache.set(players.profile_key(profile.uid), body, self._profile_ttl_s)
         return body
 
     async def my_profile_json(self, uid: str, token_name: str | None) -> bytes:
@@ -83,7 +78,7 @@ class UserService:
 
     def cached_profile_json(self, uid: str) -> Coroutine[Any, Any, bytes | None]:
         """The cached render alone: no Firestore read, no write. Queued when called (``RedisCache.get``)."""
-        return self._cache.get(self.profile_key(uid))
+        return self._cache.get(players.profile_key(uid))
 
     async def load_profile_json(self, uid: str, token_name: str | None) -> bytes:
         """The profile read from Firestore (created on first sight) and cached: after a cache miss."""
@@ -96,13 +91,13 @@ class UserService:
         return Profile.model_validate_json(await self.my_profile_json(uid, token_name))
 
     async def my_stats(self, uid: str, token_name: str | None) -> Stats:
-        cached = await self._cache.get(self.stats_key(uid))
+        cached = await self._cache.get(players.stats_key(uid))
         if cached is not None:
             return Stats.model_validate_json(cached)
         stats = await self._store.get_stats(uid)
         if stats is None:
             stats = (await self.my_profile(uid, token_name)).stats  # created on first sight
-        await self._cache.set(self.stats_key(uid), stats.model_dump_json().encode(), self._stats_ttl_s)
+        await self._cache.set(players.stats_key(uid), stats.model_dump_json().encode(), self._stats_ttl_s)
         return stats
 
     async def update_profile(self, uid: str, token_name: str | None, changes: ProfileChanges) -> Profile:
@@ -114,11 +109,11 @@ class UserService:
             )
         if changes.model_fields_set:
             await self._store.update_profile(uid, changes)
-            await self._cache.delete(self.profile_key(uid))
+            await self._cache.delete(players.profile_key(uid))
         return await self.my_profile(uid, token_name)
 
     async def inventory(self, uid: str, token_name: str | None) -> Inventory:
-        cached = await self._cache.get(self.inventory_key(uid))
+        cached = await self._cache.get(players.inventory_key(uid))
         if cached is not None:
             return Inventory.model_validate_json(cached)
         inventory = await self._store.get_inventory(uid)
@@ -126,12 +121,12 @@ class UserService:
             await self.my_profile(uid, token_name)
             inventory = Inventory()
         body = inventory.model_dump_json().encode()
-        await self._cache.set(self.inventory_key(uid), body, self._inventory_ttl_s)
+        await self._cache.set(players.inventory_key(uid), body, self._inventory_ttl_s)
         return inventory
 
     async def any_profile(self, uid: str) -> Profile:
         """Any player's full profile (read through the cache); 404 when there is no such player."""
-        cached = await self._cache.get(self.profile_key(uid))
+        cached = await self._cache.get(players.profile_key(uid))
         if cached is not None:
             return Profile.model_validate_json(cached)
         profile = await self._store.get(uid)
@@ -163,7 +158,7 @@ class UserService:
         if not await self._store.exists(friend_uid):
             raise ServiceError(Failure.NOT_FOUND, "user_not_found", "no such player")
         await self._store.add_friend(uid, friend_uid)
-        await self._cache.delete(self.profile_key(uid))
+        await self._cache.delete(players.profile_key(uid))
         return (await self.my_profile(uid, token_name)).friends
 
     async def remove_friend(self, uid: str, token_name: str | None, friend_uid: str) -> None:
@@ -171,4 +166,4 @@ class UserService:
         if friend_uid not in me.friends:
             raise ServiceError(Failure.NOT_FOUND, "friend_not_found", "that player is not in your friends")
         await self._store.remove_friend(uid, friend_uid)
-        await self._cache.delete(self.profile_key(uid))
+        await self._cache.delete(players.profile_key(uid))

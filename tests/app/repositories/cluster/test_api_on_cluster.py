@@ -9,8 +9,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 from google.cloud import firestore
 
+from app.domain import players
 from app.repositories.presence import presence_key
-from app.services.users import UserService
 from tests.app.conftest import MakeClient, Mint
 from tests.app.fixtures.leaderboards import store_user
 from tests.app.fixtures.payments import (
@@ -59,7 +59,7 @@ def test_readyz_pings_every_shard(cluster_client: TestClient, shards: Shards) ->
 def test_profile_cache_is_read_and_invalidated_on_the_shard_of_its_key(
     cluster_client: TestClient, auth: Mint, db: firestore.Client, shards: Shards
 ) -> None:
-    key = UserService.profile_key("alice")
+    key = players.profile_key("alice")
     first = cluster_client.get("/v1/me", headers=auth("alice"))
     assert first.status_code == 200
     assert shards.keys(key)[shards.owner(key)] == {key}
