@@ -316,7 +316,7 @@ def dev_token(uid: str, project: str, ttl_s: int = 3600) -> str:
 
 def app_environment(redis_port: int, firestore_port: int, project: str = PROJECT) -> dict[str, str]:
     return {
-        "POG_ENVIRONMENT": "dev",
+        "POG_ENVIRONMENT": "local",
         "POG_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "POG_FIREBASE_PROJECT_ID": project,
         "POG_AUTH_CHECK_REVOKED": "false",  # no Auth emulator runs to ask

@@ -105,7 +105,7 @@ def run(port: int, reload: bool, project: str) -> int:
         if stop.is_set():
             return 0
         forced = {
-            "POG_ENVIRONMENT": "dev",
+            "POG_ENVIRONMENT": "local",
             "POG_REDIS_URL": f"redis://127.0.0.1:{rds.port}/0",
             "POG_FIREBASE_PROJECT_ID": project,
             "POG_AUTH_CHECK_REVOKED": "false",  # no Auth emulator runs to ask

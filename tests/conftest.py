@@ -7,9 +7,14 @@ before anything starts. ``pytest -m unit`` is the fast layer.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+#: The app has no default environment (a lost POG_ENVIRONMENT must not start prod as anything else); the
+#: suite runs as ``test`` unless a test sets another or removes it (tests/app/core/test_config.py).
+os.environ.setdefault("POG_ENVIRONMENT", "test")
 
 #: Fixture modules shared across folders (pytest allows ``pytest_plugins`` only in this root conftest): the
 #: Auth emulator (tests/app/core/auth_revocation/, tests/app/ops/), the fake FCM and live events

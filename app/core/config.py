@@ -29,6 +29,8 @@ PROD_REQUIRED_SECRETS = (
     "POG_AUDIT_KMS_KEY",
     "POG_AUDIT_WRAPPED_KEY",
 )
+#: Environments the stacks deploy; the others (local, test) run on a developer's machine or in CI.
+DEPLOYED_ENVIRONMENTS = ("dev", "prod")
 EMULATOR_VARIABLES = ("FIRESTORE_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST")
 
 
@@ -55,7 +57,10 @@ def _string_list(value: Any) -> Any:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="POG_", extra="ignore", frozen=True)
 
-    environment: Literal["dev", "test", "prod"] = "dev"
+    #: No default: a lost ``POG_ENVIRONMENT`` must not turn prod into anything else (start-up fails instead).
+    #: ``local`` is a developer's own run (scripts/run_local.py) and ``test`` the test suite: only they may
+    #: use the built-in audit key; ``dev`` and ``prod`` are the deployed stacks.
+    environment: Literal["local", "test", "dev", "prod"]
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     #: ``redis_url`` names a node of a Redis Cluster (phase 2's OSS Cluster API): use the cluster client.
     redis_cluster: bool = False
@@ -205,6 +210,19 @@ class Settings(BaseSettings):
     def databases_with_games(self) -> list[str]:
         """Every database to read a player's or a period's finished games from."""
         return self.all_games_databases or [self.games_database]
+
+    @model_validator(mode="after")
+    def _deployed_audit_key(self) -> Settings:
+        if self.environment not in DEPLOYED_ENVIRONMENTS:
+            return self
+        if self.audit_kms_key and self.audit_wrapped_key is not None:
+            return self
+        if self.environment == "dev" and self.audit_local_key is not None:
+            return self
+        raise SettingsError(
+            f"POG_AUDIT_KMS_KEY and POG_AUDIT_WRAPPED_KEY are required in {self.environment}: the built-in "
+            "audit key is for POG_ENVIRONMENT=local and test only (set both, or POG_AUDIT_LOCAL_KEY in dev)"
+        )
 
     @model_validator(mode="after")
     def _prod_guard(self) -> Settings:

@@ -26,7 +26,7 @@ log = logging.getLogger("app.crypto")
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
-#: Used in dev and test when no local key is configured (never in prod: the settings refuse it).
+#: Used in local runs and tests when no local key is configured (never deployed: the settings refuse it).
 _DEV_KEY = hashlib.sha256(b"pot-of-gold dev-only audit key; not a secret").digest()
 
 
@@ -122,5 +122,7 @@ def load_data_key(settings: Settings, decrypt: KmsDecrypt = kms_decrypt) -> byte
         if len(key) != KEY_BYTES:
             raise CryptoError(f"POG_AUDIT_LOCAL_KEY must decode to {KEY_BYTES} bytes, got {len(key)}")
         return key
+    if settings.environment not in ("local", "test"):  # the settings guard refuses this first; a backstop
+        raise CryptoError(f"the built-in audit key is for local and test runs, not {settings.environment}")
     log.warning("POG_AUDIT_LOCAL_KEY unset: the audit log uses the built-in dev key")
     return _DEV_KEY

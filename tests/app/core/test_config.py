@@ -52,8 +52,38 @@ def test_prod_refuses_skipping_the_revocation_check(prod_env: pytest.MonkeyPatch
         Settings()
 
 
-def test_dev_accepts_emulators(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_environment_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Failed before issue 18: ``environment`` defaulted to dev, so a lost POG_ENVIRONMENT skipped every
+    prod guard."""
+    for name, value in PROD.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("POG_ENVIRONMENT")
+    with pytest.raises(ValidationError, match="environment\n  Field required"):
+        Settings()
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_a_deployed_environment_refuses_the_built_in_audit_key(
+    monkeypatch: pytest.MonkeyPatch, environment: str
+) -> None:
+    """Failed before issue 18: dev (and prod, had the guard slipped) fell back to a key derived from a
+    public string."""
+    for name, value in PROD.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("POG_ENVIRONMENT", environment)
+    monkeypatch.delenv("POG_AUDIT_WRAPPED_KEY")
+    with pytest.raises(ValidationError, match="POG_AUDIT_KMS_KEY and POG_AUDIT_WRAPPED_KEY are required"):
+        Settings()
+
+
+def test_deployed_dev_may_use_its_own_local_audit_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POG_ENVIRONMENT", "dev")
+    monkeypatch.setenv("POG_AUDIT_LOCAL_KEY", "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=")
+    assert Settings().environment == "dev"
+
+
+def test_local_accepts_emulators(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POG_ENVIRONMENT", "local")
     monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")
     assert Settings().firebase_auth_emulator_host == "127.0.0.1:9099"
 

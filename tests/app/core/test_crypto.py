@@ -55,14 +55,14 @@ def test_prod_unwraps_the_data_key_with_kms() -> None:
         load_data_key(settings, lambda n, c: b"x" * 16)
 
 
-def test_local_keys_in_dev_and_test() -> None:
+def test_local_keys_in_local_and_test_runs() -> None:
     good = Settings(environment="test", audit_local_key=base64.b64encode(KEY).decode())
     assert load_data_key(good) == KEY
     with pytest.raises(CryptoError, match="32 bytes"):
         load_data_key(Settings(environment="test", audit_local_key=base64.b64encode(b"short").decode()))
     with pytest.raises(CryptoError, match="base64"):
         load_data_key(Settings(environment="test", audit_local_key="***"))
-    assert len(load_data_key(Settings(environment="dev"))) == 32  # the built-in dev key
+    assert len(load_data_key(Settings(environment="local"))) == 32  # the built-in key
 
 
 def test_a_malformed_kms_key_name_is_refused() -> None:
