@@ -31,6 +31,14 @@ class RedisBreaker:
         self._factory = AsyncCircuitBreakerFactory(default_threshold=threshold, default_ttl=recovery_s)
         self._factory.add_listener(self._on_event)
         self._state = "closed"
+        self._on_recovered: list[Callable[[], None]] = []
+
+    def on_recovered(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` each time the breaker closes again after being open (Redis is back).
+
+        Called synchronously inside the call that closed it: a callback only sets a flag or schedules a task.
+        """
+        self._on_recovered.append(callback)
 
     def _on_event(self, name: str, event_type: str, event: object) -> None:
         if event_type != "state_changed":
@@ -40,7 +48,11 @@ class RedisBreaker:
             level = logging.WARNING if state != "closed" else logging.INFO
             extra = {"event": "breaker_state", "state": state}
             log.log(level, "redis circuit breaker %s", state, extra=extra)
+        recovered = state == "closed" and self._state != "closed"
         self._state = state
+        if recovered:
+            for callback in self._on_recovered:
+                callback()
 
     @property
     def state(self) -> str:
