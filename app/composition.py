@@ -12,9 +12,9 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, partial
 from types import TracebackType
 from typing import Any
 
@@ -23,15 +23,19 @@ import stripe
 from google.cloud import firestore
 
 from app.api.deps import Container
+from app.core.app_check import AppCheckVerifier
+from app.core.background import OneRunAtATime
 from app.core.config import Settings
-from app.core.crypto import FieldCipher, load_data_key
+from app.core.crypto import FieldCipher, load_cipher
 from app.core.firebase_auth import TokenVerifier
+from app.core.signing import HeadSigner, load_signer
 from app.domain.catalog import Catalog, load_catalog
 from app.domain.fraud import Thresholds
 from app.domain.leaderboards import BoardRules
 from app.repositories.audit import AuditReader
 from app.repositories.breaker import RedisBreaker
 from app.repositories.cache import RedisCache
+from app.repositories.cache_invalidations import DurableInvalidations
 from app.repositories.clients import (
     RedisClient,
     close_firestore,
@@ -43,11 +47,14 @@ from app.repositories.clients import (
 )
 from app.repositories.events import EventRepository
 from app.repositories.events_progress import GameProgressRepository
+from app.repositories.friends import FriendRepository
 from app.repositories.games import GameRepository
+from app.repositories.games_pending import PendingBoardSubmits
 from app.repositories.leaderboard_archive import LeaderboardArchive
 from app.repositories.leaderboard_names import DisplayNames
 from app.repositories.leaderboard_sets import RedisLeaderboardSink
 from app.repositories.ledger import LedgerRepository
+from app.repositories.ledger_counts import LedgerCounts
 from app.repositories.ledger_velocity import RedisVelocity
 from app.repositories.presence import RedisPresence
 from app.repositories.push import FcmGateway
@@ -56,8 +63,10 @@ from app.repositories.rate_limits import RateLimiter, parse_limits
 from app.repositories.redis_batch import RedisBatcher
 from app.repositories.users import UserRepository
 from app.services.economy.grants import GrantService
+from app.services.friends import FriendService
 from app.services.games import GameService
 from app.services.leaderboards_jobs import LeaderboardJobs
+from app.services.leaderboards_reconcile import LeaderboardReconciler
 from app.services.leaderboards_service import LeaderboardService
 from app.services.live_events import LiveEventService
 from app.services.live_events_announce import Announcer
@@ -86,35 +95,9 @@ class Overrides:
     stripe_http_client: stripe.HTTPClient | None = None
 
 
-@dataclass
-class RebuildTrigger:
-    """Starts one background rebuild in this process when the boards are found lost (the Redis lock
-    keeps other processes from running a second one)."""
-
-    jobs: LeaderboardJobs
-    task: asyncio.Task[object] | None = field(default=None)
-
-    def __call__(self) -> None:
-        if self.task is not None and not self.task.done():
-            return
-        try:
-            self.task = asyncio.get_running_loop().create_task(self._run())
-        except RuntimeError:  # no running loop: nothing to schedule on
-            self.task = None
-
-    async def _run(self) -> object:
-        log.warning("leaderboards lost: rebuilding from firestore", extra={"event": "leaderboard_lost"})
-        try:
-            return await self.jobs.rebuild()
-        except Exception:
-            log.exception("leaderboard rebuild failed")
-            return None
-
-    async def cancel(self) -> None:
-        """Stops a running rebuild, so that it is finished before the clients close."""
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
+async def _rebuild_lost(jobs: LeaderboardJobs) -> object:
+    log.warning("leaderboards lost: rebuilding from firestore", extra={"event": "leaderboard_lost"})
+    return await jobs.rebuild()
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +107,7 @@ class Leaderboards:
     presence: PresenceService
     jobs: LeaderboardJobs
     archive: LeaderboardArchive
-    rebuild: RebuildTrigger
+    rebuild: OneRunAtATime
 
 
 def reward_items(catalog: Catalog) -> frozenset[str]:
@@ -181,7 +164,21 @@ class Parts:
 
     @cached_property
     def cache(self) -> RedisCache:
-        return RedisCache(self.redis, self.breaker, batcher=self.batcher)
+        """Invalidations Redis refuses are recorded in Firestore for every instance (issue 18)."""
+        durable = DurableInvalidations(self.db)
+        return RedisCache(self.redis, self.breaker, batcher=self.batcher, durable=durable)
+
+    def start_cache_sweep(self) -> None:
+        """The periodic sweep of recorded cache invalidations (the API's lifespan), stopped on close."""
+        task = asyncio.get_running_loop().create_task(
+            self.cache.sweep_forever(self.settings.cache_invalidation_sweep_s)
+        )
+
+        async def stop() -> None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+        self._closes(stop)
 
     @cached_property
     def limiter(self) -> RateLimiter:
@@ -198,11 +195,16 @@ class Parts:
     @cached_property
     def cipher(self) -> FieldCipher:
         """The audit log's cipher: a KMS call in prod, so async callers use ``load_keys`` first."""
-        return FieldCipher(load_data_key(self.settings))
+        return load_cipher(self.settings)
+
+    @cached_property
+    def signer(self) -> HeadSigner:
+        """Signs the audit chains' heads: Cloud KMS in dev and prod, a local key otherwise."""
+        return load_signer(self.settings)
 
     async def load_keys(self) -> None:
         """Loads the audit data key off the event loop; fails start-up when it cannot be loaded."""
-        await asyncio.to_thread(lambda: self.cipher)
+        await asyncio.to_thread(lambda: (self.cipher, self.signer))
 
     # --- players and games ------------------------------------------------------------------------
 
@@ -215,7 +217,12 @@ class Parts:
             profile_ttl_s=s.profile_cache_ttl_s,
             inventory_ttl_s=s.inventory_cache_ttl_s,
             stats_ttl_s=s.stats_cache_ttl_s,
+            presence=RedisPresence(self.redis, self.breaker),
         )
+
+    @cached_property
+    def friends(self) -> FriendService:
+        return FriendService(FriendRepository(self.db), self.users, self.cache, clock=self.overrides.clock)
 
     @cached_property
     def games(self) -> GameService:
@@ -231,7 +238,7 @@ class Parts:
         archive = LeaderboardArchive.for_settings(self.settings, self.db)
         self._closes(archive.close)
         jobs = LeaderboardJobs(sink.boards, archive, rules, clock)
-        rebuild = RebuildTrigger(jobs)
+        rebuild = OneRunAtATime(partial(_rebuild_lost, jobs), "leaderboard rebuild")
         self._closes(rebuild.cancel)
         sink.on_lost = rebuild
         names = DisplayNames(self.redis, self.breaker, self.db)
@@ -241,6 +248,22 @@ class Parts:
         )
         return Leaderboards(sink, service, presence, jobs, archive, rebuild)
 
+    @cached_property
+    def reconciler(self) -> LeaderboardReconciler:
+        """Submits the finished games whose submit failed (``board_pending``), from every games database."""
+        pending = PendingBoardSubmits.for_settings(self.settings, self.db)
+        self._closes(pending.close)
+        sink = self.leaderboards.sink
+        return LeaderboardReconciler(pending, sink, sink.boards)
+
+    @cached_property
+    def reconcile_trigger(self) -> OneRunAtATime:
+        """The API's run of the reconciler when its Redis breaker closes again (stopped before the clients
+        close: it is registered after them)."""
+        trigger = OneRunAtATime(self.reconciler.run, "leaderboard reconcile")
+        self._closes(trigger.cancel)
+        return trigger
+
     # --- economy ----------------------------------------------------------------------------------
 
     @cached_property
@@ -249,7 +272,9 @@ class Parts:
 
     @cached_property
     def velocity(self) -> RedisVelocity:
-        velocity = RedisVelocity(self.redis, self.breaker, self.settings)
+        # Without Redis, purchases are counted in the ledger (LedgerCounts) or held, never granted blind.
+        ledger = LedgerCounts(self.db)
+        velocity = RedisVelocity(self.redis, self.breaker, self.settings, ledger, self.overrides.clock)
         self._closes(velocity.aclose)
         return velocity
 
@@ -257,7 +282,7 @@ class Parts:
     def grants(self) -> GrantService:
         """The one writer of the ledger and the audit log (purchases, rewards, admin changes)."""
         return GrantService(
-            LedgerRepository(self.db),
+            LedgerRepository(self.db, self.cipher, self.signer),
             self.cache,
             self.cipher,
             self.velocity,
@@ -270,7 +295,7 @@ class Parts:
         """The grant service for ``admin_action`` alone, which uses neither the cache nor the velocity
         counters: the admin commands need no Redis."""
         return GrantService(
-            LedgerRepository(self.db),
+            LedgerRepository(self.db, self.cipher, self.signer),
             _NoCache(),
             self.cipher,
             _NoVelocity(),
@@ -347,6 +372,7 @@ class Parts:
             user_limits=parse_limits(settings.rate_limit_user),
             ip_limits=parse_limits(settings.rate_limit_ip),
             users=self.users,
+            friends=self.friends,
             games=self.games,
             grants=self.grants,
             payments=self.payments,
@@ -355,9 +381,11 @@ class Parts:
             live_events=self.live_events,
             notifier=self.notifier,
             checkout=self.checkout,
+            app_check=AppCheckVerifier(self.verifier.app),
         )
         self.payments.send_receipts_through(self.notifier)  # purchase receipts are pushes
         self.grants.send_receipts_through(self.notifier)  # and so are those of approved held purchases
+        self.breaker.on_recovered(self.reconcile_trigger)  # scores a Redis outage left pending
         return container
 
     async def probe(self) -> dict[str, str]:

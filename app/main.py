@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING
 
 from brotli_asgi import BrotliMiddleware
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from app.api import errors
 from app.api.routes import (
     admin_events,
     admin_review,
     events,
+    friends,
     games,
     health,
     leaderboards,
@@ -34,6 +36,7 @@ from app.api.routes import (
 from app.core.config import Settings, get_settings
 from app.core.middleware import BodySizeLimit
 from app.core.observability import RequestContext, configure_logging
+from app.core.security_headers import SecurityHeaders
 
 if TYPE_CHECKING:
     from app.composition import Overrides
@@ -64,6 +67,7 @@ def _lifespan(
             app.state.container = await parts.container()
             app.state.probe = parts.probe
             app.state.redis_breaker = parts.breaker
+            parts.start_cache_sweep()  # cache invalidations other instances could not apply
             if settings.gc_freeze_after_startup:
                 gc.collect()
                 gc.freeze()
@@ -76,16 +80,26 @@ def _lifespan(
     return lifespan
 
 
+class _Api(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outside even Starlette's error middleware, which writes the 500 of an unexpected exception.
+        docs = (self.docs_url, self.swagger_ui_oauth2_redirect_url) if self.docs_url else ()
+        return SecurityHeaders(super().build_middleware_stack(), docs_paths=[p for p in docs if p])
+
+
 def create_app(settings: Settings | None = None, overrides: Overrides | None = None) -> FastAPI:
     """The API; ``overrides`` (tests, benchmarks) replace the clock and the payment providers' HTTP."""
     settings = settings or get_settings()
     configure_logging(settings.log_json)
     _init_sentry(settings)
-    app = FastAPI(
+    # Prod serves no schema and no docs: clients are ours, and the schema would map the attack surface.
+    docs = settings.environment != "prod"
+    app = _Api(
         title="Pot of Gold game API",
         version="0.1.0",
         lifespan=_lifespan(settings, overrides),
-        docs_url="/docs" if settings.environment != "prod" else None,
+        openapi_url="/openapi.json" if docs else None,
+        docs_url="/docs" if docs else None,
         redoc_url=None,
     )
     errors.install(app)
@@ -93,6 +107,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     # Second: the hottest public route is matched before the others are scanned.
     app.include_router(leaderboards.router)
     app.include_router(me.router)
+    app.include_router(friends.router)
     app.include_router(users.router)
     app.include_router(games.router)
     app.include_router(transactions.router)

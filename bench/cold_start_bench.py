@@ -150,6 +150,7 @@ def child_env() -> dict[str, str]:
     """This environment with the app's settings at their defaults. Nothing is contacted: the clients connect
     on first use, and the emulator address only spares the Firestore client a credentials lookup."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("POG_")}
+    env["POG_ENVIRONMENT"] = "local"  # the one setting without a default
     env["FIRESTORE_EMULATOR_HOST"] = "127.0.0.1:9"
     return env
 

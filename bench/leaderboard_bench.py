@@ -409,7 +409,7 @@ async def around_me(
     client = aioredis.Redis(connection_pool=pool)
     # FIRESTORE_EMULATOR_HOST: the field's alias (the variable's own name), not in the signature.
     emulator: dict[str, Any] = {"FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{firestore_port}"}
-    settings = Settings(environment="dev", firebase_project_id=PROJECT, **emulator)
+    settings = Settings(environment="local", firebase_project_id=PROJECT, **emulator)
     db = firestore_client(settings)
     try:
         breaker = RedisBreaker(5, 10)

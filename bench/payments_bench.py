@@ -302,7 +302,7 @@ async def measure(args: argparse.Namespace, redis_port: int, firestore_port: int
     # FIRESTORE_EMULATOR_HOST: the field's alias (the variable's own name), not in the signature.
     emulator: dict[str, Any] = {"FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{firestore_port}"}
     settings = Settings(
-        environment="dev",
+        environment="local",
         redis_url=SecretStr(f"redis://127.0.0.1:{redis_port}/0"),
         firebase_project_id=PROJECT,
         revenuecat_webhook_auth=SecretStr(RC_AUTH),

@@ -7,6 +7,7 @@ import pulumi
 from infra import config
 from infra.phases import profile_for
 from infra.providers import Providers
+from infra.stacks.audit import Audit, AuditArgs
 from infra.stacks.backups import Backups, BackupsArgs
 from infra.stacks.cache import Cache, CacheArgs
 from infra.stacks.compute import Compute, ComputeArgs
@@ -35,6 +36,19 @@ foundation = Foundation(
     opts,
 )
 apis = list(foundation.apis.values())
+
+audit = Audit(
+    f"{prefix}-audit",
+    AuditArgs(
+        prefix=prefix,
+        project=cfg.gcp_project,
+        bucket_location=cfg.backup_region,
+        key_ring=foundation.key_ring,
+        runtime_account=foundation.service_accounts["api"],
+        profile=profile,
+    ),
+    opts,
+)
 
 data = Data(
     f"{prefix}-data",
@@ -85,9 +99,14 @@ compute = Compute(
             "POG_ENVIRONMENT": cfg.environment,
             "POG_FIREBASE_PROJECT_ID": cfg.gcp_project,
             "POG_AUDIT_KMS_KEY": foundation.crypto_key.id,
+            # Signs the audit chains' heads; the anchor job writes them to the bucket (infra/stacks/audit.py).
+            "POG_AUDIT_SIGNING_KEY": audit.signing_key_version,
+            "POG_AUDIT_ANCHOR_BUCKET": audit.anchor_bucket.name,
             # A revoked token or disabled account is refused within 30 s on an instance that has seen
             # it, for one Firebase Auth call per token per instance every 30 s instead of per request.
             "POG_AUTH_REVOCATION_CHECK_INTERVAL_S": "30",
+            # App Check on the sensitive routes: refused in prod, counted in dev (infra/phases.py).
+            "POG_APP_CHECK": "enforce" if profile.app_check_enforced else "monitor",
             # Stripe Checkout sends the player back to the game's site (POST /v1/purchases/stripe/checkout).
             "POG_STRIPE_CHECKOUT_SUCCESS_URL": f"https://{cfg.domain}/purchase/complete",
             "POG_STRIPE_CHECKOUT_CANCEL_URL": f"https://{cfg.domain}/purchase/cancelled",

@@ -70,6 +70,13 @@ class PhaseProfile:
     edge_asset_caching: bool
     # Alert sets read from monitoring/: "core" always, "capacity" from phase 2, "multi_region" in phase 3.
     alert_sets: tuple[str, ...]
+    # Cloudflare's HTTP DDoS managed ruleset: "default" is its most sensitive level (High).
+    edge_ddos_sensitivity: Literal["default", "medium", "low"]
+    # Cloud Armor Adaptive Protection (Layer 7 DDoS detection) on the API backends' policy.
+    armor_adaptive_protection: bool
+    # Firebase App Check: enforced on the Firebase services and by the API (POG_APP_CHECK=enforce), or
+    # only measured (UNENFORCED, monitor) while clients without App Check still exist.
+    app_check_enforced: bool
 
     @property
     def is_prod(self) -> bool:
@@ -118,4 +125,10 @@ def profile_for(environment: Environment, phase: int) -> PhaseProfile:
         backups_in_other_region=phase >= 2,
         edge_asset_caching=phase >= 2,
         alert_sets=_ALERT_SETS[phase],
+        # Prod at its most sensitive; dev one level lower, so load tests against it are not mitigated.
+        edge_ddos_sensitivity="default" if environment == "prod" else "medium",
+        # Prod always; dev once it serves real traffic volumes (phase 2+), where its model has a baseline.
+        armor_adaptive_protection=environment == "prod" or phase >= 2,
+        # Prod refuses unattested clients; dev measures, so debug builds and tools keep working.
+        app_check_enforced=environment == "prod",
     )

@@ -11,6 +11,7 @@ import typer
 from app.ops.admin_cli import admin_app
 from app.ops.audit_cli import audit_app
 from app.ops.events_cli import events_app
+from app.ops.friends_cli import friends_app
 from app.ops.leaderboards_cli import leaderboards_app
 from app.ops.smoke_cli import smoke
 from backups.cli import backup_app
@@ -35,6 +36,7 @@ app.add_typer(backup_app(snapshot_defaults), name="backup")
 app.add_typer(audit_app, name="audit")
 app.add_typer(leaderboards_app, name="leaderboards")
 app.add_typer(events_app, name="events")
+app.add_typer(friends_app, name="friends")
 app.command()(smoke)
 app.add_typer(admin_app, name="admin")
 

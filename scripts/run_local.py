@@ -58,19 +58,25 @@ def dev_token(uid: str, project: str = PROJECT, ttl_s: int = 3600) -> str:
 
 async def seed(project: str) -> None:
     """Demo players through the app's own repository (FIRESTORE_EMULATOR_HOST must be set)."""
+    from datetime import UTC, datetime
+
     from app.core.config import Settings
+    from app.domain import friends
     from app.domain.players import ProfileChanges
     from app.repositories.clients import close_firestore, firestore_client
+    from app.repositories.friends import FriendRepository
     from app.repositories.users import UserRepository
 
-    db = firestore_client(Settings(environment="dev", firebase_project_id=project))
+    db = firestore_client(Settings(environment="local", firebase_project_id=project))
     try:
         users = UserRepository(db)
         for uid, (name, country, avatar) in DEMO_PLAYERS.items():
             await users.create(uid, name)
             await users.update_profile(uid, ProfileChanges(country=country, avatar_id=avatar))
-        await users.add_friend("alice", "bob")
-        await users.add_friend("bob", "alice")
+        # Friends by consent, as the API makes them: alice asks, bob accepts.
+        now = datetime.now(UTC)
+        await FriendRepository(db).change("alice", "bob", lambda me, them: friends.add(me, them, now))
+        await FriendRepository(db).change("bob", "alice", lambda me, them: friends.add(me, them, now))
     finally:
         await close_firestore(db)
 

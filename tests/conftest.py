@@ -20,6 +20,7 @@ os.environ.setdefault("POG_ENVIRONMENT", "test")
 #: Auth emulator (tests/app/core/auth_revocation/, tests/app/ops/), the fake FCM and live events
 #: (routes, ops, repositories), the economy (routes, services, ops, the cluster suite). tests/README.md.
 pytest_plugins = [
+    "tests.app.fixtures.app_check",
     "tests.app.fixtures.auth_emulator",
     "tests.app.fixtures.events",
     "tests.app.fixtures.payments",

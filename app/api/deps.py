@@ -15,10 +15,12 @@ from app.core.net import Address, client_ip
 if TYPE_CHECKING:  # built by app/composition.py at start-up: the API module does not load the clients
     from limits import RateLimitItem
 
+    from app.core.app_check import AppCheckVerifier
     from app.core.config import Settings
     from app.core.firebase_auth import TokenVerifier
     from app.repositories.rate_limits import RateLimiter, Verdict
     from app.services.economy.grants import GrantService
+    from app.services.friends import FriendService
     from app.services.games import GameService
     from app.services.leaderboards_service import LeaderboardService
     from app.services.live_events import LiveEventService
@@ -39,6 +41,8 @@ class Container:
     user_limits: list[RateLimitItem]
     ip_limits: list[RateLimitItem]
     users: UserService
+    #: Consented friendships, requests and blocks.
+    friends: FriendService
     games: GameService
     #: The one Granter (purchases, rewards, admin) and the payment webhooks.
     grants: GrantService
@@ -50,6 +54,8 @@ class Container:
     notifier: Notifier
     #: Stripe Checkout Sessions for web purchases.
     checkout: StripeCheckout
+    #: Firebase App Check tokens on the sensitive routes (app/api/app_check.py).
+    app_check: AppCheckVerifier
 
 
 async def container(request: Request) -> Container:

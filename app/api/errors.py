@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.responses import OrjsonResponse
+from app.api.routing import allowed_methods
 from app.repositories.errors import RecordGoneError, StoreBusyError, StoreError, UnknownCursorError
 from app.services.errors import Failure, ServiceError
 
@@ -105,6 +106,16 @@ async def _http_error(_: Request, exc: Exception) -> OrjsonResponse:
     return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
 
 
+async def _method_not_allowed(request: Request, exc: Exception) -> Response:
+    """405 with every method the path serves in ``Allow``; OPTIONS answers that list (204)."""
+    allow = ", ".join(allowed_methods(request.app.router.routes, request.scope))
+    if request.method == "OPTIONS":
+        return Response(status_code=204, headers={"Allow": allow})
+    return error_response(
+        405, "method_not_allowed", f"{request.method} is not allowed here", {"Allow": allow}
+    )
+
+
 async def _validation_error(_: Request, exc: Exception) -> OrjsonResponse:
     assert isinstance(exc, RequestValidationError)
     details = [
@@ -121,11 +132,48 @@ async def _unhandled(_: Request, exc: Exception) -> OrjsonResponse:
     return error_response(500, "internal", "internal server error")
 
 
+UNPARSABLE_BODY = {
+    "description": "The body cannot be read as JSON text (not UTF-8): `bad_request`",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+}
+
+
+def declare_unparsable_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """Adds the 400 FastAPI answers for a JSON body it cannot decode to every operation taking one.
+
+    Malformed JSON text is a 422 ``validation_error`` (documented on every route); bytes that are not
+    UTF-8 never reach the parser and come back 400 from any such operation, which no route declares itself.
+    """
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    if "ErrorResponse" not in components:
+        generated = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(generated.pop("$defs", {}))
+        components["ErrorResponse"] = generated
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            if "application/json" in operation.get("requestBody", {}).get("content", {}):
+                operation.setdefault("responses", {}).setdefault("400", UNPARSABLE_BODY)
+    return schema
+
+
+def _document(app: FastAPI) -> None:
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = declare_unparsable_body(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
+
+
 def install(app: FastAPI) -> None:
     """Answers every failure with the error body: ours, the framework's, and anything unexpected (500)."""
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(StoreError, _service_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(405, _method_not_allowed)  # before the class's handler, for 405 only
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unhandled)
+    _document(app)

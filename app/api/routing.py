@@ -9,10 +9,11 @@ route included before it (tens of microseconds per request, more than some handl
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
 
@@ -41,3 +42,23 @@ class Router(APIRouter):
         if not path.startswith(self._common_prefix()):
             return Match.NONE, {}
         return super().matches(scope)
+
+
+#: The methods a route of this app may serve, in the order an ``Allow`` header lists them.
+METHODS: tuple[str, ...] = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(routes: Sequence[BaseRoute], scope: Scope) -> list[str]:
+    """The methods some route serves at the request's path, OPTIONS included; empty for a path no route
+    serves.
+
+    Starlette answers a wrong method from the first route whose path matches, listing that route's methods
+    only: on ``/v1/me``, served by two routes (GET and PATCH), its ``Allow`` said ``GET``. Asking every
+    route, once per method, costs a few microseconds per route, and only on a 405 or an OPTIONS.
+    """
+    allowed = [
+        method
+        for method in METHODS
+        if any(route.matches({**scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
+    return [*allowed, "OPTIONS"] if allowed else []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema, field_validator
 
@@ -44,6 +44,8 @@ class ProfilePatch(Strict):
     display_name: DisplayName | None = None
     country: Country | None = None
     avatar_id: AvatarId | None = None
+    #: false: friends see me offline, with no last-seen time.
+    presence_visible: bool | None = None
 
     @field_validator("display_name")
     @classmethod
@@ -66,6 +68,21 @@ class FriendAdd(Strict):
 
 class FriendList(BaseModel):
     friends: list[str]
+
+
+class FriendAdded(FriendList):
+    """``friends``: my mutual friends after the call; ``status``: ``friends`` once both asked, else
+    ``requested`` (waiting for the other player)."""
+
+    status: Literal["friends", "requested"]
+
+
+class BlockAdd(Strict):
+    uid: Uid
+
+
+class BlockList(BaseModel):
+    blocked: list[str]
 
 
 class Health(BaseModel):

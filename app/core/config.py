@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     #: again. 0 asks on every request; N lets a revocation or a disabled account take up to N seconds to
     #: reach a token this instance has already seen (a new token or instance always asks first).
     auth_revocation_check_interval_s: int = Field(default=0, ge=0, le=300)
+    #: Firebase App Check on the sensitive routes (app/api/app_check.py): ``monitor`` verifies, counts and
+    #: logs but lets every request through; ``enforce`` refuses a missing, invalid or replayed token (prod
+    #: allows nothing else); ``off`` skips the check.
+    app_check: Literal["off", "monitor", "enforce"] = "monitor"
     profile_cache_ttl_s: int = Field(default=24 * 3600, ge=1)
     inventory_cache_ttl_s: int = Field(default=5 * 60, ge=1)
     stats_cache_ttl_s: int = Field(default=3600, ge=1)
@@ -96,6 +100,10 @@ class Settings(BaseSettings):
     #: Consecutive Redis failures that open the breaker; seconds it stays open before a trial call.
     redis_breaker_threshold: int = Field(default=5, ge=1)
     redis_breaker_recovery_s: float = Field(default=10.0, gt=0)
+    #: Seconds between two sweeps of the cache invalidations Redis refused (app/repositories/cache.py): the
+    #: longest an instance that never saw Redis fail serves a copy cached before a write, once Redis is
+    #: back. One Firestore query per instance per sweep (one document read when nothing is pending).
+    cache_invalidation_sweep_s: float = Field(default=5.0, ge=0.2, le=300)
     #: Direct peers allowed to read /metrics (a sidecar collector on the instance's loopback).
     metrics_allowlist: Annotated[list[Network], NoDecode] = Field(
         default_factory=lambda: [ip_network("127.0.0.0/8"), ip_network("::1/128")]
@@ -130,6 +138,18 @@ class Settings(BaseSettings):
     audit_wrapped_key: SecretStr | None = None
     #: Base64 of 32 bytes; dev and test only.
     audit_local_key: SecretStr | None = None
+    #: Older data keys, still opening the entries they sealed after a rotation: wrapped by
+    #: ``audit_kms_key`` when it is set, else base64 keys (runbooks/procedures/audit-key-rotation.md).
+    audit_previous_wrapped_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    #: Signs the audit chains' heads (app/core/signing.py): a Cloud KMS EC_SIGN_P256_SHA256 key *version*.
+    audit_signing_key: str | None = Field(
+        default=None,
+        pattern=r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+/cryptoKeyVersions/\d+$",
+    )
+    #: A PEM P-256 private key that signs the heads in local runs and tests (a built-in one when unset).
+    audit_local_signing_key: SecretStr | None = None
+    #: The Cloud Storage bucket of the audit anchors (``pog audit anchor``, ``pog audit verify``).
+    audit_anchor_bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
     #: Fraud checks (app/domain/fraud.py): velocity windows in ``limits`` notation, then patterns.
     fraud_purchase_limit_user: str = "5/hour;20/day"
     fraud_purchase_limit_ip: str = "20/hour"
@@ -159,6 +179,7 @@ class Settings(BaseSettings):
         "trusted_proxies",
         "metrics_allowlist",
         "all_games_databases",
+        "audit_previous_wrapped_keys",
         mode="before",
     )
     @classmethod
@@ -244,9 +265,22 @@ class Settings(BaseSettings):
             raise SettingsError("POG_FIREBASE_PROJECT_ID must name the real project in prod, not a demo- one")
         if not self.auth_check_revoked:
             raise SettingsError("POG_AUTH_CHECK_REVOKED must stay true in prod")
+        if self.app_check != "enforce":
+            raise SettingsError(f"POG_APP_CHECK must be enforce in prod, not {self.app_check!r}")
+        if self.audit_signing_key is None or self.audit_local_signing_key is not None:
+            raise SettingsError(
+                "POG_AUDIT_SIGNING_KEY (a Cloud KMS key version) signs the audit chain heads in prod, and "
+                "POG_AUDIT_LOCAL_SIGNING_KEY must be unset"
+            )
         return self
+
+
+def read_settings() -> Settings:
+    """The settings from the ``POG_*`` environment variables, validated."""
+    # The variables fill the required fields; mypy's pydantic plugin sees only the missing arguments.
+    return Settings()  # type: ignore[call-arg]
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return read_settings()

@@ -5,16 +5,21 @@ Cloud KMS key (``POG_AUDIT_KMS_KEY``, ``POG_AUDIT_WRAPPED_KEY``) and unwrapped o
 plaintext key exists only in the process's memory. Dev and test use ``POG_AUDIT_LOCAL_KEY``.
 
 Each sealed value is bound to its audit entry: the entry id is the GCM associated data, so a ciphertext
-copied onto another entry does not decrypt.
+copied onto another entry does not decrypt. Rotation: a new data key seals, the older ones
+(``POG_AUDIT_PREVIOUS_WRAPPED_KEYS``) still open what they sealed (``Sealed.key_id`` names the key).
+
+``FieldCipher.index`` is the keyed hash (HMAC-SHA256) that stands for a store transaction id where the
+id must be found again but not read: the ids of ``/payments`` documents (issue 18, item 11c).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,17 +61,25 @@ class Sealed:
 
 
 class FieldCipher:
-    def __init__(self, key: bytes) -> None:
-        if len(key) != KEY_BYTES:
-            raise CryptoError(f"the audit data key must be {KEY_BYTES} bytes, got {len(key)}")
+    """Seals with the current data key; opens with it or any older key of the keyring (a rotation keeps
+    the older keys listed until nothing sealed with them remains: runbooks/procedures/audit-key-rotation.md).
+    """
+
+    def __init__(self, key: bytes, previous: Sequence[bytes] = ()) -> None:
+        for candidate in (key, *previous):
+            if len(candidate) != KEY_BYTES:
+                raise CryptoError(f"the audit data key must be {KEY_BYTES} bytes, got {len(candidate)}")
         # Imported here: the cipher is built at start-up, so the API's module import does not load it.
         from cryptography.exceptions import InvalidTag
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-        self._aead = AESGCM(key)
         self._invalid_tag = InvalidTag
-        # Which key sealed a value (rotation keeps old keys around to open old entries).
-        self.key_id = hashlib.sha256(b"pog-audit-kid" + key).hexdigest()[:16]
+        # Which key sealed a value (``Sealed.key_id``): the keyring maps it back to the key.
+        self.key_id = _key_id(key)
+        self._aead = AESGCM(key)
+        self._keyring = {_key_id(k): AESGCM(k) for k in (*previous, key)}
+        # The index key of keyed hashes (``index``): derived from each data key, current first.
+        self._index_keys = [_index_key(k) for k in dict.fromkeys((key, *previous))]
 
     def seal(self, fields: dict[str, Any], associated: str) -> Sealed:
         nonce = os.urandom(NONCE_BYTES)
@@ -74,14 +87,36 @@ class FieldCipher:
         return Sealed(self.key_id, nonce, self._aead.encrypt(nonce, data, associated.encode()))
 
     def open(self, sealed: Sealed, associated: str) -> dict[str, Any]:
-        if sealed.key_id != self.key_id:
-            raise CryptoError(f"sealed with key {sealed.key_id}, not the loaded key {self.key_id}")
+        aead = self._keyring.get(sealed.key_id)
+        if aead is None:
+            raise CryptoError(
+                f"sealed with key {sealed.key_id}, not the loaded key {self.key_id} or an older one"
+            )
         try:
-            data = self._aead.decrypt(sealed.nonce, sealed.ciphertext, associated.encode())
+            data = aead.decrypt(sealed.nonce, sealed.ciphertext, associated.encode())
         except self._invalid_tag as exc:
             raise CryptoError("sealed value does not open (tampered, or another entry's)") from exc
         fields: dict[str, Any] = orjson.loads(data)
         return fields
+
+    def index(self, value: str) -> str:
+        """A keyed hash of ``value`` (HMAC-SHA256) under the current key: an id a reader of the database
+        cannot turn back into, or confirm a guess of, the store transaction id."""
+        return self.indexes(value)[0]
+
+    def indexes(self, value: str) -> list[str]:
+        """``value``'s keyed hash under every key of the keyring, current first (a lookup after a rotation
+        tries each)."""
+        return [hmac.new(k, value.encode(), hashlib.sha256).hexdigest() for k in self._index_keys]
+
+
+def _key_id(key: bytes) -> str:
+    return hashlib.sha256(b"pog-audit-kid" + key).hexdigest()[:16]
+
+
+def _index_key(key: bytes) -> bytes:
+    # A separate key for the keyed hashes, so that the hash never uses the encryption key itself.
+    return hmac.new(key, b"pog-audit-index-v1", hashlib.sha256).digest()
 
 
 KmsDecrypt = Callable[[str, bytes], bytes]
@@ -126,3 +161,27 @@ def load_data_key(settings: Settings, decrypt: KmsDecrypt = kms_decrypt) -> byte
         raise CryptoError(f"the built-in audit key is for local and test runs, not {settings.environment}")
     log.warning("POG_AUDIT_LOCAL_KEY unset: the audit log uses the built-in dev key")
     return _DEV_KEY
+
+
+def load_previous_keys(settings: Settings, decrypt: KmsDecrypt = kms_decrypt) -> list[bytes]:
+    """The older data keys of ``POG_AUDIT_PREVIOUS_WRAPPED_KEYS``: KMS-unwrapped when a KMS key is set."""
+    keys: list[bytes] = []
+    for n, secret in enumerate(settings.audit_previous_wrapped_keys):
+        name = f"POG_AUDIT_PREVIOUS_WRAPPED_KEYS[{n}]"
+        value = _b64_key(secret.get_secret_value(), name)
+        if settings.audit_kms_key:
+            try:
+                value = decrypt(settings.audit_kms_key, value)
+            except Exception as exc:
+                raise CryptoError(f"cannot unwrap {name} with {settings.audit_kms_key}: {exc}") from exc
+        elif settings.environment == "prod":
+            raise CryptoError("prod keeps its older data keys wrapped: set POG_AUDIT_KMS_KEY")
+        if len(value) != KEY_BYTES:
+            raise CryptoError(f"{name} has {len(value)} bytes, expected {KEY_BYTES}")
+        keys.append(value)
+    return keys
+
+
+def load_cipher(settings: Settings, decrypt: KmsDecrypt = kms_decrypt) -> FieldCipher:
+    """The cipher of the settings: the current data key and the older ones still listed."""
+    return FieldCipher(load_data_key(settings, decrypt), load_previous_keys(settings, decrypt))

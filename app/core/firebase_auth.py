@@ -42,6 +42,11 @@ class TokenVerifier:
         )
         self._verified = verified if verified is not None else VerifiedTokens()
 
+    @property
+    def app(self) -> firebase_admin.App:
+        """The firebase_admin App, for the other token checks of this process (App Check)."""
+        return self._app
+
     def close(self) -> None:
         firebase_admin.delete_app(self._app)
 

@@ -56,6 +56,36 @@ REDIS_FAILURES = Counter(
     ["operation", "reason"],
     registry=REGISTRY,
 )
+#: Cache invalidations Redis refused, recorded in Firestore, and applied later (app/repositories/cache.py).
+CACHE_INVALIDATIONS_RECORDED = Counter(
+    "pog_cache_invalidations_recorded",
+    "Cache keys whose invalidation Redis refused, recorded in Firestore for every instance to apply.",
+    registry=REGISTRY,
+)
+CACHE_INVALIDATIONS_APPLIED = Counter(
+    "pog_cache_invalidations_applied",
+    "Recorded cache invalidations applied (DEL then record deleted), per trigger (catch_up or sweep).",
+    ["trigger"],
+    registry=REGISTRY,
+)
+#: A guard that could not use Redis and fell back (docs/operations.md#when-redis-is-down-each-guard): the rate
+#: limits to this instance's memory; the purchase velocity to the Firestore ledger, else a hold for review;
+#: claims and refunds pass uncounted ("open"). Alert: monitoring/alerts/guard-fallback.yaml.
+GUARD_FALLBACK = Counter(
+    "pog_guard_fallback",
+    "Checks a guard made without Redis, per guard and fallback mode.",
+    ["guard", "mode"],
+    registry=REGISTRY,
+)
+GUARD_FALLBACK_MODES = {"rate_limit": ("memory",), "velocity": ("ledger", "hold", "open")}
+for _guard, _modes in GUARD_FALLBACK_MODES.items():
+    for _mode in _modes:
+        GUARD_FALLBACK.labels(guard=_guard, mode=_mode)
+
+
+def count_guard_fallback(guard: str, mode: str) -> None:
+    GUARD_FALLBACK.labels(guard=guard, mode=mode).inc()
+
 
 PUSH_SENT = Counter(
     "pog_push_sent",
@@ -66,6 +96,13 @@ PUSH_FAILURES = Counter(
     "pog_push_failures",
     "Push messages FCM refused or that could not reach it, per reason (PUSH_FAILURE_REASONS).",
     ["reason"],
+    registry=REGISTRY,
+)
+APP_CHECK = Counter(
+    "pog_app_check",
+    "Firebase App Check verdicts on the sensitive routes, per route template and outcome "
+    "(ok, missing, invalid, replayed, unavailable; app/core/app_check.py), whatever POG_APP_CHECK does.",
+    ["route", "outcome"],
     registry=REGISTRY,
 )
 #: The labels of monitoring/metrics/push-failed.yaml: app/repositories/push.py maps the SDK's errors to them.
@@ -82,6 +119,17 @@ PUSH_FAILURE_REASONS = (
 # Every series exists from the start, at 0: the alert's rate() then sees an instance's first failure.
 for _reason in PUSH_FAILURE_REASONS:
     PUSH_FAILURES.labels(reason=_reason)
+
+LEADERBOARD_PENDING = Counter(
+    "pog_leaderboard_pending",
+    "Finished games whose leaderboard submit failed (Redis down): marked board_pending for the reconciler.",
+    registry=REGISTRY,
+)
+LEADERBOARD_RECONCILED = Counter(
+    "pog_leaderboard_reconciled",
+    "Pending games the reconciler (app/services/leaderboards_reconcile.py) put on the boards and cleared.",
+    registry=REGISTRY,
+)
 
 #: Cache names of monitoring/metrics/cache-requests.yaml, by the Redis key's shape
 #: (docs/architecture.md#redis-keys-and-ttls).
@@ -104,6 +152,18 @@ def cache_name(key: str) -> str:
 
 def count_cache_lookup(key: str, hit: bool) -> None:
     CACHE_REQUESTS.labels(cache=cache_name(key), result="hit" if hit else "miss").inc()
+
+
+def count_app_check(route: str, outcome: str) -> None:
+    APP_CHECK.labels(route=route, outcome=outcome).inc()
+
+
+def count_board_pending() -> None:
+    LEADERBOARD_PENDING.inc()
+
+
+def count_reconciled(games: int) -> None:
+    LEADERBOARD_RECONCILED.inc(games)
 
 
 def count_push_sent() -> None:

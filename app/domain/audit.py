@@ -5,6 +5,12 @@ Every entry of ``/transactions`` belongs to one chain: a player's (``uid``) or a
 the hash of entry ``n - 1`` (``GENESIS`` for the first); its ``hash`` is SHA-256 over the canonical JSON
 of every other field, the encrypted ``sealed`` value included. The chain's head (last seq and hash) is
 written in the same transaction as the entry, so deleting the newest entry is caught too.
+
+A chain in Firestore alone proves nothing against someone who can write Firestore (they rewrite an entry
+and the head consistently), so each head is signed (``head_message``, app/core/signing.py) with a key
+Firestore writers do not hold, and the signed heads are copied every 15 minutes to a write-once bucket
+(the anchors, ``anchor_body``): a rewrite without the signing key fails the signature, a rollback to an
+older signed head is older than an anchor.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any
 import orjson
 
 from app.core.crypto import FieldCipher
+from app.core.signing import Signature
 
 GENESIS = "0" * 64
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -56,6 +63,67 @@ class ChainHead:
     seq: int = 0
     hash: str = GENESIS
     at: datetime | None = None
+    #: Over ``head_message``; None on a head read for appending (it is signed again when written).
+    signature: Signature | None = None
+
+
+def head_message(chain: str, head: ChainHead) -> bytes:
+    """What a head's signature covers: the chain, its last seq and hash, and when."""
+    at = _micros(head.at) if head.at is not None else None
+    body = {"v": 1, "chain": chain, "seq": head.seq, "hash": head.hash, "at": at}
+    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+
+
+@dataclass(frozen=True, slots=True)
+class AnchoredHead:
+    seq: int
+    hash: str
+
+
+def anchor_body(heads: Mapping[str, ChainHead], since: datetime | None, until: datetime) -> dict[str, Any]:
+    """One anchor: the heads changed in ``[since, until]`` (all of them when ``since`` is None)."""
+    return {
+        "v": 1,
+        "since": _micros(since) if since is not None else None,
+        "until": _micros(until),
+        "heads": {chain: {"seq": h.seq, "hash": h.hash} for chain, h in sorted(heads.items())},
+    }
+
+
+def anchor_message(body: Mapping[str, Any]) -> bytes:
+    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+
+
+def anchored_heads(body: Mapping[str, Any]) -> dict[str, AnchoredHead]:
+    heads = body.get("heads")
+    if not isinstance(heads, Mapping):
+        return {}
+    return {str(c): AnchoredHead(int(h["seq"]), str(h["hash"])) for c, h in heads.items()}
+
+
+def verify_anchor(
+    chain: str,
+    anchored: AnchoredHead,
+    entries: Iterable[Mapping[str, Any]],
+    head: ChainHead | None,
+    anchor: str,
+    head_path: str,
+) -> list[ChainProblem]:
+    """An anchored (seq, hash) must still be the chain's entry at seq, and the head not be older."""
+    problems: list[ChainProblem] = []
+    current = head.seq if head is not None else 0
+    if current < anchored.seq:
+        message = f"head at seq {current} is older than seq {anchored.seq} anchored in {anchor} (rolled back)"
+        problems.append(ChainProblem(chain, head_path, message))
+    at_seq = [e for e in entries if e.get("_doc_id", e.get("id")) == entry_id(chain, anchored.seq)]
+    if not at_seq:
+        if current >= anchored.seq:
+            message = f"entry {anchored.seq} anchored in {anchor} is missing"
+            problems.append(ChainProblem(chain, f"transactions/{entry_id(chain, anchored.seq)}", message))
+    elif at_seq[0].get("hash") != anchored.hash:
+        message = f"hash differs from the one anchored in {anchor} (rewritten)"
+        problems.append(ChainProblem(chain, f"transactions/{entry_id(chain, anchored.seq)}", message))
+    return problems
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,24 @@
 """Fraud checks: unusual patterns of a purchase against the player's history (pure functions).
 
 Velocity (purchases, refunds, claims per user and per IP per window) is counted in Redis by
-``app/repositories/ledger_velocity.py``. Any hit holds the grant for the manual review queue; none of
-these checks ever blocks a revocation.
+``app/repositories/ledger_velocity.py``, once per store payment (not per webhook event). Any hit holds
+the grant for the manual review queue; none of these checks ever blocks a revocation.
+
+When Redis is unavailable each kind fails its own way (docs/operations.md#when-redis-is-down-each-guard):
+
+- purchases fail CLOSED: the player's purchases in the window are counted in the Firestore ledger
+  (``over_windows`` here), and if that cannot be done the purchase is held (``velocity_unavailable``);
+  a purchase is never granted blind;
+- claims (event and leaderboard rewards) fail OPEN: our own jobs and rules decide them, each source is
+  granted once by its marker, and holding every reward of an outage would bury the review queue;
+- refunds are only counted, never held (no check blocks a revocation): uncounted during the outage.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from app.core.config import Settings
 from app.domain.ledger import Wallet
@@ -50,4 +61,30 @@ def unusual_patterns(wallet: Wallet, purchase: PurchaseFacts, limits: Thresholds
             )
         if wallet.refunds / wallet.purchases > limits.refund_ratio:
             reasons.append(f"refund_ratio:{wallet.refunds}/{wallet.purchases}")
+    return reasons
+
+
+#: The hold reason of a purchase whose velocity could be counted neither in Redis nor in the ledger.
+VELOCITY_UNAVAILABLE = "velocity_unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class VelocityWindow:
+    """At most ``amount`` per ``seconds``; ``label`` names it in a hold reason (``5 per 1 hour``)."""
+
+    amount: int
+    seconds: int
+    label: str
+
+
+def over_windows(
+    kind: str, earlier: Sequence[datetime], windows: Sequence[VelocityWindow], now: datetime
+) -> list[str]:
+    """The per-user windows one more ``kind`` at ``now`` would exceed, given when the earlier ones were
+    (each counted once); the reasons read as the Redis counters' (``velocity:purchase:user:5 per 1 hour``)."""
+    reasons: list[str] = []
+    for window in windows:
+        since = now - timedelta(seconds=window.seconds)
+        if sum(1 for at in earlier if at > since) + 1 > window.amount:
+            reasons.append(f"velocity:{kind}:user:{window.label}")
     return reasons

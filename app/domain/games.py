@@ -113,6 +113,19 @@ class Ranks(BaseModel):
     all_time: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PendingSubmit:
+    """A finished game whose leaderboard submit did not reach the boards (``board_pending`` on its document
+    in ``database``): the reconciler submits it again."""
+
+    database: str
+    game_id: str
+    uid: str
+    score: int
+    country: str | None
+    finished_at: datetime
+
+
 def compress_events(events: Sequence[dict[str, Any]]) -> bytes:
     # mtime=0: the same batch always compresses to the same bytes.
     return gzip.compress(orjson.dumps(list(events)), mtime=0)

@@ -34,7 +34,10 @@ class Profile(BaseModel):
     created_at: datetime
     updated_at: datetime
     stats: Stats = Field(default_factory=Stats)
+    #: Mutual friends only (``app/domain/friends.py``).
     friends: list[str] = Field(default_factory=list)
+    #: False: friends see the player offline, with no last-seen time.
+    presence_visible: bool = True
 
 
 class PublicProfile(BaseModel):
@@ -53,6 +56,11 @@ class ProfileChanges(BaseModel):
     display_name: str | None = None
     country: str | None = None
     avatar_id: str | None = None
+    presence_visible: bool | None = None
+
+
+#: Fields a null leaves as they are (nothing to clear).
+NOT_CLEARABLE = frozenset({"display_name", "presence_visible"})
 
 
 def default_display_name(uid: str, token_name: str | None) -> str:

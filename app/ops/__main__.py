@@ -14,6 +14,7 @@ import typer
 from app.ops.admin_cli import admin_app
 from app.ops.audit_cli import audit_app
 from app.ops.events_cli import events_app
+from app.ops.friends_cli import friends_app
 from app.ops.leaderboards_cli import leaderboards_app
 from app.ops.smoke_cli import smoke
 
@@ -21,6 +22,7 @@ app = typer.Typer(name="pog", help="Ops commands of the game API (a subset of po
 app.add_typer(audit_app, name="audit")
 app.add_typer(leaderboards_app, name="leaderboards")
 app.add_typer(events_app, name="events")
+app.add_typer(friends_app, name="friends")
 app.command()(smoke)
 app.add_typer(admin_app, name="admin")
 

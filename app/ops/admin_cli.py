@@ -130,9 +130,9 @@ def _checked(role: str, reason: str | None, actor: str | None) -> tuple[str, str
 
 
 def _settings(project: str | None) -> Settings:
-    from app.core.config import Settings
+    from app.core.config import read_settings
 
-    settings = Settings()
+    settings = read_settings()
     return settings.model_copy(update={"firebase_project_id": project}) if project else settings
 
 

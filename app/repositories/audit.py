@@ -1,14 +1,16 @@
-"""Reads of the audit log for verification (``pog audit verify``): whole chains, in any order."""
+"""Reads of the audit log for verification (``pog audit verify``) and the anchors (``pog audit anchor``):
+whole chains in any order, the signed heads, the heads changed since a time."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
 from google.cloud import firestore
 
 from app.domain.audit import ChainHead
-from app.repositories.ledger import CHAINS, TRANSACTIONS
+from app.repositories.ledger import CHAINS, TRANSACTIONS, head_of
 
 
 class AuditReader:
@@ -36,8 +38,15 @@ class AuditReader:
         for snap in snaps:
             data = snap.to_dict() if snap.exists else None
             if data is not None:
-                heads[snap.id] = ChainHead(int(data.get("seq", 0)), str(data.get("hash")), data.get("at"))
+                heads[snap.id] = head_of(data)
         return heads
+
+    async def heads_since(self, since: datetime | None) -> dict[str, ChainHead]:
+        """The heads written at or after ``since`` (every head when None)."""
+        if since is None:
+            return await self.heads()
+        query = self._db.collection(CHAINS).where(filter=firestore.FieldFilter("at", ">=", since))
+        return {snap.id: head_of(snap.to_dict() or {}) async for snap in query.stream()}
 
 
 def head_path(chain: str) -> str:

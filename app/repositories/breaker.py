@@ -32,6 +32,7 @@ class RedisBreaker:
         self._factory.add_listener(self._on_event)
         self._state = "closed"
         self._on_recovered: list[Callable[[], None]] = []
+        self._on_failure: list[Callable[[], None]] = []
 
     def on_recovered(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` each time the breaker closes again after being open (Redis is back).
@@ -40,7 +41,17 @@ class RedisBreaker:
         """
         self._on_recovered.append(callback)
 
+    def on_failure(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` on each failed Redis call through the breaker, whoever made it (the cache, the
+        rate limiter, the boards); a call refused by the open breaker is not one. Synchronous, like
+        ``on_recovered``."""
+        self._on_failure.append(callback)
+
     def _on_event(self, name: str, event_type: str, event: object) -> None:
+        if event_type == "failed":
+            for callback in self._on_failure:
+                callback()
+            return
         if event_type != "state_changed":
             return
         state = str(getattr(event, "state", "unknown"))

@@ -12,6 +12,10 @@ in their own database (phase 2+) a finish takes two steps, each idempotent: (1) 
 database marks the game finished with ``stats_applied: false``; (2) a transaction on the users database
 adds the game to the stats only if ``/users/{uid}/scored_games/{gameId}`` does not exist yet, and creates
 it; then ``stats_applied`` is set. A finish replayed after a crash between the steps completes step 2.
+
+``board_pending`` (with ``board_pending_at``): the finish committed but its leaderboard submit did not
+reach the boards; written after the finish, only then, and deleted by the reconciler once the game is on
+the boards (app/repositories/games_pending.py reads them in every games database).
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from app.repositories.users import COLLECTION as USERS
 
 COLLECTION = "games"
 SCORED = "scored_games"
+BOARD_PENDING = "board_pending"
+BOARD_PENDING_AT = "board_pending_at"
 _META = (
     "uid",
     "mode",
@@ -119,6 +125,9 @@ class GameRepository:
 
     async def get(self, game_id: str) -> Game | None:
         return _game(game_id, await self._ref(game_id).get(field_paths=_META))
+
+    async def mark_board_pending(self, game_id: str, at: datetime) -> None:
+        await self._ref(game_id).update({BOARD_PENDING: True, BOARD_PENDING_AT: at})
 
     async def append_events(self, game_id: str, decide: Callable[[Game | None], EventChunk]) -> EventChunk:
         ref = self._ref(game_id)

@@ -35,6 +35,7 @@ from app.repositories.errors import LeaderboardUnavailableError
 from app.repositories.leaderboard_keys import (
     ALIVE_KEY,
     REBUILD_LOCK_KEY,
+    TAG,
     key_of,
     registry_key,
     version_key,
@@ -52,6 +53,8 @@ log = logging.getLogger("app.leaderboard")
 T = TypeVar("T")
 FAILURES = (*REDIS_ERRORS, BreakerOpenError)
 SNAPSHOT_TTL_S = 600
+#: Held by one run of the reconciler (app/services/leaderboards_reconcile.py) across every process.
+RECONCILE_LOCK_KEY = f"{TAG}:reconciling"
 #: A board being rebuilt aside (``RedisBoards.replace``) is dropped after this if the swap never comes.
 REBUILD_ASIDE_TTL_S = 3600
 
@@ -161,9 +164,20 @@ class RedisBoards:
         )
 
     async def release_rebuild_lock(self, owner: str) -> None:
-        current = await self.call("lock", lambda: self._redis.get(REBUILD_LOCK_KEY))
+        await self._release(REBUILD_LOCK_KEY, owner)
+
+    async def take_reconcile_lock(self, owner: str, ttl_s: int) -> bool:
+        return bool(
+            await self.call("lock", lambda: self._redis.set(RECONCILE_LOCK_KEY, owner, nx=True, ex=ttl_s))
+        )
+
+    async def release_reconcile_lock(self, owner: str) -> None:
+        await self._release(RECONCILE_LOCK_KEY, owner)
+
+    async def _release(self, key: str, owner: str) -> None:
+        current = await self.call("lock", lambda: self._redis.get(key))
         if current is not None and _text(current) == owner:
-            await self.call("lock", lambda: self._redis.delete(REBUILD_LOCK_KEY))
+            await self.call("lock", lambda: self._redis.delete(key))
 
     # --- reads ----------------------------------------------------------------------------------
 
@@ -258,8 +272,9 @@ OnLost = Callable[[], None]
 class RedisLeaderboardSink:
     """The ``LeaderboardSink`` of the finish path: every board of a game in one round trip.
 
-    Never raises: an unreachable Redis answers null ranks (the finish replays the submit, and a rebuild
-    from /games restores anything lost). ``on_lost`` is called when the script finds the boards lost.
+    Never raises: an unreachable Redis answers ``None`` (the finish marks the game ``board_pending`` and the
+    reconciler submits it when Redis is back, app/services/leaderboards_reconcile.py). ``on_lost`` is called
+    when the script finds the boards lost.
     """
 
     def __init__(
@@ -282,7 +297,8 @@ class RedisLeaderboardSink:
 
     async def submit(
         self, uid: str, game_id: str, score: int, country: str | None, finished_at: datetime
-    ) -> Ranks:
+    ) -> Ranks | None:
+        """The game's global ranks, or ``None`` when the submit did not reach the boards."""
         at_s = int(finished_at.timestamp())
         frame = self._frames.get(at_s // 86_400) or self._frame_of(at_s // 86_400)
         values = " ".join([str(min(score, top) * span + tail - at_s) for span, tail, top in frame.encoders])
@@ -293,7 +309,7 @@ class RedisLeaderboardSink:
             result = await self._boards.submit(uid, game_id, numbers, frame.arg)
         except LeaderboardUnavailableError as exc:
             log.warning("leaderboard submit failed for game %s: %s", game_id, exc)
-            return Ranks()
+            return None
         if result[0] and self.on_lost is not None:
             self.on_lost()
         ranks = [r + 1 if isinstance(r, int) else None for r in result[2:]]

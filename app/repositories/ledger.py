@@ -6,9 +6,13 @@ Documents (all server-only; infra/stacks/firestore.rules denies clients):
   refunds, spent_usd_cents}``;
 - ``/transactions/{chain}:{seq}``: the audit entries, only ever created (``create`` fails on an existing
   id, so an entry cannot be overwritten), never updated or deleted by the app;
-- ``/audit_chains/{chain}``: each chain's head (last ``seq``, ``hash``, ``at``);
+- ``/audit_chains/{chain}``: each chain's head (last ``seq``, ``hash``, ``at``, ``signature``), signed on
+  each attempt of the transaction that writes it, just before the commit (no unsigned head is written);
 - ``/processed_sources/{sha256(source_id)}``: the processed-source markers;
-- ``/payments/{sha256(key)}``: one record per store payment (its state across events);
+- ``/payments/{hmac(key)}``: one record per store payment (its state across events), under the keyed hash
+  of its key (``FieldCipher.index``) and without the key: the store transaction id is never stored in
+  clear. Records written before issue 18 sit at ``sha256(key)`` with the key in clear; a read falls back to
+  them and the next write moves the record to its keyed id (docs/payments.md#the-audit-log);
 - ``/review_queue/{id}``: held grants.
 
 Writes are buffered during the work function and handed to the transaction at its end (Firestore
@@ -17,6 +21,7 @@ transactions read everything before they write), so the work may read and write 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -25,8 +30,10 @@ from typing import Any, Literal, TypeVar
 from google.cloud import firestore
 from google.cloud.firestore_v1.async_transaction import AsyncTransaction
 
+from app.core.crypto import FieldCipher
 from app.core.metrics import firestore_timer
-from app.domain.audit import ChainHead
+from app.core.signing import HeadSigner, Signature
+from app.domain.audit import ChainHead, head_message
 from app.domain.ledger import (
     EntryPage,
     LedgerTxn,
@@ -78,10 +85,10 @@ def _wallet(uid: str, data: Mapping[str, Any] | None) -> Wallet:
     )
 
 
-def _payment(data: Mapping[str, Any]) -> PaymentRecord:
+def _payment(key: str, data: Mapping[str, Any]) -> PaymentRecord:
     legacy_revoked = data["state"] == PaymentState.revoked.value and "revoked_coins" not in data
     return PaymentRecord(
-        key=str(data["key"]),
+        key=key,
         state=PaymentState(data["state"]),
         uid=data.get("uid"),
         product_id=data.get("product_id"),
@@ -126,14 +133,29 @@ def review_item(data: Mapping[str, Any]) -> ReviewItem:
     )
 
 
-_Op = tuple[Literal["create", "set", "update"], dict[str, Any]]
+_Op = tuple[Literal["create", "set", "update", "delete"], dict[str, Any]]
+
+
+def head_doc(head: ChainHead) -> dict[str, Any]:
+    signature = head.signature.to_doc() if head.signature is not None else None
+    return {"seq": head.seq, "hash": head.hash, "at": head.at, "signature": signature}
+
+
+def head_of(data: Mapping[str, Any]) -> ChainHead:
+    signature = Signature.from_doc(data.get("signature"))
+    return ChainHead(int(data.get("seq", 0)), str(data.get("hash")), data.get("at"), signature)
 
 
 class _Txn(LedgerTxn):
-    def __init__(self, db: firestore.AsyncClient, txn: AsyncTransaction) -> None:
+    def __init__(self, db: firestore.AsyncClient, txn: AsyncTransaction, cipher: FieldCipher) -> None:
         self._db = db
         self._txn = txn
+        self._cipher = cipher
         self._writes: dict[str, tuple[firestore.AsyncDocumentReference, _Op]] = {}
+        self._heads: dict[str, ChainHead] = {}
+        #: payment key -> the document it was read from when that is not its current keyed id (a legacy
+        #: ``sha256(key)`` one, or one under a rotated-out key): the next write moves it.
+        self._moved_payments: dict[str, str] = {}
 
     @property
     def transaction(self) -> AsyncTransaction:
@@ -157,15 +179,21 @@ class _Txn(LedgerTxn):
         data = await self._read(self._ref(CHAINS, chain))
         if data is None:
             return ChainHead()
-        return ChainHead(seq=int(data["seq"]), hash=str(data["hash"]), at=data.get("at"))
+        return head_of(data)
 
     async def marker(self, source_id: str) -> Marker | None:
         data = await self._read(self._ref(MARKERS, _digest(source_id)))
         return _marker(data) if data is not None else None
 
     async def payment(self, key: str) -> PaymentRecord | None:
-        data = await self._read(self._ref(PAYMENTS, _digest(key)))
-        return _payment(data) if data is not None else None
+        current, *older = self._cipher.indexes(key)
+        for doc_id in (current, *older, _digest(key)):
+            data = await self._read(self._ref(PAYMENTS, doc_id))
+            if data is not None:
+                if doc_id != current:
+                    self._moved_payments[key] = doc_id
+                return _payment(key, data)
+        return None
 
     async def review(self, item_id: str) -> ReviewItem | None:
         data = await self._read(self._ref(REVIEW, item_id))
@@ -191,7 +219,18 @@ class _Txn(LedgerTxn):
         self._write(self._ref(TRANSACTIONS, str(entry["id"])), ("create", dict(entry)))
 
     def put_head(self, chain: str, head: ChainHead) -> None:
-        self._write(self._ref(CHAINS, chain), ("set", {"seq": head.seq, "hash": head.hash, "at": head.at}))
+        self._heads[chain] = head  # signed by ``sign_heads`` once the work is done: one signature per chain
+
+    async def sign_heads(self, signer: HeadSigner) -> None:
+        for chain, head in self._heads.items():
+            message = head_message(chain, head)
+            # A KMS call blocks on the network: off the event loop. The local signer takes ~0.1 ms.
+            if signer.remote:
+                signature = await asyncio.to_thread(signer.sign, message)
+            else:
+                signature = signer.sign(message)
+            signed = ChainHead(head.seq, head.hash, head.at, signature)
+            self._write(self._ref(CHAINS, chain), ("set", head_doc(signed)))
 
     def put_marker(self, marker: Marker) -> None:
         data = {
@@ -206,7 +245,6 @@ class _Txn(LedgerTxn):
 
     def put_payment(self, record: PaymentRecord) -> None:
         data = {
-            "key": record.key,
             "state": record.state.value,
             "uid": record.uid,
             "product_id": record.product_id,
@@ -223,7 +261,10 @@ class _Txn(LedgerTxn):
             "reversals_pending": record.reversals_pending,
             "updated_at": datetime.now(UTC),
         }
-        self._write(self._ref(PAYMENTS, _digest(record.key)), ("set", data))
+        self._write(self._ref(PAYMENTS, self._cipher.index(record.key)), ("set", data))
+        moved = self._moved_payments.get(record.key)
+        if moved is not None:  # now at its current keyed id: the old copy (maybe the key in clear) goes
+            self._write(self._ref(PAYMENTS, moved), ("delete", {}))
 
     def put_review(self, item: ReviewItem) -> None:
         data = {
@@ -252,6 +293,8 @@ class _Txn(LedgerTxn):
                 self._txn.create(ref, data)
             elif kind == "set":
                 self._txn.set(ref, data)
+            elif kind == "delete":
+                self._txn.delete(ref)
             else:
                 self._txn.update(ref, data)
 
@@ -267,8 +310,10 @@ def _marker(data: Mapping[str, Any]) -> Marker:
 
 
 class LedgerRepository:
-    def __init__(self, client: firestore.AsyncClient) -> None:
+    def __init__(self, client: firestore.AsyncClient, cipher: FieldCipher, signer: HeadSigner) -> None:
         self._db = client
+        self._cipher = cipher
+        self._signer = signer
 
     async def run(
         self,
@@ -281,8 +326,9 @@ class LedgerRepository:
 
         @firestore.async_transactional
         async def attempt(txn: AsyncTransaction) -> T:
-            view = _Txn(self._db, txn)
+            view = _Txn(self._db, txn, self._cipher)
             result = await work(view)
+            await view.sign_heads(self._signer)  # on every attempt: a retried head is a new head
             view.flush()
             return result
 

@@ -35,6 +35,13 @@ class RedisPresence:
         except FAILURES as exc:
             raise PresenceUnavailableError(type(exc).__name__) from exc
 
+    async def forget(self, uid: str) -> None:
+        """Drops the live heartbeat (a player who hides their presence)."""
+        try:
+            await self._breaker.call(lambda: self._redis.delete(presence_key(uid)))
+        except FAILURES as exc:
+            raise PresenceUnavailableError(type(exc).__name__) from exc
+
     async def beats(self, uids: Sequence[str]) -> list[Heartbeat | None]:
         if not uids:
             return []

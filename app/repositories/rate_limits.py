@@ -10,6 +10,14 @@ The library's two window keys of a limit share a hash tag (the limit and the ide
 Cluster each limit's script runs on one slot and the limits of different players and IPs spread over the
 shards. There the library's calls go through its own cluster storage (``limits_storage``): ``aclose``
 closes it.
+
+When Redis is unavailable (an error, a timeout, the breaker open) the limits FAIL CLOSED per instance:
+the same limits and the same strategy count in this process's memory (``limits``' ``MemoryStorage``)
+instead of letting everything through. Each instance counts only what it serves, so during an outage a
+player or an IP may get up to N times the limit with N instances (Cloud Run may route one player to
+several of them; docs/operations.md#when-redis-is-down-each-guard). The memory storage expires its keys
+itself (a key lives twice its window), so it holds only the identifiers seen in the last two windows.
+Every check made in memory counts in ``pog_guard_fallback_total{guard="rate_limit",mode="memory"}``.
 """
 
 from __future__ import annotations
@@ -24,12 +32,13 @@ from functools import partial
 from typing import Any
 
 from limits import RateLimitItem, parse_many
+from limits.aio.storage import MemoryStorage
 from limits.aio.storage.redis.bridge import RedisBridge
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 from redis.exceptions import NoScriptError
 
-from app.core.metrics import REDIS_FAILURES
+from app.core.metrics import REDIS_FAILURES, count_guard_fallback
 from app.repositories.breaker import BreakerOpenError, RedisBreaker
 from app.repositories.clients import REDIS_ERRORS, RedisClient, close_limits_storage, limits_storage
 from app.repositories.redis_batch import Command, RedisBatcher
@@ -62,19 +71,47 @@ class RateLimiter:
         self._acquire = client.register_script(RedisBridge.SCRIPT_ACQUIRE_SLIDING_WINDOW)
         self._storage = limits_storage(client, key_prefix)
         self._limiter = SlidingWindowCounterRateLimiter(self._storage)
+        #: While Redis is unavailable: the same strategy on this instance's memory.
+        self._memory = SlidingWindowCounterRateLimiter(MemoryStorage())
 
     async def aclose(self) -> None:
         await close_limits_storage(self._storage)
 
-    async def _check(self, limits: list[RateLimitItem], identifiers: tuple[str, ...]) -> Verdict:
+    async def _check(
+        self, limits: Sequence[RateLimitItem], identifiers: tuple[str, ...], memory: bool = False
+    ) -> Verdict:
+        limiter = self._memory if memory else self._limiter
         for item in limits:
-            if not await self._limiter.hit(item, *identifiers):
-                return await self._refused(item, identifiers)
+            if not await limiter.hit(item, *identifiers):
+                return await self._refused(item, identifiers, memory)
         return Verdict(True)
 
-    async def _refused(self, item: RateLimitItem, identifiers: tuple[str, ...]) -> Verdict:
-        stats = await self._limiter.get_window_stats(item, *identifiers)
+    async def _refused(
+        self, item: RateLimitItem, identifiers: tuple[str, ...], memory: bool = False
+    ) -> Verdict:
+        limiter = self._memory if memory else self._limiter
+        stats = await limiter.get_window_stats(item, *identifiers)
         return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())))
+
+    async def _in_memory(
+        self, exc: Exception, hits: Sequence[tuple[RateLimitItem, tuple[str, ...]]]
+    ) -> Verdict:
+        """Redis failed: count the same hits in this instance's memory, as ``hit_many`` would in Redis
+        (every limit taken on its own; the first refused one answers)."""
+        _count_failure(exc)
+        count_guard_fallback("rate_limit", "memory")
+        refused: Verdict | None = None
+        for item, identifiers in hits:
+            if not await self._memory.hit(item, *identifiers) and refused is None:
+                refused = await self._refused(item, identifiers, memory=True)
+        return refused or Verdict(True)
+
+    async def _refused_in_redis(self, item: RateLimitItem, identifiers: tuple[str, ...]) -> Verdict:
+        """Redis refused the hit; if its window then cannot be read, wait a whole window to be safe."""
+        try:
+            return await self._breaker.call(partial(self._refused, item, identifiers))
+        except _FAILURES:
+            return Verdict(False, item.get_expiry())
 
     def _window_keys(self, item: RateLimitItem, identifiers: tuple[str, ...]) -> tuple[str, str]:
         """The previous and current window keys the library's sliding window counter uses.
@@ -108,20 +145,24 @@ class RateLimiter:
                 if isinstance(acquired, Exception):
                     raise acquired
                 if not acquired:
-                    return await self._breaker.call(partial(self._refused, item, identifiers))
+                    return await self._refused_in_redis(item, identifiers)
             return Verdict(True)
         except _FAILURES as exc:
-            return _fail_open(exc)
+            return await self._in_memory(exc, hits)
 
     async def hit(self, limits: list[RateLimitItem], *identifiers: str) -> Verdict:
-        """Count one request against every limit; fail open when Redis is unavailable or the breaker open."""
+        """Count one request against every limit; in this instance's memory when Redis is unavailable or
+        the breaker open."""
         try:
             return await self._breaker.call(lambda: self._check(limits, identifiers))
         except _FAILURES as exc:
-            return _fail_open(exc)
+            _count_failure(exc)
+            count_guard_fallback("rate_limit", "memory")
+            return await self._check(limits, identifiers, memory=True)
 
     def hit_many(self, checks: Sequence[LimitCheck]) -> Coroutine[Any, Any, Verdict]:
-        """Count one request against every limit of every check in one Redis round trip; fails open.
+        """Count one request against every limit of every check in one Redis round trip (in this
+        instance's memory when Redis is unavailable).
 
         The commands are queued when this is called, not when its result is awaited: commands queued
         before the await (a cache read) share the round trip.
@@ -137,13 +178,12 @@ class RateLimiter:
 _FAILURES = (BreakerOpenError, StorageError, *REDIS_ERRORS)
 
 
-def _fail_open(exc: Exception) -> Verdict:
+def _count_failure(exc: Exception) -> None:
     if isinstance(exc, BreakerOpenError):
         REDIS_FAILURES.labels(operation="rate_limit", reason="breaker_open").inc()
     else:
         REDIS_FAILURES.labels(operation="rate_limit", reason=type(exc).__name__).inc()
-        log.warning("rate limiter unavailable, allowing: %s", type(exc).__name__)
-    return Verdict(True)
+        log.warning("rate limiter unavailable, counting in this instance's memory: %s", type(exc).__name__)
 
 
 def parse_limits(notation: str) -> list[RateLimitItem]:

@@ -44,6 +44,7 @@ class UserRepository:
             "stats": {"games_played": 0, "best_score": 0, "total_score": 0},
             "inventory": {"coins": 0, "items": {}},
             "friends": [],
+            "presence_visible": True,
         }
         try:
             with firestore_timer("write"):
@@ -76,20 +77,3 @@ class UserRepository:
             return None
         data = snap.to_dict() or {}
         return Stats.model_validate(data.get("stats") or {})
-
-    async def add_friend(self, uid: str, friend_uid: str) -> None:
-        with firestore_timer("write"):
-            await self._doc(uid).update(
-                {"friends": firestore.ArrayUnion([friend_uid]), "updated_at": datetime.now(UTC)}
-            )
-
-    async def remove_friend(self, uid: str, friend_uid: str) -> None:
-        with firestore_timer("write"):
-            await self._doc(uid).update(
-                {"friends": firestore.ArrayRemove([friend_uid]), "updated_at": datetime.now(UTC)}
-            )
-
-    async def exists(self, uid: str) -> bool:
-        with firestore_timer("get"):
-            snap = await self._doc(uid).get(field_paths=["uid"])
-        return bool(snap.exists)

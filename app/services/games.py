@@ -10,6 +10,14 @@ Event batches (422 ``invalid_events`` with the reason, otherwise): ``t_ms`` neve
 neither within a batch nor against the last stored event, and no event is later than the session's
 server-measured elapsed time plus ``CLOCK_SLACK_MS``. A game holds at most ``MAX_EVENTS_PER_GAME`` events
 (409 ``event_limit_reached``) and ``MAX_COMPRESSED_BYTES`` of compressed events (413 ``events_too_large``).
+
+A finish whose leaderboard submit does not reach the boards (Redis down, breaker open, timeout) still
+answers 200 (the game IS finished) with ``ranks_pending: true``, and marks the game ``board_pending`` in
+/games with one extra write, after the finish committed: none on the normal path. The reconciler
+(``app/services/leaderboards_reconcile.py``) submits the marked games when Redis is back and clears the
+marks. The window this leaves: a process that dies after the finish committed and before the submit or the
+mark leaves the game off the boards with no mark; the client's replay of the finish (it got no answer)
+submits it, and so does a rebuild from /games.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from app.core.metrics import count_board_pending
 from app.domain import players
 from app.domain.games import (
     CLOCK_SLACK_MS,
@@ -50,13 +59,14 @@ from app.services.users import UserService
 class LeaderboardSink(Protocol):
     """Where finished games go; the leaderboards issue implements the full boards behind this.
 
-    ``submit`` must be idempotent per ``game_id`` (the finish path calls it again on a replay, which is how
-    a submission lost to an outage is repaired) and must not raise for an unreachable board.
+    ``submit`` must be idempotent per ``game_id`` (the finish path calls it again on a replay, and the
+    reconciler for a game marked ``board_pending``) and must not raise for an unreachable board: it answers
+    ``None`` when the submit did not reach the boards.
     """
 
     async def submit(
         self, uid: str, game_id: str, score: int, country: str | None, finished_at: datetime
-    ) -> Ranks: ...
+    ) -> Ranks | None: ...
 
 
 class GameStore(Protocol):
@@ -72,6 +82,7 @@ class GameStore(Protocol):
         judge: Callable[[Game | None], Verdict],
         update_stats: Callable[[Stats, int], Stats],
     ) -> Finished: ...
+    async def mark_board_pending(self, game_id: str, at: datetime) -> None: ...
 
 
 def _not_found() -> ServiceError:
@@ -147,6 +158,9 @@ def judge_finish(game: Game, score: int, now: datetime) -> Verdict:
 class FinishResult(BaseModel):
     final_score: int
     ranks: Ranks
+    #: The boards could not be reached: ``ranks`` are null and the server submits the score when Redis is
+    #: back (the client need not send the finish again).
+    ranks_pending: bool = False
 
 
 class GameService:
@@ -197,4 +211,8 @@ class GameService:
         assert game.final_score is not None
         assert game.finished_at is not None
         ranks = await self._leaderboard.submit(uid, game_id, game.final_score, done.country, game.finished_at)
+        if ranks is None:
+            await self._store.mark_board_pending(game_id, self._clock())
+            count_board_pending()
+            return FinishResult(final_score=game.final_score, ranks=Ranks(), ranks_pending=True)
         return FinishResult(final_score=game.final_score, ranks=ranks)

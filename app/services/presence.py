@@ -1,4 +1,8 @@
-"""Presence reads and writes: a player's heartbeat, and the statuses of their own friends list only.
+"""Presence reads and writes: a player's heartbeat, and the statuses of their own (mutual) friends only.
+
+A player who hides their presence (``presence_visible`` false on their profile) has their heartbeats
+answered but not recorded, so every friend sees them offline with no last-seen time; hiding also drops the
+live one (``UserService.update_profile``).
 
 What a heartbeat is and how long it counts: ``app/domain/presence.py``.
 """
@@ -37,8 +41,10 @@ class PresenceService:
         self.ttl_s = ttl_s
         self._clock = clock
 
-    async def heartbeat(self, uid: str, status: str) -> Heartbeat:
+    async def heartbeat(self, uid: str, token_name: str | None, status: str) -> Heartbeat:
         beat = Heartbeat(status=status, at=self._clock())
+        if not (await self._users.my_profile(uid, token_name)).presence_visible:
+            return beat
         try:
             await self._store.beat(uid, beat, self.ttl_s)
         except PresenceUnavailableError:
@@ -46,7 +52,7 @@ class PresenceService:
         return beat
 
     async def friends(self, uid: str, token_name: str | None) -> list[tuple[str, Heartbeat | None]]:
-        """The caller's friends with their last heartbeat within the TTL (None: offline)."""
+        """The caller's mutual friends with their last heartbeat within the TTL (None: offline or hidden)."""
         friends = (await self._users.my_profile(uid, token_name)).friends
         try:
             beats = await self._store.beats(friends)

@@ -1,8 +1,11 @@
-"""Player profiles, inventory and friends: the rules, over repository interfaces (no SDK here)."""
+"""Player profiles and inventory: the rules, over repository interfaces (no SDK here).
+
+Friendships: ``app/services/friends.py``."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
@@ -15,13 +18,18 @@ from app.domain.players import (
     Stats,
     default_display_name,
 )
+from app.repositories.errors import PresenceUnavailableError
 from app.services.errors import Failure, ServiceError
 from app.services.ports import Cache
 
-#: The friends boards and presence read a whole list in one Redis round trip (ZMSCORE, MGET): 500 is cheap.
-MAX_FRIENDS = 500
+log = logging.getLogger("app.presence")
+
 #: The architecture's 1 hour for cached stats; the app passes ``POG_STATS_CACHE_TTL_S``.
 DEFAULT_STATS_TTL_S = 3600
+
+
+class PresenceEraser(Protocol):
+    async def forget(self, uid: str) -> None: ...
 
 
 class UserStore(Protocol):
@@ -30,9 +38,6 @@ class UserStore(Protocol):
     async def update_profile(self, uid: str, changes: ProfileChanges) -> None: ...
     async def get_inventory(self, uid: str) -> Inventory | None: ...
     async def get_stats(self, uid: str) -> Stats | None: ...
-    async def add_friend(self, uid: str, friend_uid: str) -> None: ...
-    async def remove_friend(self, uid: str, friend_uid: str) -> None: ...
-    async def exists(self, uid: str) -> bool: ...
 
 
 def etag(body: bytes) -> str:
@@ -57,8 +62,10 @@ class UserService:
         profile_ttl_s: int,
         inventory_ttl_s: int,
         stats_ttl_s: int = DEFAULT_STATS_TTL_S,
+        presence: PresenceEraser | None = None,
     ) -> None:
         self._store = store
+        self._presence = presence
         self._cache = cache
         self._profile_ttl_s = profile_ttl_s
         self._inventory_ttl_s = inventory_ttl_s
@@ -102,14 +109,23 @@ class UserService:
 
     async def update_profile(self, uid: str, token_name: str | None, changes: ProfileChanges) -> Profile:
         await self.my_profile(uid, token_name)  # the document exists from here on
-        if "display_name" in changes.model_fields_set and changes.display_name is None:
-            # A name cannot be cleared: null leaves it as is (null clears country and avatar_id).
-            changes = ProfileChanges.model_validate(
-                changes.model_dump(exclude_unset=True, exclude={"display_name"})
-            )
+        kept = {
+            name
+            for name in players.NOT_CLEARABLE & changes.model_fields_set
+            if getattr(changes, name) is None
+        }
+        if kept:
+            # A name or a setting cannot be cleared: null leaves it as is (null clears country and avatar_id).
+            changes = ProfileChanges.model_validate(changes.model_dump(exclude_unset=True, exclude=kept))
         if changes.model_fields_set:
             await self._store.update_profile(uid, changes)
             await self._cache.delete(players.profile_key(uid))
+        if changes.presence_visible is False and self._presence is not None:
+            # Hidden from now on, not once the live heartbeat expires.
+            try:
+                await self._presence.forget(uid)
+            except PresenceUnavailableError:
+                log.warning("presence not forgotten: redis unavailable; it expires with its ttl")
         return await self.my_profile(uid, token_name)
 
     async def inventory(self, uid: str, token_name: str | None) -> Inventory:
@@ -144,26 +160,3 @@ class UserService:
             avatar_id=profile.avatar_id,
             best_score=profile.stats.best_score,
         )
-
-    async def add_friend(self, uid: str, token_name: str | None, friend_uid: str) -> list[str]:
-        if friend_uid == uid:
-            raise ServiceError(Failure.MALFORMED, "cannot_friend_self", "you cannot add yourself as a friend")
-        me = await self.my_profile(uid, token_name)
-        if friend_uid in me.friends:
-            return me.friends
-        if len(me.friends) >= MAX_FRIENDS:
-            raise ServiceError(
-                Failure.CONFLICT, "too_many_friends", f"a player has at most {MAX_FRIENDS} friends"
-            )
-        if not await self._store.exists(friend_uid):
-            raise ServiceError(Failure.NOT_FOUND, "user_not_found", "no such player")
-        await self._store.add_friend(uid, friend_uid)
-        await self._cache.delete(players.profile_key(uid))
-        return (await self.my_profile(uid, token_name)).friends
-
-    async def remove_friend(self, uid: str, token_name: str | None, friend_uid: str) -> None:
-        me = await self.my_profile(uid, token_name)
-        if friend_uid not in me.friends:
-            raise ServiceError(Failure.NOT_FOUND, "friend_not_found", "that player is not in your friends")
-        await self._store.remove_friend(uid, friend_uid)
-        await self._cache.delete(players.profile_key(uid))

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from . import (
+    rules_app_check,
+    rules_audit,
     rules_cloudflare,
     rules_contract,
+    rules_ddos,
     rules_gcp,
     rules_gcp_iam,
     rules_gcp_serving,
@@ -19,11 +22,14 @@ def _collect() -> tuple[Rule, ...]:
     rules = sorted(
         (
             *rules_gcp.rules,
+            *rules_app_check.rules,
+            *rules_audit.rules,
             *rules_gcp_iam.rules,
             *rules_gcp_serving.rules,
             *rules_values.rules,
             *rules_redis.rules,
             *rules_cloudflare.rules,
+            *rules_ddos.rules,
             *rules_stack.rules,
             *rules_contract.rules,
         ),

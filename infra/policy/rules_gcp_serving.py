@@ -84,6 +84,7 @@ _SECRET_ENV = re.compile(r"^POG_\w*(KEY|SECRET|TOKEN|DSN|PASSWORD|AUTH)$")
 # Variables named like secrets that hold identifiers, each with the reason.
 NOT_SECRET_ENV: dict[str, str] = {
     "POG_AUDIT_KMS_KEY": "the KMS key's resource name; the key material never leaves Cloud KMS",
+    "POG_AUDIT_SIGNING_KEY": "the KMS signing key version's resource name; the private key stays in KMS",
 }
 # Other variables that carry credentials (a password inside a URL).
 SECRET_ENV_EXTRA = frozenset({"POG_REDIS_URL"})

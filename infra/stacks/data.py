@@ -11,6 +11,7 @@ import pulumi_gcp as gcp
 
 from infra.locations import rtdb_region_for
 from infra.phases import PhaseProfile
+from infra.stacks.app_check import app_check_services
 from infra.stacks.common import child
 
 DEFAULT_DATABASE = "(default)"
@@ -39,6 +40,10 @@ COMPOSITE_INDEXES: tuple[CompositeIndex, ...] = (
     CompositeIndex(GAMES_COLLECTION, (("status", "ASCENDING"), ("finished_at", "ASCENDING"))),
     CompositeIndex("transactions", (("uid", "ASCENDING"), ("created_at", "DESCENDING"))),
     CompositeIndex("review_queue", (("status", "ASCENDING"), ("created_at", "ASCENDING"))),
+    # A player's purchases in the velocity window when Redis is down (app/repositories/ledger_counts.py).
+    CompositeIndex(
+        "transactions", (("uid", "ASCENDING"), ("source", "ASCENDING"), ("created_at", "DESCENDING"))
+    ),
     # A player's finished games in an event's window (app/repositories/events_progress.py).
     CompositeIndex(
         GAMES_COLLECTION, (("uid", "ASCENDING"), ("status", "ASCENDING"), ("finished_at", "ASCENDING"))
@@ -107,6 +112,7 @@ class Data(pulumi.ComponentResource):
                 "game-sessions" (phase 2+), "games-<region>" (phase 3)
     game_database_ids: dict[str, str]  API region -> database id holding that region's game sessions
     rtdb_instance: gcp.firebase.DatabaseInstance
+    app_check: dict[str, gcp.firebase.AppCheckServiceConfig]  keyed by service id (infra/stacks/app_check.py)
     """
 
     def __init__(self, name: str, args: DataArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -158,6 +164,14 @@ class Data(pulumi.ComponentResource):
         )
 
         self.identity_platform = self._identity_platform(firebase)
+        # App Check on the services clients call directly, once they exist (infra/stacks/app_check.py).
+        self.app_check = app_check_services(
+            self,
+            p,
+            args.project,
+            args.profile,
+            [*firebase, *self.databases.values(), self.rtdb_instance, self.identity_platform],
+        )
 
         self.register_outputs(
             {

@@ -25,6 +25,24 @@ ZONE_SETTINGS: dict[str, str] = {
     "brotli": "on",
 }
 
+# Cloudflare's HTTP DDoS Attack Protection managed ruleset (developers.cloudflare.com/ddos-protection/
+# managed-rulesets/http/): always on; executing it in the zone's ddos_l7 phase makes its overrides explicit.
+HTTP_DDOS_RULESET_ID = "4d21379b4f9f4bb088e0729962c8b3cf"
+# Game clients are apps, not browsers: a challenge is a block they cannot solve, so block outright.
+DDOS_ACTION = "block"
+# The API's security headers (the app's app/core/security_headers.py sets the same; a test compares), set
+# at the edge too so what Cloudflare answers itself (cached responses, its own errors) carries them.
+SECURITY_HEADERS: dict[str, str] = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+# Served outside prod only, with the looser policy Swagger UI needs, which the app sets itself.
+DOCS_PATH = "/docs"
+
 ADMIN_PATH = "/v1/admin"
 WEBHOOK_PATH = "/v1/webhooks/"
 API_PATH = "/v1/"
@@ -115,6 +133,8 @@ class Edge(pulumi.ComponentResource):
     assets_record: cloudflare.DnsRecord | None         phase 2+
     zone_settings: dict[str, cloudflare.ZoneSetting]   keyed by setting id
     waf_managed, waf_custom, rate_limits: cloudflare.Ruleset
+    ddos: cloudflare.Ruleset                           the HTTP DDoS managed ruleset's overrides
+    response_headers: cloudflare.Ruleset               security headers on the API hostname
     cache_rules: cloudflare.Ruleset | None             phase 2+
     image_rules: cloudflare.Ruleset | None             phase 2+: Polish (and WebP) on the assets hostname
     tiered_cache: cloudflare.TieredCache | None        phase 2+ (smart topology)
@@ -152,6 +172,8 @@ class Edge(pulumi.ComponentResource):
         }
 
         self._firewall(args)
+        self._ddos_protection(args)
+        self._response_headers(args)
 
         self.assets_record: cloudflare.DnsRecord | None = None
         self.cache_rules: cloudflare.Ruleset | None = None
@@ -228,6 +250,60 @@ class Edge(pulumi.ComponentResource):
             name=f"{prefix} rate limits",
             description="Per client IP and data centre: webhooks, admin API, authentication failures",
             rules=[_rate_limit_rule(limit) for limit in RATE_LIMITS],
+            opts=child(self),
+        )
+
+    def _ddos_protection(self, args: EdgeArgs) -> None:
+        """The HTTP DDoS managed ruleset on every request, at the profile's sensitivity."""
+        self.ddos = cloudflare.Ruleset(
+            f"{args.prefix}-ddos-l7",
+            zone_id=args.zone_id,
+            kind="zone",
+            phase="ddos_l7",
+            name=f"{args.prefix} HTTP DDoS protection",
+            description="Cloudflare HTTP DDoS Attack Protection with explicit sensitivity and action",
+            rules=[
+                cloudflare.RulesetRuleArgs(
+                    ref="http-ddos",
+                    description="HTTP DDoS Attack Protection managed ruleset",
+                    expression="true",
+                    action="execute",
+                    action_parameters=cloudflare.RulesetRuleActionParametersArgs(
+                        id=HTTP_DDOS_RULESET_ID,
+                        overrides=cloudflare.RulesetRuleActionParametersOverridesArgs(
+                            action=DDOS_ACTION, sensitivity_level=args.profile.edge_ddos_sensitivity
+                        ),
+                    ),
+                    enabled=True,
+                )
+            ],
+            opts=child(self),
+        )
+
+    def _response_headers(self, args: EdgeArgs) -> None:
+        """The security headers on every response of the API hostname."""
+        expression = f'http.host eq "{args.api_hostname}"'
+        if not args.profile.is_prod:
+            expression += f' and not starts_with(http.request.uri.path, "{DOCS_PATH}")'
+        self.response_headers = cloudflare.Ruleset(
+            f"{args.prefix}-response-headers",
+            zone_id=args.zone_id,
+            kind="zone",
+            phase="http_response_headers_transform",
+            name=f"{args.prefix} response headers",
+            description="Security headers on every API response, edge-cached ones included",
+            rules=[
+                cloudflare.RulesetRuleArgs(
+                    ref="security-headers",
+                    description=f"Security headers on {args.api_hostname}",
+                    expression=expression,
+                    action="rewrite",
+                    action_parameters=cloudflare.RulesetRuleActionParametersArgs(
+                        headers={name: _set(value) for name, value in SECURITY_HEADERS.items()}
+                    ),
+                    enabled=True,
+                )
+            ],
             opts=child(self),
         )
 
@@ -339,6 +415,10 @@ class Edge(pulumi.ComponentResource):
         self.webp = cloudflare.ZoneSetting(
             f"{prefix}-zone-webp", zone_id=zone_id, setting_id="webp", value="on", opts=child(self)
         )
+
+
+def _set(value: str) -> cloudflare.RulesetRuleActionParametersHeadersArgs:
+    return cloudflare.RulesetRuleActionParametersHeadersArgs(operation="set", value=value)
 
 
 def _rate_limit_rule(limit: RateLimit) -> cloudflare.RulesetRuleArgs:

@@ -136,5 +136,7 @@ def test_the_file_parses_as_written() -> None:
     assert {job.name for job in BACKEND.jobs} == {
         "leaderboards-rebuild",
         "leaderboards-rewards",
+        "leaderboards-reconcile",
         "events-announce",
+        "audit-anchor",
     }

@@ -123,7 +123,9 @@ def _prometheus(definitions: defs.MonitoringDefinitions) -> list[defs.Prometheus
     return [m for m in metrics if isinstance(m, defs.PrometheusMetricDefinition)]
 
 
-@pytest.mark.parametrize("metric_id", ["cache-requests", "firestore-latency", "push-sent", "push-failed"])
+@pytest.mark.parametrize(
+    "metric_id", ["cache-requests", "firestore-latency", "push-sent", "push-failed", "guard-fallback"]
+)
 def test_prometheus_metric_is_registered_by_the_app(
     definitions: defs.MonitoringDefinitions, metric_id: str
 ) -> None:
@@ -164,4 +166,5 @@ def test_every_prometheus_metric_read_is_covered(definitions: defs.MonitoringDef
         "firestore-latency",
         "push-sent",
         "push-failed",
+        "guard-fallback",
     }

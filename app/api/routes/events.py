@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import BackgroundTasks, Path, Response
 
+from app.api.app_check import APP_CHECK_ERRORS, AppCheck, AppCheckLimitedUse
 from app.api.deps import ContainerDep, CurrentUser
 from app.api.errors import ApiError, service_errors
 from app.api.event_schemas import (
@@ -55,7 +56,11 @@ async def my_event_progress(
     return await c.live_events.my_progress(user.uid, event_id)
 
 
-@router.post("/v1/events/{event_id}/claim", responses=service_errors(404, 409, 503))
+@router.post(
+    "/v1/events/{event_id}/claim",
+    dependencies=[AppCheckLimitedUse],
+    responses=service_errors(404, 409, 503) | APP_CHECK_ERRORS,
+)
 async def claim_reward(
     event_id: EventId, user: CurrentUser, c: ContainerDep, background: BackgroundTasks
 ) -> Claimed:
@@ -75,13 +80,25 @@ async def claim_reward(
     )
 
 
-@router.post("/v1/me/devices", tags=["me"], status_code=201, responses=service_errors(503))
+@router.post(
+    "/v1/me/devices",
+    tags=["me"],
+    status_code=201,
+    dependencies=[AppCheck],
+    responses=service_errors(503) | APP_CHECK_ERRORS,
+)
 async def register_device(body: DeviceIn, user: CurrentUser, c: ContainerDep) -> DeviceOut:
     """Register the app install's FCM token for reward notifications (and the ``live-events`` topic)."""
     return DeviceOut(device_id=await c.notifier.register_device(user.uid, body.token, body.platform))
 
 
-@router.delete("/v1/me/devices/{device_id}", tags=["me"], status_code=204, responses=service_errors(404))
+@router.delete(
+    "/v1/me/devices/{device_id}",
+    tags=["me"],
+    status_code=204,
+    dependencies=[AppCheck],
+    responses=service_errors(404) | APP_CHECK_ERRORS,
+)
 async def forget_device(device_id: DeviceId, user: CurrentUser, c: ContainerDep) -> Response:
     """Stop pushing to one of the caller's devices (e.g. on sign-out)."""
     if not await c.notifier.forget_device(user.uid, device_id):

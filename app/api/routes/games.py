@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Path, Response
 
+from app.api.app_check import APP_CHECK_ERRORS, AppCheck
 from app.api.deps import ContainerDep, CurrentUser
 from app.api.errors import service_errors
 from app.api.game_schemas import (
@@ -42,7 +43,9 @@ async def add_events(game_id: GameId, body: EventBatch, user: CurrentUser, c: Co
     return EventsAccepted(accepted=len(body.events), event_count=chunk.event_count)
 
 
-@router.post("/{game_id}/finish", responses=service_errors(404, 409, 503))
+@router.post(
+    "/{game_id}/finish", dependencies=[AppCheck], responses=service_errors(404, 409, 503) | APP_CHECK_ERRORS
+)
 async def finish_game(game_id: GameId, body: GameFinish, user: CurrentUser, c: ContainerDep) -> FinishResult:
     """Finish the caller's session (idempotent); 422 ``implausible_score`` rejects the game."""
     return await c.games.finish(user.uid, user.name, game_id, body.score)

@@ -1,16 +1,15 @@
-"""The caller's own profile, stats, inventory and friends."""
+"""The caller's own profile, stats and inventory (friends and blocks: ``friends.py``)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Body, Path, Request, Response
+from fastapi import Body, Request, Response
 
 from app.api.deps import Container, ContainerDep, CurrentUser, caller_ip, count_caller, known_caller
-from app.api.errors import service_errors
 from app.api.fast_path import fast_path_route
 from app.api.routing import Router
-from app.api.schemas import UID_PATTERN, FriendAdd, FriendList, ProfilePatch
+from app.api.schemas import ProfilePatch
 from app.domain.players import Inventory, Profile, ProfileChanges, Stats
 from app.services.users import etag
 
@@ -88,16 +87,3 @@ async def get_inventory(user: CurrentUser, c: ContainerDep, response: Response) 
     """Read-only: only the server grants and spends items."""
     response.headers["Cache-Control"] = "private, no-cache"
     return await c.users.inventory(user.uid, user.name)
-
-
-@router.post("/friends", responses=service_errors(400, 404, 409))
-async def add_friend(body: FriendAdd, user: CurrentUser, c: ContainerDep) -> FriendList:
-    return FriendList(friends=await c.users.add_friend(user.uid, user.name, body.uid))
-
-
-@router.delete("/friends/{uid}", status_code=204, responses=service_errors(404))
-async def remove_friend(
-    uid: Annotated[str, Path(pattern=UID_PATTERN)], user: CurrentUser, c: ContainerDep
-) -> Response:
-    await c.users.remove_friend(user.uid, user.name, uid)
-    return Response(status_code=204)

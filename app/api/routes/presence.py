@@ -1,4 +1,4 @@
-"""Presence: my heartbeat, my friends' online status (my own friends list only)."""
+"""Presence: my heartbeat, my friends' online status (my own mutual friends only, unless they hide it)."""
 
 from __future__ import annotations
 
@@ -19,14 +19,15 @@ async def heartbeat(
     """I am online (``status``: online, in_game, away) for the next ``ttl_s`` seconds; send it again
     before they pass."""
     status = body.status if body is not None else "online"
-    beat = await c.presence.heartbeat(user.uid, status)
+    beat = await c.presence.heartbeat(user.uid, user.name, status)
     response.headers["Cache-Control"] = "no-store"
     return HeartbeatOut(status=beat.status, at=beat.at, ttl_s=c.presence.ttl_s)
 
 
 @router.get("/friends", responses=service_errors(503))
 async def friends(user: CurrentUser, c: ContainerDep, response: Response) -> FriendsPresence:
-    """Each of my friends: online while their last heartbeat is within the TTL."""
+    """Each of my friends (mutual): online while their last heartbeat is within the TTL; a friend who hides
+    their presence is always offline, with no last-seen time."""
     found = await c.presence.friends(user.uid, user.name)
     response.headers["Cache-Control"] = "private, no-store"
     return FriendsPresence(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.app_check import APP_CHECK_ERRORS, AppCheckLimitedUse
 from app.api.deps import ContainerDep, CurrentUser
 from app.api.errors import service_errors
 from app.api.routing import Router
@@ -34,7 +35,11 @@ class CheckoutOut(BaseModel):
     url: str
 
 
-@router.post("/stripe/checkout", responses=service_errors(401, 404, 422, 429, 502, 503))
+@router.post(
+    "/stripe/checkout",
+    dependencies=[AppCheckLimitedUse],
+    responses=service_errors(401, 404, 422, 429, 502, 503) | APP_CHECK_ERRORS,
+)
 async def create_stripe_checkout(
     body: CheckoutRequest,
     user: CurrentUser,

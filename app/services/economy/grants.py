@@ -48,6 +48,7 @@ from app.services.economy.requests import (
     check_request,
     review_id_for,
     valid_uid,
+    velocity_key,
     velocity_kind,
 )
 from app.services.economy.revocation_share import takes_everything
@@ -108,7 +109,10 @@ class GrantService(ReviewDecisions, Revocations):
             ip = purchase.ip or ip
         kind = velocity_kind(request.source)
         if kind and valid_uid(request.uid):
-            reasons.extend(await self._velocity.exceeded(kind, request.uid, ip, request.source_id))
+            # Counted once per store payment, not per webhook event (requests.velocity_key); without Redis
+            # a purchase is counted in the ledger or held, never granted blind (ledger_velocity.py).
+            key = velocity_key(request, purchase.payment_key if purchase is not None else None)
+            reasons.extend(await self._velocity.exceeded(kind, request.uid, ip, key))
         result = await self._ledger.run(
             lambda txn: self._apply_txn(txn, request, purchase, reasons), lambda: self.seen(request.source_id)
         )

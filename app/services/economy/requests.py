@@ -73,3 +73,10 @@ def velocity_kind(source: GrantSource) -> str | None:
     if source in (GrantSource.EVENT_REWARD, GrantSource.LEADERBOARD_REWARD):
         return "claim"
     return None
+
+
+def velocity_key(request: GrantRequest, payment_key: str | None) -> str:
+    """What the velocity counters count once: the store payment (``revenuecat:{transaction_id}``,
+    ``stripe:{payment_intent}``), not the webhook event, so one payment delivered under several event ids
+    is one purchase; a reward's ``source_id`` otherwise."""
+    return payment_key if request.source is GrantSource.PURCHASE and payment_key else request.source_id

@@ -20,6 +20,8 @@ ADMIN_RULE_PRIORITY = 1000
 CLOUDFLARE_RULE_PRIORITY = 2000
 DEFAULT_RULE_PRIORITY = 2147483647
 DENY = "deny(403)"
+# Adaptive Protection's rule visibility: STANDARD (PREMIUM needs Cloud Armor Enterprise).
+ADAPTIVE_RULE_VISIBILITY = "STANDARD"
 
 
 def range_chunks(ranges: Sequence[str], size: int = MAX_RANGES_PER_RULE) -> list[list[str]]:
@@ -80,6 +82,7 @@ def api_armor(scope: Scope, admin_expression: str) -> gcp.compute.SecurityPolicy
         advanced_options_config=gcp.compute.SecurityPolicyAdvancedOptionsConfigArgs(
             user_ip_request_headers=[CLIENT_IP_HEADER],
         ),
+        adaptive_protection_config=_adaptive_protection(args.profile.armor_adaptive_protection),
         rules=[
             gcp.compute.SecurityPolicyRuleArgs(
                 action=DENY,
@@ -92,4 +95,15 @@ def api_armor(scope: Scope, admin_expression: str) -> gcp.compute.SecurityPolicy
             *cloudflare_only_rules(),
         ],
         opts=child(scope.parent, depends_on=scope.deps),
+    )
+
+
+def _adaptive_protection(enabled: bool) -> gcp.compute.SecurityPolicyAdaptiveProtectionConfigArgs | None:
+    """Layer 7 DDoS detection behind Cloudflare's: it alerts on anomalous traffic that got through."""
+    if not enabled:
+        return None
+    return gcp.compute.SecurityPolicyAdaptiveProtectionConfigArgs(
+        layer7_ddos_defense_config=gcp.compute.SecurityPolicyAdaptiveProtectionConfigLayer7DdosDefenseConfigArgs(
+            enable=True, rule_visibility=ADAPTIVE_RULE_VISIBILITY
+        )
     )

@@ -6,10 +6,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from starlette.routing import Match
+from fastapi.testclient import TestClient
+from starlette.routing import Match, Route
 
-from app.api.routing import Router
+from app.api.routing import Router, allowed_methods
 from app.core.config import Settings
 from app.main import create_app
 
@@ -76,3 +78,54 @@ def test_every_route_of_the_app_is_found_for_its_own_path() -> None:
                 assert found is included, f"{method} {route.path} matched another router"
                 checked += 1
     assert checked >= 30
+
+
+def _served_methods(app: FastAPI) -> dict[str, set[str]]:
+    """Concrete path -> the methods of every route whose path pattern matches it, by the routes' regexes
+    (not by ``allowed_methods``, which this checks)."""
+    routes = [
+        route
+        for included in app.router.routes
+        for route in getattr(getattr(included, "original_router", None), "routes", [included])
+    ]
+    paths = {re.sub(r"\{[^}]+\}", "x1", str(getattr(route, "path", ""))) for route in routes}
+    served: dict[str, set[str]] = {}
+    for path in paths:
+        for route in routes:
+            if isinstance(route, Route) and route.path_regex.match(path):
+                served.setdefault(path, set()).update(route.methods or ())
+    return served
+
+
+def test_options_answers_every_method_of_the_path() -> None:
+    """Failed before issue 18: OPTIONS /v1/me was a 405 whose Allow said GET (the first route on the path),
+    though PATCH /v1/me is served too."""
+    app = create_app(Settings(environment="test", firebase_project_id="demo-routing"))
+    client = TestClient(app)
+    served = _served_methods(app)
+    assert len(served) >= 30
+    answers = {path: client.options(path) for path in served}
+    assert {path: r.status_code for path, r in answers.items()} == dict.fromkeys(served, 204)
+    allow = {path: set(r.headers["allow"].split(", ")) for path, r in answers.items()}
+    assert allow == {path: methods | {"OPTIONS"} for path, methods in served.items()}
+    assert allow["/v1/me"] == {"GET", "PATCH", "OPTIONS"}
+
+
+def test_a_405_lists_every_method_of_the_path() -> None:
+    """Failed before issue 18: DELETE /v1/me answered Allow: GET."""
+    app = create_app(Settings(environment="test", firebase_project_id="demo-routing"))
+    client = TestClient(app)
+    served = _served_methods(app)
+    refused = {path: client.put(path) for path, methods in served.items() if "PUT" not in methods}
+    assert len(refused) >= 30
+    assert {path: r.status_code for path, r in refused.items()} == dict.fromkeys(refused, 405)
+    assert {path: set(r.headers["allow"].split(", ")) for path, r in refused.items()} == {
+        path: served[path] | {"OPTIONS"} for path in refused
+    }
+    assert refused["/v1/me"].json()["error"]["code"] == "method_not_allowed"
+
+
+def test_options_on_a_path_nothing_serves_is_a_404() -> None:
+    client = TestClient(create_app(Settings(environment="test", firebase_project_id="demo-routing")))
+    assert client.options("/v1/nowhere").status_code == 404
+    assert allowed_methods([], {"type": "http", "method": "OPTIONS", "path": "/v1/me"}) == []

@@ -14,4 +14,8 @@ PROD = {
     "POG_REVENUECAT_WEBHOOK_AUTH": "Bearer rc-hook",
     "POG_AUDIT_KMS_KEY": "projects/p/locations/europe-west1/keyRings/r/cryptoKeys/audit",
     "POG_AUDIT_WRAPPED_KEY": "d3JhcHBlZA==",
+    "POG_APP_CHECK": "enforce",
+    "POG_AUDIT_SIGNING_KEY": (
+        "projects/p/locations/europe-west1/keyRings/r/cryptoKeys/audit-heads/cryptoKeyVersions/1"
+    ),
 }

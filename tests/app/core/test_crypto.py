@@ -68,3 +68,49 @@ def test_local_keys_in_local_and_test_runs() -> None:
 def test_a_malformed_kms_key_name_is_refused() -> None:
     with pytest.raises(ValidationError, match="audit_kms_key"):
         Settings(environment="test", audit_kms_key="my-key")
+
+
+def test_after_a_rotation_old_entries_open_and_new_ones_use_the_new_key() -> None:
+    """Failed before issue 18: the cipher held one key, so a new data key made every older entry unreadable
+    (``sealed with key …, not the loaded key``)."""
+    old, new = b"\x01" * 32, b"\x02" * 32
+    before = FieldCipher(old).seal({"transaction_id": "t-1"}, "alice:0000000001")
+    rotated = FieldCipher(new, [old])
+    assert rotated.open(before, "alice:0000000001") == {"transaction_id": "t-1"}
+    after = rotated.seal({"transaction_id": "t-2"}, "alice:0000000002")
+    assert after.key_id == FieldCipher(new).key_id != before.key_id
+    assert FieldCipher(new).open(after, "alice:0000000002") == {"transaction_id": "t-2"}
+    with pytest.raises(CryptoError, match="not the loaded key"):
+        FieldCipher(new).open(before, "alice:0000000001")  # once the old key is dropped
+
+
+def test_previous_keys_are_unwrapped_with_kms_and_checked() -> None:
+    from app.core.crypto import load_cipher
+
+    old = b"\x03" * 32
+    key_name = "projects/p/locations/europe-west1/keyRings/r/cryptoKeys/audit"
+    unwrapped = {b"wrapped-current": KEY, b"wrapped-old": old}
+    settings = Settings(
+        environment="test",
+        audit_kms_key=key_name,
+        audit_wrapped_key=base64.b64encode(b"wrapped-current").decode(),
+        audit_previous_wrapped_keys=f'["{base64.b64encode(b"wrapped-old").decode()}"]',  # type: ignore[arg-type]
+    )
+    cipher = load_cipher(settings, lambda name, ct: unwrapped[ct])
+    assert cipher.key_id == FieldCipher(KEY).key_id
+    assert cipher.open(FieldCipher(old).seal({"a": 1}, "x"), "x") == {"a": 1}
+    bad = Settings(environment="test", audit_previous_wrapped_keys="c2hvcnQ=")  # type: ignore[arg-type]
+    with pytest.raises(CryptoError, match=r"POG_AUDIT_PREVIOUS_WRAPPED_KEYS\[0\] has 5 bytes"):
+        load_cipher(bad)
+
+
+def test_the_keyed_hash_hides_the_value_and_survives_a_rotation() -> None:
+    old, new = b"\x01" * 32, b"\x02" * 32
+    index = FieldCipher(old).index("revenuecat:1000000123")
+    assert len(index) == 64
+    assert "1000000123" not in index
+    assert index != FieldCipher(new).index("revenuecat:1000000123")
+    assert FieldCipher(new, [old]).indexes("revenuecat:1000000123") == [
+        FieldCipher(new).index("revenuecat:1000000123"),
+        index,
+    ]

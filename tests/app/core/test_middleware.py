@@ -55,6 +55,8 @@ def test_per_ip_limit_counts_the_cloudflare_client_ip(make_client: MakeClient, a
     assert client.get("/v1/me", headers={**auth("b"), "CF-Connecting-IP": "198.51.100.2"}).status_code == 200
 
 
-def test_rate_limits_fail_open_when_redis_is_down(make_client: MakeClient, auth: Mint) -> None:
+def test_rate_limits_count_in_memory_when_redis_is_down(make_client: MakeClient, auth: Mint) -> None:
+    """Failed before issue 18: every request was allowed (the limits failed open)."""
     client = make_client(redis_url=f"redis://127.0.0.1:{free_port()}/0", rate_limit_user="1/minute")
-    assert [client.get("/v1/me/stats", headers=auth("alice")).status_code for _ in range(3)] == [200] * 3
+    statuses = [client.get("/v1/me/stats", headers=auth("alice")).status_code for _ in range(3)]
+    assert statuses == [200, 429, 429]

@@ -118,6 +118,62 @@ def test_a_forged_entry_with_a_recomputed_hash_breaks_the_link(
     assert f"transactions/{entries(db, 'alice')[2]['id']}: prev_hash does not match" in result.output
 
 
+def test_an_entry_and_its_head_rewritten_consistently_fail_the_head_signature(
+    econ: TestClient, auth: Mint, db: firestore.Client, cli_env: list[str]
+) -> None:
+    """Failed before issue 18: an attacker with Firestore write rewrote the newest entry, recomputed its
+    hash and moved the head to it; every hash and link agreed, so `pog audit verify` said ok."""
+    from app.domain.audit import entry_hash
+
+    _history(econ, auth)
+    newest = entries(db, "alice")[-1]
+    forged = {**newest, "coins": 1_000_000}
+    forged["hash"] = entry_hash(forged)
+    db.collection("transactions").document(newest["id"]).set(forged)
+    db.collection("audit_chains").document("alice").update({"hash": forged["hash"]})
+    result = _verify(cli_env)
+    assert result.exit_code == 1
+    assert "TAMPERED audit_chains/alice: head signature: the signature does not match" in result.output
+    assert "1 problem(s)" in result.output
+
+
+def test_a_head_signed_with_another_key_or_unsigned_is_refused(
+    econ: TestClient, auth: Mint, db: firestore.Client, cli_env: list[str]
+) -> None:
+    """Failed before issue 18: a head carried no signature, so a forged one could not be told apart."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from app.core.signing import LocalSigner
+    from app.domain.audit import head_message
+    from app.repositories.ledger import head_of
+
+    _history(econ, auth)
+    ref = db.collection("audit_chains").document("alice")
+    head = head_of(ref.get().to_dict() or {})
+    own_key = LocalSigner(ec.generate_private_key(ec.SECP256R1()))  # the attacker's key
+    ref.update({"signature": own_key.sign(head_message("alice", head)).to_doc()})
+    db.collection("audit_chains").document("bob").update({"signature": None})
+    result = _verify(cli_env)
+    assert result.exit_code == 1
+    assert f"audit_chains/alice: head signature: signed by an unknown key {own_key.key_id}" in result.output
+    assert "audit_chains/bob: head signature: unsigned" in result.output
+
+
+def test_every_head_is_signed_by_the_configured_key(
+    econ: TestClient, auth: Mint, db: firestore.Client
+) -> None:
+    from app.core.config import Settings
+    from app.core.signing import SignatureChecker
+    from app.domain.audit import head_message
+    from app.repositories.ledger import head_of
+
+    _history(econ, auth)
+    checker = SignatureChecker(Settings(environment="test"))
+    heads = {snap.id: head_of(snap.to_dict() or {}) for snap in db.collection("audit_chains").stream()}
+    assert sorted(heads) == ["alice", "bob"]
+    assert [checker.problem(h.signature, head_message(c, h)) for c, h in heads.items()] == [None, None]
+
+
 def test_decrypt_opens_every_sealed_field_with_the_data_key(
     econ: TestClient, auth: Mint, db: firestore.Client, cli_env: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

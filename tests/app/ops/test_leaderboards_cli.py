@@ -58,6 +58,7 @@ def test_rewards_dry_run_archives_without_granting(env: None, db: firestore.Clie
     assert result.exit_code == 0, result.output
     found = report(result.output)
     assert all(v["rewards"] is None for k, v in found.items() if not k.startswith("checkpoint"))
+    assert "reconciled_first" not in found  # a dry run submits nothing
 
 
 def test_rebuild_refuses_an_unknown_period(env: None) -> None:
@@ -180,3 +181,45 @@ def test_rewards_in_three_regions_at_once_grant_each_reward_once(
     for uid, _, _ in games:
         won = sum(coins for sid, coins in expected.items() if sid.endswith(f":{uid}"))
         assert (db.collection("users").document(uid).get().to_dict() or {})["inventory"]["coins"] == won, uid
+
+
+def test_reconcile_command_submits_the_pending_games_once(
+    env: None, db: firestore.Client, rds: redis.Redis
+) -> None:
+    """Failed before issue 18: no command put a game whose submit failed on the boards (only a replay did)."""
+    now = datetime.now(UTC)
+    rds.set(ALIVE_KEY, now.isoformat())
+    store_game(db, "g1", "alice", 70, now, "IE")
+    db.collection("games").document("g1").update({"board_pending": True, "board_pending_at": now})
+    store_game(db, "g2", "bob", 90, now, "IE")  # on the boards already (not marked): left alone
+
+    first = CliRunner().invoke(leaderboards_app, ["reconcile"])
+    assert first.exit_code == 0, first.output
+    assert report(first.output) == {"submitted": 1, "left": False, "stopped": None, "cache_swept": True}
+    board = board_key("daily", period_id(Period.daily, now), "country:IE")
+    assert rds.zrange(board, 0, -1) == [b"alice"]
+    assert "board_pending" not in (db.collection("games").document("g1").get().to_dict() or {})
+    again = CliRunner().invoke(leaderboards_app, ["reconcile"])
+    assert again.exit_code == 0, again.output
+    assert report(again.output) == {"submitted": 0, "left": False, "stopped": None, "cache_swept": True}
+
+
+def test_rewards_first_submits_the_scores_an_outage_left_pending(
+    env: None, db: firestore.Client, rds: redis.Redis
+) -> None:
+    """An outage across midnight: yesterday's game is in /games, marked pending, and not on the live boards
+    (which are alive, so no rebuild steps in). The job puts it there before archiving, so it is paid."""
+    now = datetime.now(UTC)
+    at = period_start(Period.daily, now) - timedelta(hours=1)
+    rds.set(ALIVE_KEY, now.isoformat())
+    store_user(db, "alice", "ALICE", "IE")
+    store_game(db, "g1", "alice", 70, at, "IE")
+    db.collection("games").document("g1").update({"board_pending": True, "board_pending_at": at})
+
+    result = CliRunner().invoke(leaderboards_app, ["rewards"])
+
+    assert result.exit_code == 0, result.output
+    found = report(result.output)
+    assert found["reconciled_first"]["submitted"] == 1
+    assert found[f"daily:{period_id(Period.daily, at)}"]["rewards"] == {"granted": 2}  # global and IE
+    assert "board_pending" not in (db.collection("games").document("g1").get().to_dict() or {})

@@ -33,6 +33,7 @@ EXPECTED_SETS = {
         "cache-hit-rate",
         "secret-rotation-due",
         "push-failures",
+        "guard-fallback",
     },
     "multi_region": {"region-down", "regional-failover"},
 }

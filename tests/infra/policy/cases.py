@@ -233,6 +233,28 @@ EMAIL = res(t.NOTIFICATION_CHANNEL, "email-oncall", type="email", labels={"email
 PAGERDUTY = res(t.NOTIFICATION_CHANNEL, "pagerduty", type="pagerduty")
 RUNBOOKS = FIXTURES / "runbooks-repo"
 
+APP_CHECK_CONFIG = "gcp:firebase/appCheckServiceConfig:AppCheckServiceConfig"
+APP_CHECKED_SERVICES = (
+    firestore(),
+    res(t.RTDB_INSTANCE, "pog-prod-rtdb", type="DEFAULT_DATABASE"),
+    res(t.IDENTITY_PLATFORM, "pog-prod-identity-platform"),
+)
+
+
+def app_check_config(service: str, mode: str = "ENFORCED") -> Resource:
+    short = service.split(".", 1)[0]
+    return res(APP_CHECK_CONFIG, f"pog-prod-app-check-{short}", serviceId=service, enforcementMode=mode)
+
+
+def app_check_configs(mode: str = "ENFORCED") -> list[Resource]:
+    services = (
+        "firestore.googleapis.com",
+        "firebasedatabase.googleapis.com",
+        "identitytoolkit.googleapis.com",
+    )
+    return [app_check_config(service, mode) for service in services]
+
+
 CASES: list[Case] = [
     # --- storage
     ok("POG-GCS-001", "enforced", bucket()),
@@ -1087,3 +1109,228 @@ CASES: list[Case] = [
 from .contract_cases import CONTRACT_CASES  # noqa: E402
 
 CASES += CONTRACT_CASES
+
+# --- DDoS protection and security headers (rules_ddos.py) ------------------------------------------------
+
+HTTP_DDOS = "4d21379b4f9f4bb088e0729962c8b3cf"
+
+
+def ddos_rule(sensitivity: str = "default", expression: str = "true") -> dict[str, Any]:
+    overrides = {"action": "block", "sensitivityLevel": sensitivity}
+    return {
+        "action": "execute",
+        "enabled": True,
+        "expression": expression,
+        "actionParameters": {"id": HTTP_DDOS, "overrides": overrides},
+    }
+
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+def headers_rule(expression: str = 'http.host eq "api.potofgold.games"', **changed: str) -> dict[str, Any]:
+    values = {**SECURITY_HEADERS, **changed}
+    headers = {name: {"operation": "set", "value": value} for name, value in values.items() if value}
+    parameters = {"headers": headers}
+    return {"action": "rewrite", "enabled": True, "expression": expression, "actionParameters": parameters}
+
+
+def api_armor(adaptive: dict[str, Any] | None = None, policy_type: str = "CLOUD_ARMOR") -> Resource:
+    props: dict[str, Any] = {"type": policy_type, "rules": []}
+    if adaptive is not None:
+        props["adaptiveProtectionConfig"] = {"layer7DdosDefenseConfig": adaptive}
+    return res(t.SECURITY_POLICY, "api-armor", **props)
+
+
+ADAPTIVE = {"enable": True, "ruleVisibility": "STANDARD"}
+
+CASES += [
+    ok("POG-DDOS-001", "prod-default", DNS, ruleset("ddos_l7", ddos_rule("default"))),
+    ok("POG-DDOS-001", "dev-medium", DNS, ruleset("ddos_l7", ddos_rule("medium")), environment="dev"),
+    bad("POG-DDOS-001", "none", DNS, expect="HTTP DDoS managed ruleset at settings no plan shows"),
+    bad(
+        "POG-DDOS-001",
+        "prod-lowered",
+        DNS,
+        ruleset("ddos_l7", ddos_rule("low")),
+        expect="prod phase 1 asks for 'default'",
+    ),
+    bad("POG-DDOS-001", "turned-off", DNS, ruleset("ddos_l7", ddos_rule("off")), expect="sensitivity 'off'"),
+    bad(
+        "POG-DDOS-001",
+        "part-of-the-traffic",
+        DNS,
+        ruleset("ddos_l7", ddos_rule(expression='http.host eq "api.potofgold.games"')),
+        expect="part of the traffic only",
+    ),
+    ok("POG-DDOS-002", "api-host", DNS, ruleset("http_response_headers_transform", headers_rule())),
+    ok("POG-DDOS-002", "everything", DNS, ruleset("http_response_headers_transform", headers_rule("true"))),
+    bad("POG-DDOS-002", "none", DNS, expect="no response-header rule covers api.potofgold.games"),
+    bad(
+        "POG-DDOS-002",
+        "another-host",
+        DNS,
+        ruleset("http_response_headers_transform", headers_rule('http.host eq "www.potofgold.games"')),
+        expect="no response-header rule covers",
+    ),
+    bad(
+        "POG-DDOS-002",
+        "no-nosniff-short-hsts",
+        DNS,
+        ruleset(
+            "http_response_headers_transform",
+            headers_rule(**{"X-Content-Type-Options": "", "Strict-Transport-Security": "max-age=300"}),
+        ),
+        expect="X-Content-Type-Options: nosniff; Strict-Transport-Security with max-age >= 31536000",
+    ),
+    ok("POG-DDOS-003", "prod-on", api_armor(ADAPTIVE)),
+    ok("POG-DDOS-003", "dev-phase-1-off", api_armor(), environment="dev"),
+    ok("POG-DDOS-003", "edge-policy", api_armor(policy_type="CLOUD_ARMOR_EDGE")),
+    bad("POG-DDOS-003", "prod-off", api_armor(), expect="Adaptive Protection is off"),
+    bad(
+        "POG-DDOS-003",
+        "dev-phase-2-disabled",
+        api_armor({"enable": False}),
+        expect="dev phase 2 asks for it",
+        environment="dev",
+        phase=2,
+    ),
+    bad(
+        "POG-DDOS-003",
+        "unknown-visibility",
+        api_armor({"enable": True, "ruleVisibility": "GOLD"}),
+        expect="ruleVisibility 'GOLD'",
+    ),
+    # --- App Check (infra/policy/rules_app_check.py) ---
+    ok("POG-APPCHECK-001", "enforced", app_check_config("firestore.googleapis.com")),
+    ok("POG-APPCHECK-001", "unenforced", app_check_config("firestore.googleapis.com", "UNENFORCED")),
+    bad(
+        "POG-APPCHECK-001",
+        "typo",
+        app_check_config("firestore.googleapis.com", "ENFORCE"),
+        expect="enforcementMode 'ENFORCE'",
+    ),
+    ok("POG-APPCHECK-002", "prod-all-enforced", *APP_CHECKED_SERVICES, *app_check_configs()),
+    ok(
+        "POG-APPCHECK-002",
+        "dev-unenforced",
+        *APP_CHECKED_SERVICES,
+        *app_check_configs("UNENFORCED"),
+        environment="dev",
+    ),
+    ok("POG-APPCHECK-002", "dev-none", *APP_CHECKED_SERVICES, environment="dev"),
+    bad(
+        "POG-APPCHECK-002",
+        "prod-unenforced",
+        *APP_CHECKED_SERVICES,
+        *app_check_configs("UNENFORCED"),
+        expect="App Check on firestore.googleapis.com is UNENFORCED",
+        violations=3,
+    ),
+    bad(
+        "POG-APPCHECK-002",
+        "prod-rtdb-missing",
+        *APP_CHECKED_SERVICES,
+        *[c for c in app_check_configs() if c.props["serviceId"] != "firebasedatabase.googleapis.com"],
+        expect="firebasedatabase.googleapis.com has no App Check service config",
+    ),
+    ok("POG-APPCHECK-003", "prod-enforce", run_service(envs=[env("POG_APP_CHECK", "enforce")])),
+    ok(
+        "POG-APPCHECK-003",
+        "dev-monitor",
+        run_service(envs=[env("POG_APP_CHECK", "monitor")]),
+        environment="dev",
+    ),
+    bad(
+        "POG-APPCHECK-003",
+        "prod-monitor",
+        run_service(envs=[env("POG_APP_CHECK", "monitor")]),
+        expect="POG_APP_CHECK='monitor'",
+    ),
+    bad("POG-APPCHECK-003", "prod-unset", run_service(), expect="POG_APP_CHECK is not set"),
+]
+
+
+# --- the audit log's anchors and signing key (infra/policy/rules_audit.py) -------------------------------
+
+
+def anchors_bucket(env_name: str = "prod", **overrides: Any) -> Resource:
+    props: dict[str, Any] = {
+        "retentionPolicy": {"retentionPeriod": str(400 * 86_400), "isLocked": env_name == "prod"}
+    }
+    props.update(overrides)
+    return bucket(f"pog-{env_name}-audit-anchors", **props)
+
+
+def signing_key(**overrides: Any) -> Resource:
+    props: dict[str, Any] = {
+        "name": "pog-prod-audit-heads",
+        "purpose": "ASYMMETRIC_SIGN",
+        "versionTemplate": {"algorithm": "EC_SIGN_P256_SHA256", "protectionLevel": "SOFTWARE"},
+    }
+    props.update(overrides)
+    return res(t.CRYPTO_KEY, "pog-prod-audit-heads", protect=True, **props)
+
+
+def key_grant(member: str = f"serviceAccount:{SA}", role: str = "roles/cloudkms.signer") -> Resource:
+    kind = "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"
+    return res(
+        kind, f"grant-{role}-{member}", cryptoKeyId="pog-prod-audit-heads-id", role=role, member=member
+    )
+
+
+CASES += [
+    ok("POG-AUDIT-001", "prod-locked", anchors_bucket()),
+    ok("POG-AUDIT-001", "dev-unlocked", anchors_bucket("dev"), environment="dev"),
+    bad("POG-AUDIT-001", "missing", bucket(), expect="no pog-prod-audit-anchors bucket"),
+    bad(
+        "POG-AUDIT-001",
+        "prod-unlocked",
+        anchors_bucket(retentionPolicy={"retentionPeriod": str(400 * 86_400), "isLocked": False}),
+        expect="not locked in prod",
+    ),
+    bad(
+        "POG-AUDIT-001",
+        "short-retention",
+        anchors_bucket(retentionPolicy={"retentionPeriod": "86400", "isLocked": True}),
+        expect="under 365 days",
+    ),
+    bad("POG-AUDIT-001", "no-retention", anchors_bucket(retentionPolicy=None), expect="no retention policy"),
+    bad(
+        "POG-AUDIT-001",
+        "unversioned",
+        anchors_bucket(versioning={"enabled": False}),
+        expect="versioning is off",
+    ),
+    ok("POG-AUDIT-002", "p256-signing", signing_key()),
+    bad("POG-AUDIT-002", "missing", expect="no pog-prod-audit-heads key"),
+    bad(
+        "POG-AUDIT-002",
+        "symmetric",
+        signing_key(purpose="ENCRYPT_DECRYPT", versionTemplate={"algorithm": "GOOGLE_SYMMETRIC_ENCRYPTION"}),
+        expect="purpose 'ENCRYPT_DECRYPT'",
+        violations=2,
+    ),
+    ok("POG-AUDIT-003", "runtime-signs", signing_key(), key_grant()),
+    ok(
+        "POG-AUDIT-003",
+        "viewer-may-read",
+        signing_key(),
+        key_grant(),
+        key_grant("group:oncall@example.com", "roles/cloudkms.publicKeyViewer"),
+    ),
+    bad(
+        "POG-AUDIT-003",
+        "someone-else-signs",
+        signing_key(),
+        key_grant(),
+        key_grant("user:mallory@example.com"),
+        expect="user:mallory@example.com holds roles/cloudkms.signer on the audit signing key",
+    ),
+]

@@ -107,23 +107,29 @@ EXPORT_JOB = "pog-prod-firestore-export-default"
 API = "pog-prod-api-us-central1"
 DB = "pog-prod-firestore-default"
 ZONE_SSL = "pog-prod-zone-ssl"
+APP_CHECK = "gcp:firebase/appCheckServiceConfig:AppCheckServiceConfig"
+DATA_KEY = "pog-prod-data-key"
+HEADS_KEY = "pog-prod-audit-heads"
+ANCHORS = "pog-prod-audit-anchors"
+KEY_IAM = "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"
+BUCKET_IAM = "gcp:storage/bucketIAMMember:BucketIAMMember"
 
 MUTATIONS: list[tuple[str, int, Callable[[Inventory], None], str]] = [
     ("POG-GCS-001", 1, set_input(t.BUCKET, EXPORTS, "publicAccessPrevention", "inherited"), EXPORTS),
     ("POG-GCS-002", 1, set_input(t.BUCKET, EXPORTS, "uniformBucketLevelAccess", False), EXPORTS),
     ("POG-GCS-003", 1, set_input(t.BUCKET, EXPORTS, "versioning.enabled", False), EXPORTS),
-    ("POG-KMS-001", 1, set_input(t.CRYPTO_KEY, None, "rotationPeriod", "31536000s"), "pog-prod-data-key"),
+    ("POG-KMS-001", 1, set_input(t.CRYPTO_KEY, DATA_KEY, "rotationPeriod", "31536000s"), DATA_KEY),
     ("POG-KMS-002", 1, unprotect(t.KEY_RING, "pog-prod-keyring"), "pog-prod-keyring"),
     (
         "POG-KMS-003",
         1,
-        set_input("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", None, "member", "allUsers"),
+        set_input(KEY_IAM, f"{DATA_KEY}-api-encrypter-decrypter", "member", "allUsers"),
         "encrypter",
     ),
     (
         "POG-IAM-001",
         1,
-        set_input("gcp:storage/bucketIAMMember:BucketIAMMember", None, "member", "allUsers"),
+        set_input(BUCKET_IAM, f"{EXPORTS}-exporter-object-admin", "member", "allUsers"),
         "exports",
     ),
     (
@@ -289,6 +295,39 @@ MUTATIONS: list[tuple[str, int, Callable[[Inventory], None], str]] = [
     ("POG-CTR-006", 3, one_redis_secret_for_every_region, "other regions read too"),
     ("POG-STK-002", 3, set_input(t.BACKEND_SERVICE, "pog-prod-api-backend", "outlierDetection", None), ""),
     ("POG-STK-003", 3, set_input(t.BACKEND_SERVICE, "pog-prod-api-backend", "outlierDetection", None), ""),
+    ("POG-APPCHECK-001", 1, set_input(APP_CHECK, "pog-prod-app-check-auth", "enforcementMode", "ON"), "'ON'"),
+    (
+        "POG-APPCHECK-002",
+        1,
+        set_input(APP_CHECK, "pog-prod-app-check-firestore", "enforcementMode", "UNENFORCED"),
+        "firestore.googleapis.com is UNENFORCED",
+    ),
+    ("POG-APPCHECK-002", 1, remove(APP_CHECK, "pog-prod-app-check-rtdb"), "firebasedatabase.googleapis.com"),
+    ("POG-APPCHECK-003", 1, drop_env("POG_APP_CHECK"), API),
+    ("POG-AUDIT-001", 1, set_input(t.BUCKET, ANCHORS, "retentionPolicy.isLocked", False), ANCHORS),
+    ("POG-AUDIT-001", 1, remove(t.BUCKET, ANCHORS), ANCHORS),
+    (
+        "POG-AUDIT-002",
+        1,
+        set_input(t.CRYPTO_KEY, HEADS_KEY, "versionTemplate.algorithm", "GOOGLE_SYMMETRIC_ENCRYPTION"),
+        HEADS_KEY,
+    ),
+    (
+        "POG-AUDIT-003",
+        1,
+        set_input(
+            KEY_IAM, f"{HEADS_KEY}-api-signer", "member", "serviceAccount:ci@p.iam.gserviceaccount.com"
+        ),
+        HEADS_KEY,
+    ),
+    ("POG-DDOS-001", 1, remove(t.CF_RULESET, "pog-prod-ddos-l7"), ""),
+    ("POG-DDOS-002", 1, remove(t.CF_RULESET, "pog-prod-response-headers"), ""),
+    (
+        "POG-DDOS-003",
+        1,
+        set_input(t.SECURITY_POLICY, "pog-prod-api-armor", "adaptiveProtectionConfig", None),
+        "armor",
+    ),
 ]
 
 

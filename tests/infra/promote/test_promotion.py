@@ -118,7 +118,7 @@ def test_dry_run_shows_both_changes_and_the_diff_and_writes_nothing(
     # Only the digest moves: prod keeps pulling from its own project's repository.
     assert f"+ {PROD_IMAGE_REPO}@{NEW_DIGEST}" in output
     assert "pog diff prod → prod promoted" in output
-    assert "24 to add, 8 to change, 0 to replace, 0 to destroy" in output
+    assert "24 to add, 10 to change, 0 to replace, 0 to destroy" in output
     assert "+ gcp:firestore/database:Database pog-prod-firestore-game-sessions (protected)" in output
     assert f'~ template.containers[api].image: "{PROD_IMAGE_REPO}@sha256:3f1c9a0' in output
     assert "prod at phase 2 passes check (" in output
@@ -181,7 +181,7 @@ def test_only_a_new_digest_is_a_promotion_at_the_same_phase(root: Path, checked:
 
     assert code == 0, output
     assert "pot-of-gold:phase: 1 (unchanged)" in output
-    assert "0 to add, 4 to change, 0 to replace, 0 to destroy" in output  # the service and the three jobs
+    assert "0 to add, 6 to change, 0 to replace, 0 to destroy" in output  # the service and the five jobs
     assert stack_file(root, "prod").read_text() == re.sub(_DIGEST, NEW_DIGEST, old_text)
 
 

@@ -22,6 +22,7 @@ PROJECT_IAM = "gcp:projects/iAMMember:IAMMember"
 RTDB = "gcp:firebase/databaseInstance:DatabaseInstance"
 FIREBASE = "gcp:firebase/project:Project"
 IDENTITY = "gcp:identityplatform/config:Config"
+APP_CHECK = "gcp:firebase/appCheckServiceConfig:AppCheckServiceConfig"
 
 REGIONS = ("us-central1", "us-east4", "europe-west4")
 DATABASES_BY_PHASE = {
@@ -38,6 +39,7 @@ GAMES_INDEXES = {
 DEFAULT_ONLY_INDEXES = {
     ("transactions", (("uid", "ASCENDING"), ("created_at", "DESCENDING"))),
     ("review_queue", (("status", "ASCENDING"), ("created_at", "ASCENDING"))),
+    ("transactions", (("uid", "ASCENDING"), ("source", "ASCENDING"), ("created_at", "DESCENDING"))),
 }
 
 
@@ -61,7 +63,7 @@ def test_children_are_parented_and_prefixed(plan: Plan) -> None:
 
 
 def test_resource_counts(plan: Plan, stack_phase: tuple[str, int]) -> None:
-    databases_, indexes = {1: (1, 6), 2: (2, 10), 3: (5, 22)}[stack_phase[1]]
+    databases_, indexes = {1: (1, 7), 2: (2, 11), 3: (5, 23)}[stack_phase[1]]
     counts: dict[str, int] = {}
     for r in children(plan):
         counts[r.type] = counts.get(r.type, 0) + 1
@@ -75,6 +77,7 @@ def test_resource_counts(plan: Plan, stack_phase: tuple[str, int]) -> None:
         PROJECT_IAM: 2,
         RTDB: 1,
         IDENTITY: 1,
+        APP_CHECK: 3,  # enforcement on Auth, Firestore and the Realtime Database
     }
 
 

@@ -6,11 +6,14 @@ import json
 
 import pytest
 
+from app.core.security_headers import API_HEADERS
 from infra.plan.engine import Plan, PlannedResource
 from infra.plan.stackfile import load_stack
 from infra.stacks.edge import (
     CLOUDFLARE_MANAGED_RULESET_ID,
+    HTTP_DDOS_RULESET_ID,
     OWASP_CORE_RULESET_ID,
+    SECURITY_HEADERS,
     admin_block_expression,
 )
 from tests.infra.conftest import plan_for
@@ -184,3 +187,36 @@ def test_cache_rules_target_the_assets_hostname_the_load_balancer_serves(stack: 
     served = {r.inputs["hostname"] for r in plan.of_type(CERT_MAP_ENTRY)}
     expression = ruleset(plan, "http_request_cache_settings").inputs["rules"][0]["expression"]
     assert expression.removeprefix("http.host eq ").strip('"') in served - {config(plan, "apiHostname")}
+
+
+def test_the_http_ddos_ruleset_runs_on_everything_at_the_profile_sensitivity(
+    plan: Plan, stack_phase: tuple[str, int]
+) -> None:
+    """Failed before issue 18: no ddos_l7 ruleset, so its sensitivity and action were whatever the
+    dashboard said."""
+    ddos = ruleset(plan, "ddos_l7")
+    assert [
+        (r["expression"], r["action"], r["actionParameters"]["id"], r["actionParameters"]["overrides"])
+        for r in ddos.inputs["rules"]
+    ] == [
+        (
+            "true",
+            "execute",
+            HTTP_DDOS_RULESET_ID,
+            {"action": "block", "sensitivityLevel": "default" if stack_phase[0] == "prod" else "medium"},
+        )
+    ]
+
+
+def test_the_api_hostname_gets_the_apps_security_headers_at_the_edge(plan: Plan) -> None:
+    """Failed before issue 18: neither the app nor the edge set them."""
+    rules = ruleset(plan, "http_response_headers_transform").inputs["rules"]
+    assert len(rules) == 1
+    host = config(plan, "apiHostname")
+    docs_excluded = ' and not starts_with(http.request.uri.path, "/docs")' if plan.stack != "prod" else ""
+    assert rules[0]["expression"] == f'http.host eq "{host}"{docs_excluded}'
+    assert rules[0]["action"] == "rewrite"
+    set_headers = {name: h["value"] for name, h in rules[0]["actionParameters"]["headers"].items()}
+    assert {h["operation"] for h in rules[0]["actionParameters"]["headers"].values()} == {"set"}
+    # The edge and the app set the same headers with the same values.
+    assert set_headers == SECURITY_HEADERS == API_HEADERS

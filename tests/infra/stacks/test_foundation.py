@@ -58,9 +58,9 @@ def test_resource_counts(plan: Plan, stack_phase: tuple[str, int]) -> None:
     # Phase 3: the Redis URL has a secret per further API region (each region's Active-Active endpoint).
     secrets = 7 + (regions - 1)
     assert counts == {
-        SERVICE: 20,
+        SERVICE: 21,
         ACCOUNT: 2,
-        PROJECT_IAM: 4,
+        PROJECT_IAM: 5,
         CUSTOM_ROLE: 1,
         KEY_RING: 1,
         CRYPTO_KEY: 1,
@@ -111,6 +111,7 @@ def test_api_project_roles_are_only_those_without_a_resource_level_grant(plan: P
         ("roles/logging.logWriter", api_member(plan)),
         ("roles/monitoring.metricWriter", api_member(plan)),
         ("roles/cloudtrace.agent", api_member(plan)),
+        ("roles/firebaseappcheck.tokenVerifier", api_member(plan)),  # consumes limited-use App Check tokens
         (f"projects/{project(plan)}/roles/fcmSender", api_member(plan)),
     }
 

@@ -222,11 +222,16 @@ def test_finish_updates_stats_and_ranks(
     game_id = _played(client, h, [10, 20, 30])
     r = _finish(client, h, game_id, 60)
     assert r.status_code == 200, r.text
-    assert r.json() == {"final_score": 60, "ranks": {"daily": 1, "weekly": 1, "monthly": 1, "all_time": 1}}
+    assert r.json() == {
+        "final_score": 60,
+        "ranks": {"daily": 1, "weekly": 1, "monthly": 1, "all_time": 1},
+        "ranks_pending": False,
+    }
     doc = _game(db, game_id)
     assert doc["status"] == "finished"
     assert doc["final_score"] == 60
     assert isinstance(doc["finished_at"], datetime)
+    assert "board_pending" not in doc  # the boards took it: no extra write
     # The profile cache was invalidated: the next read shows the new stats.
     assert client.get("/v1/me/stats", headers=h).json() == {
         "games_played": 1,
@@ -362,10 +367,11 @@ def test_a_game_without_events_finishes_with_zero(client: TestClient, auth: Mint
     _error(_finish(client, h, _start(client, h), 1), 422, "implausible_score")
 
 
-def test_leaderboard_sink_answers_null_ranks_when_redis_is_unreachable() -> None:
+def test_leaderboard_sink_says_when_the_submit_did_not_reach_the_boards() -> None:
+    """Failed before issue 18: an unreachable Redis answered empty ranks, like a reached board can."""
     breaker = RedisBreaker(threshold=2, recovery_s=60)
 
-    async def submit() -> Ranks:
+    async def submit() -> Ranks | None:
         client = aioredis.Redis(port=free_port(), socket_connect_timeout=0.5)
         try:
             return await RedisLeaderboardSink(client, breaker).submit(
@@ -374,7 +380,7 @@ def test_leaderboard_sink_answers_null_ranks_when_redis_is_unreachable() -> None
         finally:
             await client.aclose()
 
-    assert [asyncio.run(submit()) for _ in range(3)] == [Ranks()] * 3
+    assert [asyncio.run(submit()) for _ in range(3)] == [None] * 3
     # The failures went through the breaker: it is open, so later submissions skip Redis at once.
     assert breaker.state == "opened"
 
@@ -463,3 +469,36 @@ def test_split_concurrent_finishes_count_the_game_once(
         t.join(timeout=60)
     assert [r.status_code for r in results] == [200, 200], [r.text for r in results]
     assert client.get("/v1/me/stats", headers=h).json()["games_played"] == 1
+
+
+def test_split_finish_without_redis_marks_the_game_pending_in_its_database(
+    make_client: MakeClient, backends: Backends, auth: Mint, db: firestore.Client
+) -> None:
+    """Failed before issue 18: the finish answered empty ranks and nothing recorded that the boards missed
+    the score (the reconciler reads the mark: tests/app/repositories/chaos/test_pending_scores.py)."""
+    name = f"games-{uuid.uuid4().hex[:12]}"
+    client = make_client(
+        games_database=name,
+        redis_url=f"redis://127.0.0.1:{free_port()}/0",  # nothing listens: Redis is down
+        redis_breaker_threshold=1,
+        redis_timeout_ms=100,
+    )
+    h = auth("alice")
+    game_id = _played(client, h, [6, 6])
+    before = datetime.now(UTC)
+    r = _finish(client, h, game_id, 12)
+    assert r.status_code == 200, r.text
+    assert r.json() == {
+        "final_score": 12,
+        "ranks": {"daily": None, "weekly": None, "monthly": None, "all_time": None},
+        "ranks_pending": True,
+    }
+    games_db = firestore.Client(project=backends.project, database=name)
+    try:
+        doc = _game(games_db, game_id)
+    finally:
+        games_db.close()
+    assert doc["status"] == "finished"
+    assert doc["board_pending"] is True
+    assert doc["board_pending_at"] >= before - timedelta(seconds=1)
+    assert not db.collection("games").document(game_id).get().exists

@@ -1,4 +1,4 @@
-"""A player with the most friends allowed (500) reads the friends board and around-me over HTTP."""
+"""The friends board over HTTP: mutual friends only; the most friends allowed (500) and around-me."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import redis
 from fastapi.testclient import TestClient
 from google.cloud import firestore
 
-from app.services.users import MAX_FRIENDS
+from app.domain.friends import MAX_FRIENDS
 from tests.app.conftest import Backends, Mint
 from tests.app.fixtures.leaderboards import store_user, submit_today
 
@@ -26,7 +26,11 @@ def test_friends_board_and_around_me_with_500_friends(
     store_user(db, "f499", "Friend 499")
     store_user(db, "extra", "One Too Many")
     me = auth("me")
-    added = client.post("/v1/me/friends", headers=me, json={"uid": "f499"})
+    assert (
+        client.post("/v1/me/friends", headers=auth("f499"), json={"uid": "me"}).json()["status"]
+        == "requested"
+    )
+    added = client.post("/v1/me/friends", headers=me, json={"uid": "f499"})  # accepts f499's request
     assert added.status_code == 200, added.text
     assert len(added.json()["friends"]) == 500
     full = client.post("/v1/me/friends", headers=me, json={"uid": "extra"})
@@ -62,3 +66,33 @@ def test_friends_board_and_around_me_with_500_friends(
     # Five reads, five ZMSCOREs of my list; the global board (600 players) was never walked.
     assert calls.get("zmscore") == 5
     assert not {name: calls[name] for name in SCANS if name in calls}
+
+
+def test_friends_board_has_mutual_friends_only(
+    client: TestClient, auth: Mint, db: firestore.Client, backends: Backends
+) -> None:
+    """Failed before issue 18: a one-sided add put any player on the adder's friends board."""
+    for uid in ("alice", "bob", "carol", "dave", "mallory"):
+        store_user(db, uid, uid.title())
+
+    def add(uid: str, other: str) -> str:
+        status: str = client.post("/v1/me/friends", headers=auth(uid), json={"uid": other}).json()["status"]
+        return status
+
+    assert (add("alice", "bob"), add("bob", "alice")) == ("requested", "friends")
+    assert add("alice", "carol") == "requested"  # carol has not answered
+    assert add("dave", "alice") == "requested"  # nor has alice
+    assert (add("alice", "mallory"), add("mallory", "alice")) == ("requested", "friends")
+    assert client.post("/v1/me/blocks", headers=auth("mallory"), json={"uid": "alice"}).is_success
+    submit_today(backends, [("alice", 100), ("bob", 200), ("carol", 300), ("dave", 400), ("mallory", 500)])
+
+    def board(uid: str) -> list[str]:
+        r = client.get("/v1/leaderboards/daily/friends", headers=auth(uid))
+        assert r.status_code == 200, r.text
+        return [e["uid"] for e in r.json()["entries"]]
+
+    assert board("alice") == ["bob", "alice"]
+    assert board("bob") == ["bob", "alice"]
+    assert board("carol") == ["carol"]
+    assert board("dave") == ["dave"]
+    assert board("mallory") == ["mallory"]

@@ -5,7 +5,6 @@ import redis
 from fastapi.testclient import TestClient
 from google.cloud import firestore
 
-from app.services.users import MAX_FRIENDS
 from scripts.services import free_port
 from tests.app.conftest import MakeClient, Mint
 
@@ -256,71 +255,3 @@ def test_inventory_is_not_writable_by_clients(client: TestClient, auth: Mint, me
     r = client.request(method, "/v1/me/inventory", headers=auth("alice"), json={"coins": 10**6})
     assert r.status_code == 405
     assert r.json()["error"]["code"] == "method_not_allowed"
-
-
-# --- friends ------------------------------------------------------------------------------------------
-
-
-def _player(client: TestClient, auth: Mint, uid: str) -> None:
-    assert client.get("/v1/me", headers=auth(uid)).status_code == 200
-
-
-def test_add_and_remove_a_friend(client: TestClient, auth: Mint, db: firestore.Client) -> None:
-    _player(client, auth, "bob")
-    r = client.post("/v1/me/friends", headers=auth("alice"), json={"uid": "bob"})
-    assert r.status_code == 200
-    assert r.json() == {"friends": ["bob"]}
-    assert client.post("/v1/me/friends", headers=auth("alice"), json={"uid": "bob"}).json() == {
-        "friends": ["bob"]
-    }
-    assert client.get("/v1/me", headers=auth("alice")).json()["friends"] == ["bob"]
-    r = client.delete("/v1/me/friends/bob", headers=auth("alice"))
-    assert r.status_code == 204
-    assert _doc(db, "alice")["friends"] == []
-    assert client.get("/v1/me", headers=auth("alice")).json()["friends"] == []
-
-
-def test_add_friend_self_is_400(client: TestClient, auth: Mint) -> None:
-    r = client.post("/v1/me/friends", headers=auth("alice"), json={"uid": "alice"})
-    assert r.status_code == 400
-    assert r.json()["error"]["code"] == "cannot_friend_self"
-
-
-def test_add_friend_unknown_player_is_404(client: TestClient, auth: Mint, db: firestore.Client) -> None:
-    r = client.post("/v1/me/friends", headers=auth("alice"), json={"uid": "ghost"})
-    assert r.status_code == 404
-    assert r.json()["error"]["code"] == "user_not_found"
-    assert _doc(db, "alice")["friends"] == []
-
-
-def test_add_friend_over_the_limit_is_409(
-    client: TestClient, auth: Mint, db: firestore.Client, rds: redis.Redis
-) -> None:
-    _player(client, auth, "bob")
-    _player(client, auth, "alice")
-    full = [f"f{i}" for i in range(MAX_FRIENDS)]
-    db.collection("users").document("alice").update({"friends": full})
-    rds.delete("user:alice:profile")  # as a server-side write would
-    r = client.post("/v1/me/friends", headers=auth("alice"), json={"uid": "bob"})
-    assert r.status_code == 409
-    assert r.json()["error"]["code"] == "too_many_friends"
-    assert _doc(db, "alice")["friends"] == full
-
-
-@pytest.mark.parametrize(
-    "body",
-    [{}, {"uid": ""}, {"uid": "a/b"}, {"uid": "x" * 129}, {"uid": 7}, {"uid": "bob", "mutual": True}],
-    ids=["missing", "empty", "slash", "long", "int", "extra-field"],
-)
-def test_add_friend_invalid_body_is_422(client: TestClient, auth: Mint, body: dict[str, object]) -> None:
-    assert client.post("/v1/me/friends", headers=auth("alice"), json=body).status_code == 422
-
-
-def test_remove_a_non_friend_is_404(client: TestClient, auth: Mint) -> None:
-    r = client.delete("/v1/me/friends/bob", headers=auth("alice"))
-    assert r.status_code == 404
-    assert r.json()["error"]["code"] == "friend_not_found"
-
-
-def test_remove_friend_invalid_uid_is_422(client: TestClient, auth: Mint) -> None:
-    assert client.delete("/v1/me/friends/" + "x" * 129, headers=auth("alice")).status_code == 422

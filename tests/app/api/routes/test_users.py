@@ -20,6 +20,7 @@ def bob(client: TestClient, auth: Mint, db: firestore.Client) -> None:
         "/v1/me", headers=auth("bob"), json={"display_name": "Bob", "country": "DE"}
     ).is_success
     assert client.post("/v1/me/friends", headers=auth("bob"), json={"uid": "carol"}).is_success
+    assert client.post("/v1/me/friends", headers=auth("carol"), json={"uid": "bob"}).is_success
     db.collection("users").document("bob").update(
         {"inventory": {"coins": 999, "items": {"crown": 1}}, "stats.best_score": 77, "stats.total_score": 500}
     )

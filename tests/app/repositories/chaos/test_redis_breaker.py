@@ -7,6 +7,7 @@ serving a copy cached before a write made during the outage.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -20,8 +21,10 @@ from fastapi.testclient import TestClient
 from google.cloud import firestore
 
 from app.core.metrics import REGISTRY
+from app.repositories.breaker import BreakerOpenError, RedisBreaker
+from app.repositories.clients import close_redis, redis_client
 from scripts import services as procs
-from tests.app.conftest import MakeClient, Mint
+from tests.app.conftest import Backends, MakeClient, Mint, settings_for
 from tests.waiting import wait_until
 
 RECOVERY_S = 1.0
@@ -183,12 +186,49 @@ def test_redis_frozen_requests_stay_bounded_and_no_stale_copy_after_recovery(
     assert b"Bob Frozen" in fresh
 
 
-def test_rate_limits_fail_open_while_the_breaker_is_open(
+def test_rate_limits_count_in_memory_while_the_breaker_is_open(
     own_redis: RedisControl, make_client: MakeClient, auth: Mint
 ) -> None:
+    """Failed before issue 18: with Redis killed every request passed (the limits failed open)."""
     client = make_client(redis_url=own_redis.url, rate_limit_user="2/minute", **BREAKER)
     carol = auth("carol")
     assert [client.get("/v1/me", headers=carol).status_code for _ in range(3)] == [200, 200, 429]
     own_redis.kill()
-    assert [client.get("/v1/me", headers=carol).status_code for _ in range(4)] == [200] * 4
+    # This instance's memory starts counting afresh: the same limit, per instance.
+    assert [client.get("/v1/me", headers=carol).status_code for _ in range(4)] == [200, 200, 429, 429]
     assert breaker_state(client) == "opened"
+
+
+def test_the_breaker_reports_each_failed_call_and_its_recovery(
+    own_redis: RedisControl, backends: Backends
+) -> None:
+    """The hooks RedisCache catches up on (issue 18): ``on_failure`` for every failed call, whoever made it,
+    none for a call the open breaker refused; ``on_recovered`` once, when a trial call closes it again."""
+    breaker = RedisBreaker(threshold=2, recovery_s=RECOVERY_S)
+    seen: list[str] = []
+    breaker.on_failure(lambda: seen.append("failed"))
+    breaker.on_recovered(lambda: seen.append(f"recovered while {breaker.state}"))
+    settings = settings_for(backends, redis_url=own_redis.url)
+
+    def ping() -> str:
+        async def attempt() -> str:
+            client = redis_client(settings)
+            try:
+                await breaker.call(client.ping)
+            except BreakerOpenError:
+                return "refused"
+            except redis.RedisError:
+                return "failed"
+            finally:
+                await close_redis(client)
+            return "ok"
+
+        return asyncio.run(attempt())
+
+    assert ping() == "ok"
+    own_redis.kill()
+    assert [ping(), ping(), ping()] == ["failed", "failed", "refused"]
+    assert (seen, breaker.state) == (["failed", "failed"], "opened")
+    own_redis.start()
+    wait_until(lambda: ping() == "ok", timeout=RECOVERY_S + 10, interval=0.1, what=lambda: breaker.state)
+    assert (seen, breaker.state) == (["failed", "failed", "recovered while closed"], "closed")
