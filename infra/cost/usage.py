@@ -1,0 +1,197 @@
+"""The usage model (``usage.yaml``): what N monthly active players ask of a stack in a month and at peak.
+
+One "user" is one monthly active player, the unit of the architecture's budget ($100/month at 10K users).
+``load_usage()`` validates the file once; ``Usage.at(users)`` derives the monthly and peak quantities the
+meters and the capacity rules read. Everything scales linearly with the players, except the peak, which
+is the average times ``peak_to_average``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+USAGE_FILE = Path(__file__).with_name("usage.yaml")
+SECONDS_PER_MONTH = 730 * 3600  # Google's billing month: 730 hours
+GIB = 1024**3
+
+Positive = Annotated[float, Field(gt=0)]
+Share = Annotated[float, Field(ge=0, le=1)]
+
+
+class UsageError(ValueError):
+    """``usage.yaml`` is malformed: the message names the key and the fix."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Players(_Strict):
+    daily_active_ratio: Share
+    sessions_per_daily_active: Positive
+    session_minutes: Positive
+    games_per_session: Positive
+    purchases_per_monthly_active: Annotated[float, Field(ge=0)]
+    live_viewer_share_of_online: Share
+    countries: Annotated[int, Field(ge=1)]
+
+
+class Traffic(_Strict):
+    #: API calls per game, per session and per purchase, by route (``METHOD /path``).
+    per_game: dict[str, Positive]
+    per_session: dict[str, Positive]
+    per_purchase: dict[str, Positive]
+    peak_to_average: Annotated[float, Field(ge=1)]
+    cache_hit_rate: Share
+    response_bytes: Positive
+    compression_ratio: Share
+
+
+class Firestore(_Strict):
+    reads_per_game: Positive
+    writes_per_game: Positive
+    reads_per_session: Positive
+    writes_per_session: Annotated[float, Field(ge=0)]
+    writes_per_purchase: Positive
+    reads_per_cache_miss: Positive
+    game_document_bytes: Positive
+    profile_bytes: Positive
+    audit_entry_bytes: Positive
+    games_ttl_days: Positive
+
+
+class Leaderboards(_Strict):
+    boards_per_player: Positive
+    page_reads_per_session: Annotated[float, Field(ge=0)]
+
+
+class Measured(_Strict):
+    """Figures the benchmarks measured, named after the bench output they come from."""
+
+    leaderboard_bytes_per_entry: Positive
+    requests_per_second_per_vcpu: Positive
+    cpu_seconds_per_request: Positive
+    live_stream_viewers_per_instance: Positive
+
+
+class UsageModel(_Strict):
+    players: Players
+    traffic: Traffic
+    firestore: Firestore
+    leaderboards: Leaderboards
+    measured: Measured
+    #: The architecture's figure for each user count (monthly USD).
+    architecture_monthly_usd: dict[int, Positive]
+
+    def at(self, users: int) -> Load:
+        return Load.of(self, users)
+
+
+@dataclass(frozen=True)
+class Load:
+    """What ``users`` monthly active players ask of the stack (per month unless named ``peak_``)."""
+
+    model: UsageModel
+    users: int
+    daily_active: float
+    sessions: float
+    games: float
+    purchases: float
+    requests_by_route: dict[str, float]
+    peak_requests_per_second: float
+    peak_concurrent_players: float
+    peak_live_viewers: float
+    firestore_reads: float
+    firestore_writes: float
+    firestore_stored_gib: float
+    egress_gib: float
+
+    @property
+    def requests(self) -> float:
+        return sum(self.requests_by_route.values())
+
+    @property
+    def average_requests_per_second(self) -> float:
+        return self.requests / SECONDS_PER_MONTH
+
+    @property
+    def leaderboard_entries(self) -> float:
+        """Entries on the live boards: every player on each board they belong to."""
+        return self.users * self.model.leaderboards.boards_per_player
+
+    @classmethod
+    def of(cls, model: UsageModel, users: int) -> Load:
+        p, t, f = model.players, model.traffic, model.firestore
+        daily = users * p.daily_active_ratio
+        sessions = daily * p.sessions_per_daily_active * 30
+        games = sessions * p.games_per_session
+        purchases = users * p.purchases_per_monthly_active
+        routes: dict[str, float] = {}
+        for counts, times in ((t.per_game, games), (t.per_session, sessions), (t.per_purchase, purchases)):
+            for route, per in counts.items():
+                routes[route] = routes.get(route, 0.0) + per * times
+        requests = sum(routes.values())
+        concurrent = sessions * p.session_minutes * 60 / SECONDS_PER_MONTH * t.peak_to_average
+        misses = requests * (1 - t.cache_hit_rate)
+        reads = games * f.reads_per_game + sessions * f.reads_per_session + misses * f.reads_per_cache_miss
+        writes = (
+            games * f.writes_per_game + sessions * f.writes_per_session + purchases * f.writes_per_purchase
+        )
+        live_games = games * f.games_ttl_days / 30
+        stored = (
+            users * f.profile_bytes
+            + live_games * f.game_document_bytes
+            + purchases * 12 * f.audit_entry_bytes
+        )
+        egress = requests * t.response_bytes * (1 - t.compression_ratio)
+        return cls(
+            model=model,
+            users=users,
+            daily_active=daily,
+            sessions=sessions,
+            games=games,
+            purchases=purchases,
+            requests_by_route=routes,
+            peak_requests_per_second=requests / SECONDS_PER_MONTH * t.peak_to_average,
+            peak_concurrent_players=concurrent,
+            peak_live_viewers=concurrent * p.live_viewer_share_of_online,
+            firestore_reads=reads,
+            firestore_writes=writes,
+            firestore_stored_gib=stored / GIB,
+            egress_gib=egress / GIB,
+        )
+
+
+@cache
+def load_usage(path: Path = USAGE_FILE) -> UsageModel:
+    try:
+        raw = yaml.safe_load(path.read_text())
+        return UsageModel.model_validate(raw)
+    except (OSError, yaml.YAMLError) as exc:
+        raise UsageError(f"{path}: cannot read the usage model: {exc}") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise UsageError(f"{path}: {where}: {first['msg']} (fix it in the usage model)") from exc
+
+
+def parse_users(text: str) -> list[int]:
+    """``10k,100k,1m,10m`` or ``25000``: user counts for ``--users``; ValueError names the bad one."""
+    counts: list[int] = []
+    for part in (p.strip().lower() for p in text.split(",")):
+        factor = {"k": 1_000, "m": 1_000_000}.get(part[-1:], 1) if part else 1
+        digits = part[:-1] if factor != 1 else part
+        try:
+            value = float(digits) * factor
+        except ValueError:
+            raise ValueError(f"{part!r} is not a user count: use e.g. 25000, 10k, 1.5m") from None
+        if value < 1 or value != int(value):
+            raise ValueError(f"{part!r} is not a whole number of users (at least 1)")
+        counts.append(int(value))
+    return counts
