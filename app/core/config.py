@@ -228,6 +228,11 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def deployed(self) -> bool:
+        """Running in a stack (dev or prod): Google's clients use the runtime's credentials."""
+        return self.environment in DEPLOYED_ENVIRONMENTS
+
+    @property
     def databases_with_games(self) -> list[str]:
         """Every database to read a player's or a period's finished games from."""
         return self.all_games_databases or [self.games_database]

@@ -26,13 +26,19 @@ class AnonymousCredential(credentials.Base):  # type: ignore[misc]
         return google.auth.credentials.AnonymousCredentials()  # type: ignore[no-untyped-call]
 
 
+#: Seconds a call to Google (a revocation check, consuming an App Check token) may take; the SDK's
+#: default is 120 s, which would hold a request far past the client's patience.
+HTTP_TIMEOUT_S = 10
+
+
 class TokenVerifier:
     def __init__(self, settings: Settings, verified: VerifiedTokens | None = None) -> None:
         cred: credentials.Base
-        cred = credentials.ApplicationDefault() if settings.environment == "prod" else AnonymousCredential()
+        # A deployed stack (dev or prod) asks Google as its runtime account; local runs and tests need none.
+        cred = credentials.ApplicationDefault() if settings.deployed else AnonymousCredential()
         self._app = firebase_admin.initialize_app(
             cred,
-            options={"projectId": settings.firebase_project_id},
+            options={"projectId": settings.firebase_project_id, "httpTimeout": HTTP_TIMEOUT_S},
             name=f"pog-api-{id(self)}",
         )
         self._check_revoked = settings.auth_check_revoked

@@ -74,7 +74,7 @@ class PushError(Exception):
 class FcmGateway:
     def __init__(self, settings: Settings) -> None:
         cred: credentials.Base
-        cred = credentials.ApplicationDefault() if settings.environment == "prod" else AnonymousCredential()
+        cred = credentials.ApplicationDefault() if settings.deployed else AnonymousCredential()
         self._app = firebase_admin.initialize_app(
             cred,
             options={"projectId": settings.firebase_project_id, "httpTimeout": HTTP_TIMEOUT_S},

@@ -1,0 +1,33 @@
+"""Which credentials the firebase_admin App of the token checks uses (app/core/firebase_auth.py)."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from firebase_admin import credentials
+
+from app.core.config import Settings
+from app.core.firebase_auth import HTTP_TIMEOUT_S, AnonymousCredential, TokenVerifier
+
+pytestmark = pytest.mark.unit
+
+LOCAL_KEY = base64.b64encode(b"k" * 32).decode()
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [("dev", credentials.ApplicationDefault), ("local", AnonymousCredential), ("test", AnonymousCredential)],
+)
+def test_a_deployed_stack_asks_google_as_its_runtime_account(
+    environment: str, expected: type[credentials.Base]
+) -> None:
+    """Failed before issue 18: deployed dev used anonymous credentials, so its revocation checks (and App
+    Check's token consumption) could not authenticate to Google."""
+    settings = Settings(environment=environment, audit_local_key=LOCAL_KEY)  # type: ignore[arg-type]
+    verifier = TokenVerifier(settings)
+    try:
+        assert isinstance(verifier.app.credential, expected)
+        assert verifier.app.options.get("httpTimeout") == HTTP_TIMEOUT_S
+    finally:
+        verifier.close()
