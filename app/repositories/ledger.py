@@ -30,7 +30,7 @@ from typing import Any, Literal, TypeVar
 from google.cloud import firestore
 from google.cloud.firestore_v1.async_transaction import AsyncTransaction
 
-from app.core.crypto import FieldCipher
+from app.core.crypto import FieldCipher, Sealed
 from app.core.metrics import firestore_timer
 from app.core.signing import HeadSigner, Signature
 from app.domain.audit import ChainHead, head_message
@@ -112,7 +112,17 @@ def _payment(key: str, data: Mapping[str, Any]) -> PaymentRecord:
     )
 
 
-def review_item(data: Mapping[str, Any]) -> ReviewItem:
+def _review_binding(item_id: str) -> str:
+    """The GCM associated data of a review item's sealed payment key: it opens on that item only."""
+    return f"review_queue/{item_id}"
+
+
+def review_item(data: Mapping[str, Any], cipher: FieldCipher) -> ReviewItem:
+    """A held grant; its payment key is sealed with the data key (older items kept it in clear)."""
+    payment_key = data.get("payment_key")
+    if data.get("payment_key_sealed") is not None:
+        sealed = Sealed.from_doc(data["payment_key_sealed"])
+        payment_key = cipher.open(sealed, _review_binding(str(data["id"])))["payment_key"]
     return ReviewItem(
         id=str(data["id"]),
         status=ReviewStatus(data["status"]),
@@ -124,7 +134,7 @@ def review_item(data: Mapping[str, Any]) -> ReviewItem:
         items={str(k): int(v) for k, v in (data.get("items") or {}).items()},
         reason=str(data.get("reason", "")),
         created_at=data["created_at"],
-        payment_key=data.get("payment_key"),
+        payment_key=payment_key,
         price_usd_cents=int(data.get("price_usd_cents", 0)),
         entitlement=data.get("entitlement"),
         decided_by=data.get("decided_by"),
@@ -197,7 +207,7 @@ class _Txn(LedgerTxn):
 
     async def review(self, item_id: str) -> ReviewItem | None:
         data = await self._read(self._ref(REVIEW, item_id))
-        return review_item(data) if data is not None else None
+        return review_item(data, self._cipher) if data is not None else None
 
     def put_wallet(self, wallet: Wallet) -> None:
         fields = {
@@ -278,7 +288,12 @@ class _Txn(LedgerTxn):
             "items": dict(item.items),
             "reason": item.reason,
             "created_at": item.created_at,
-            "payment_key": item.payment_key,
+            # The store transaction id is never kept in clear: sealed, bound to this item.
+            "payment_key_sealed": (
+                self._cipher.seal({"payment_key": item.payment_key}, _review_binding(item.id)).to_doc()
+                if item.payment_key
+                else None
+            ),
             "price_usd_cents": item.price_usd_cents,
             "entitlement": item.entitlement,
             "decided_by": item.decided_by,
@@ -375,5 +390,5 @@ class LedgerRepository:
         with firestore_timer("query"):
             docs = [doc.to_dict() or {} async for doc in query.limit(limit + 1).stream()]
         more = len(docs) > limit
-        items = [review_item(d) for d in docs[:limit]]
+        items = [review_item(d, self._cipher) for d in docs[:limit]]
         return ReviewPage(items, items[-1].id if more and items else None)

@@ -13,6 +13,7 @@ from app.core.crypto import FieldCipher
 from tests.app.conftest import Mint
 from tests.app.fixtures.payments import (
     AUDIT_KEY,
+    admin_headers,
     charge_refunded,
     checkout_session,
     coins,
@@ -65,3 +66,22 @@ def test_a_record_written_before_issue_18_is_found_and_moved_to_its_keyed_id(
     assert list(after) == [doc_id]
     assert after[doc_id]["state"] == "revoked"
     assert pi not in str(after[doc_id])
+
+
+def test_a_held_purchase_keeps_its_payment_key_sealed_and_approval_still_finds_the_payment(
+    econ: TestClient, auth: Mint, db: firestore.Client
+) -> None:
+    """Failed before issue 18: ``/review_queue/{id}`` kept ``payment_key: stripe:pi_…`` in clear beside the
+    sealed audit entry."""
+    player(econ, auth, "alice", "IE")
+    pi = f"pi_{uuid.uuid4().hex}"
+    session = checkout_session("alice", pi, country="BR")  # a country mismatch: held for review
+    assert post_stripe(econ, stripe_event("checkout.session.completed", session)).json()["outcome"] == "held"
+    [item] = [snap.to_dict() or {} for snap in db.collection("review_queue").stream()]
+    assert pi not in str(item)
+    assert "payment_key" not in item
+    approved = econ.post(f"/v1/admin/review-queue/{item['id']}/approve", headers=admin_headers(auth))
+    assert approved.status_code == 200, approved.text
+    assert coins(db, "alice") == 100
+    assert post_stripe(econ, stripe_event("charge.refunded", charge_refunded(pi))).is_success
+    assert coins(db, "alice") == 0  # the approved grant is tied to its payment: the refund revokes it
