@@ -44,10 +44,21 @@ lock:
 pin-counts: setup
 	$(VENV)/python scripts/pin_counts.py
 
+# After a change to the usage model, the prices, the meters or the sizing: re-pin each stack's billing
+# budget at the `pog cost` estimate of its phase (infra/stacks/budgets.json; docs/cost.md).
+.PHONY: pin-budgets
+pin-budgets: setup
+	$(VENV)/python -m scripts.pin_budgets
+
 # Time the offline plan against the import time of the provider SDKs (about a minute; bench/README.md).
 .PHONY: bench
 bench: setup
 	$(VENV)/python -m bench.plan_bench $(BENCH_ARGS)
+
+# `pog cost` against `pog plan` over every stack x phase, in the same run (about a minute; bench/README.md).
+.PHONY: bench-cost
+bench-cost: setup
+	$(VENV)/python -m bench.cost_bench $(BENCH_ARGS)
 
 # Cached GET /v1/me against /healthz under load, and the finish-game flow against the emulator (about 40 s;
 # bench/README.md). BENCH_ARGS="--duration 4 --connections 32 --json api.json"

@@ -79,6 +79,9 @@ from app.services.users import UserService
 
 log = logging.getLogger("app.leaderboard")
 
+#: How long the API's shutdown waits for a cache sweep in flight before cancelling it.
+SWEEP_STOP_S = 10.0
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -170,13 +173,18 @@ class Parts:
 
     def start_cache_sweep(self) -> None:
         """The periodic sweep of recorded cache invalidations (the API's lifespan), stopped on close."""
+        stopping = asyncio.Event()
         task = asyncio.get_running_loop().create_task(
-            self.cache.sweep_forever(self.settings.cache_invalidation_sweep_s)
+            self.cache.sweep_forever(self.settings.cache_invalidation_sweep_s, stopping)
         )
 
         async def stop() -> None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            stopping.set()
+            try:  # a sweep in flight finishes (it is bounded by the clients' timeouts)
+                await asyncio.wait_for(asyncio.shield(task), SWEEP_STOP_S)
+            except TimeoutError:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
         self._closes(stop)
 

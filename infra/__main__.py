@@ -9,6 +9,7 @@ from infra.phases import profile_for
 from infra.providers import Providers
 from infra.stacks.audit import Audit, AuditArgs
 from infra.stacks.backups import Backups, BackupsArgs
+from infra.stacks.budget import Budget, BudgetArgs, pinned_budget_usd
 from infra.stacks.cache import Cache, CacheArgs
 from infra.stacks.compute import Compute, ComputeArgs
 from infra.stacks.data import Data, DataArgs
@@ -168,6 +169,20 @@ observability = Observability(
         probe_header=compute.probe_header,
         profile=profile,
         depends_on=apis,
+    ),
+    opts,
+)
+
+# The amount is the `pog cost` estimate of this phase, pinned by `make pin-budgets` (infra/stacks/budget.py).
+budget = Budget(
+    f"{prefix}-budget",
+    BudgetArgs(
+        prefix=prefix,
+        project=cfg.gcp_project,
+        billing_account=cfg.billing_account,
+        amount_usd=pinned_budget_usd(cfg.environment, cfg.phase),
+        # Mail, not the pager: half the month's budget is spent every month.
+        notification_channels=[channel.name for channel in observability.email_channels.values()],
     ),
     opts,
 )

@@ -91,10 +91,14 @@ _RUN_SCALING: dict[tuple[Environment, int], RunScaling] = {
     ("dev", 1): RunScaling(0, 5, "1", "512Mi", 80),
     ("prod", 1): RunScaling(1, 20, "1", "512Mi", 80),
     ("dev", 2): RunScaling(0, 10, "2", "1Gi", 80),
-    ("prod", 2): RunScaling(2, 100, "2", "1Gi", 80),
+    # Prod's maxima come from the capacity rules (pog check, POG-CAP-*) at the top of each phase's range:
+    # enough for its peak requests and live streams with 30 % headroom (phase 3: in two regions, one lost),
+    # few enough that every instance's Redis connections stay under one endpoint's 10,000 (POG-CAP-005:
+    # 100 instances on the phase 2 cluster, or 200 per region in phase 3, could open 16,000).
+    ("prod", 2): RunScaling(2, 60, "2", "1Gi", 80),
     # Failover needs a warm instance in every region, dev included.
     ("dev", 3): RunScaling(1, 10, "2", "1Gi", 80),
-    ("prod", 3): RunScaling(2, 200, "2", "1Gi", 80),
+    ("prod", 3): RunScaling(2, 120, "2", "1Gi", 80),
 }
 
 _REDIS_SIZING: dict[tuple[Environment, int], RedisSizing] = {
@@ -103,7 +107,9 @@ _REDIS_SIZING: dict[tuple[Environment, int], RedisSizing] = {
     ("dev", 2): RedisSizing(RedisTopology.CLUSTERED, 2, 10_000, replication=False),
     ("prod", 2): RedisSizing(RedisTopology.CLUSTERED, 10, 50_000, replication=True),
     ("dev", 3): RedisSizing(RedisTopology.ACTIVE_ACTIVE, 1, 1_000, replication=True),
-    ("prod", 3): RedisSizing(RedisTopology.ACTIVE_ACTIVE, 10, 50_000, replication=True),
+    # 10M players x 12 boards x 117.7 B = 14.1 GB of boards, + 4.3 GB of cached profiles, presence and rate
+    # limits = 18.5 GB: 25 GB keeps a quarter free (POG-CAP-003; 10 GB until issue 19).
+    ("prod", 3): RedisSizing(RedisTopology.ACTIVE_ACTIVE, 25, 50_000, replication=True),
 }
 
 _USERS = {1: "0-100K", 2: "100K-1M", 3: "1M+"}

@@ -15,7 +15,8 @@ from app.ops.friends_cli import friends_app
 from app.ops.leaderboards_cli import leaderboards_app
 from app.ops.smoke_cli import smoke
 from backups.cli import backup_app
-from infra.plan.cli import DIFF_SETTINGS, diff, plan
+from infra.cost.cli import cost, diff
+from infra.plan.cli import DIFF_SETTINGS, plan
 from infra.policy.check import check
 from infra.promote.command import promote
 from pog.errors import run
@@ -32,6 +33,7 @@ app.command()(plan)
 app.command(context_settings=DIFF_SETTINGS)(diff)
 app.command()(promote)
 app.command()(check)
+app.command()(cost)
 app.add_typer(backup_app(snapshot_defaults), name="backup")
 app.add_typer(audit_app, name="audit")
 app.add_typer(leaderboards_app, name="leaderboards")

@@ -29,6 +29,7 @@ N / S reads per second (100 instances every 5 s: 20 reads/s, about 1.7 M reads a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Coroutine, Sequence
 from typing import Any
@@ -241,14 +242,18 @@ class RedisCache:
             return await self._catch_up()
         return await self._apply_durable("sweep")
 
-    async def sweep_forever(self, interval_s: float) -> None:
-        """``sweep`` now and then every ``interval_s`` seconds, until cancelled (the API's lifespan)."""
-        while True:
+    async def sweep_forever(self, interval_s: float, stop: asyncio.Event) -> None:
+        """``sweep`` now and then every ``interval_s`` seconds until ``stop`` is set (the API's lifespan).
+
+        Stopping waits for a sweep in flight instead of cancelling it: a Firestore call cancelled mid-way
+        leaves gRPC a callback for a loop that is closing (a traceback in the shutdown's log)."""
+        while not stop.is_set():
             try:
                 await self.sweep()
             except Exception:  # a sweep must never end the loop
                 log.exception("cache invalidation sweep failed")
-            await asyncio.sleep(interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval_s)
 
     async def _apply_durable(self, trigger: str) -> bool:
         durable = self._durable

@@ -73,6 +73,7 @@ def parse(values: Mapping[str, str], secrets: Mapping[str, pulumi.Input[str]]) -
         admin_ip_allowlist=settings.admin_ip_allowlist,
         app_image=settings.app_image,
         redis_payment_method_id=settings.redis_cloud_payment_method_id,
+        billing_account=settings.billing_account,
         cloudflare_api_token=secrets["cloudflareApiToken"],
         redis_cloud_api_key=secrets["redisCloudApiKey"],
         redis_cloud_secret_key=secrets["redisCloudSecretKey"],

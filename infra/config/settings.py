@@ -12,6 +12,7 @@ from pydantic.alias_generators import to_camel
 from infra.config.values import (
     AdminRanges,
     AlertEmails,
+    BillingAccount,
     CloudflareId,
     EnvironmentName,
     FirestoreLocation,
@@ -57,6 +58,8 @@ class StackSettings(BaseModel):
     redis_cloud_payment_method_id: PaymentMethodId = Field(
         examples=["<id from `Account settings > Payment methods`>"]
     )
+    #: The Cloud Billing account that pays for gcpProject: the stack's budget lives on it.
+    billing_account: BillingAccount = Field(examples=["<id from `gcloud billing accounts list`>"])
     ci_workload_identity_pool: WorkloadIdentityPool = None
     ci_repository: GithubRepository = None
 

@@ -45,6 +45,8 @@ class StackConfig:
     admin_ip_allowlist: tuple[str, ...]
     app_image: str
     redis_payment_method_id: str
+    #: The Cloud Billing account paying for gcp_project (the budget is declared on it).
+    billing_account: str
     cloudflare_api_token: pulumi.Input[str]
     redis_cloud_api_key: pulumi.Input[str]
     redis_cloud_secret_key: pulumi.Input[str]

@@ -26,6 +26,8 @@ MAX_ADMIN_RANGES = 4
 
 _PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 _CLOUDFLARE_ID = re.compile(r"^[0-9a-f]{32}$")
+#: A Cloud Billing account id as the console shows it: three groups of six uppercase hex characters.
+_BILLING_ACCOUNT = re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,63}$")
 #: Workload identity pools are global; principals name the pool by project *number*.
@@ -153,6 +155,21 @@ def _payment_method(value: str) -> str:
     return value
 
 
+def _billing_account(value: str) -> str:
+    """The id alone: the budget's resource names its account as billingAccounts/<id> itself."""
+    given = value
+    value = value.removeprefix("billingAccounts/")
+    if value != given:
+        raise invalid(f"must be the account id alone: drop 'billingAccounts/'; got {given!r}")
+    if not _BILLING_ACCOUNT.match(value):
+        raise invalid(
+            "must be a Cloud Billing account id such as 01A2B3-C4D5E6-F7A8B9"
+            " (`gcloud billing projects describe PROJECT --format 'value(billingAccountName)'`);"
+            f" got {given!r}"
+        )
+    return value
+
+
 def _workload_identity_pool(pool: str) -> str:
     """A workload identity pool's full resource name, or the problem with it and the fix."""
     example = "projects/123456789012/locations/global/workloadIdentityPools/github"
@@ -241,6 +258,7 @@ ImageByDigest = Annotated[
     ),
 ]
 PaymentMethodId = Annotated[str, AfterValidator(_payment_method)]
+BillingAccount = Annotated[str, AfterValidator(_billing_account)]
 WorkloadIdentityPool = Annotated[str | None, _optional(_workload_identity_pool)]
 GithubRepository = Annotated[
     str | None,

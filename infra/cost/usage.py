@@ -40,6 +40,7 @@ class Players(_Strict):
     purchases_per_monthly_active: Annotated[float, Field(ge=0)]
     live_viewer_share_of_online: Share
     countries: Annotated[int, Field(ge=1)]
+    mfa_sms_per_monthly_active: Annotated[float, Field(ge=0)]
 
 
 class Traffic(_Strict):
@@ -51,6 +52,8 @@ class Traffic(_Strict):
     cache_hit_rate: Share
     response_bytes: Positive
     compression_ratio: Share
+    request_bytes: Positive
+    redis_bytes_per_request: Positive
 
 
 class Firestore(_Strict):
@@ -80,12 +83,29 @@ class Measured(_Strict):
     live_stream_viewers_per_instance: Positive
 
 
+class Operations(_Strict):
+    """What running the stack produces besides the players' traffic: logs, metrics, images, small buckets."""
+
+    lb_log_entry_bytes: Positive
+    app_log_bytes_per_request: Positive
+    metric_series_per_instance: Positive
+    metric_scrape_seconds: Positive
+    image_gib: Positive
+    small_bucket_gib: Positive
+    job_run_seconds: Positive
+    rtdb_download_bytes_per_session: Annotated[float, Field(ge=0)]
+    rtdb_bytes_per_player: Annotated[float, Field(ge=0)]
+
+
 class UsageModel(_Strict):
+    #: Monthly actives of the dev stack, whatever its phase: testers, QA devices, bots and load tests.
+    dev_monthly_active: Annotated[int, Field(ge=1)]
     players: Players
     traffic: Traffic
     firestore: Firestore
     leaderboards: Leaderboards
     measured: Measured
+    operations: Operations
     #: The architecture's figure for each user count (monthly USD).
     architecture_monthly_usd: dict[int, Positive]
 
@@ -166,6 +186,26 @@ class Load:
             firestore_stored_gib=stored / GIB,
             egress_gib=egress / GIB,
         )
+
+
+#: The top of each phase's user range (monthly active players): where a phase's sizing must still hold.
+PHASE_TOP_USERS: dict[int, int] = {1: 100_000, 2: 1_000_000, 3: 10_000_000}
+
+
+def top_of_phase(phase: int) -> int:
+    """The user count a phase is sized and priced at: the top of its range (an unknown phase: the first's)."""
+    return PHASE_TOP_USERS.get(phase, PHASE_TOP_USERS[1])
+
+
+def phase_for(users: int) -> int:
+    """The first phase whose range holds ``users`` (beyond phase 3's top, still phase 3)."""
+    return next((phase for phase, top in sorted(PHASE_TOP_USERS.items()) if users <= top), 3)
+
+
+def priced_users(stack: str, phase: int, model: UsageModel) -> int:
+    """The load a stack is priced and budgeted at: prod at the top of its phase; dev, which serves the team
+    and its tests rather than the phase's players, at ``dev_monthly_active``."""
+    return top_of_phase(phase) if stack == "prod" else model.dev_monthly_active
 
 
 @cache

@@ -6,6 +6,8 @@ Command functions; `pog` (pog/cli.py) registers them at its top level.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +18,7 @@ from rich.tree import Tree
 
 from infra.plan import sources
 from infra.plan.diff import (
+    AppendixBuilder,
     Diff,
     align_stacks,
     diff_inventories,
@@ -132,66 +135,79 @@ def _resolve_operands(
     return old, new
 
 
-def diff(
-    ctx: typer.Context,
-    a: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="A",
-            help="Before: a stack (dev), a stack at a phase (prod@2) or an inventory file (pog plan --json)",
-            show_default=False,
-        ),
-    ] = None,
-    b: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="[B]", help="After: same forms as A; with --base, defaults to A", show_default=False
-        ),
-    ] = None,
-    base: Annotated[
-        str | None,
-        typer.Option(
-            "--base",
-            metavar="REF",
-            help="Plan A with the code and stack files of this git ref (e.g. origin/main)",
-        ),
-    ] = None,
-    output_format: Annotated[
-        str, typer.Option("--format", metavar="text|markdown|json", help="Report format")
-    ] = "text",
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the report here instead of printing")
-    ] = None,
-) -> None:
-    """Compare two plans: what would be added, changed, replaced or destroyed going from A to B.
+def diff_command(appendices: Sequence[AppendixBuilder] = ()) -> Callable[..., None]:
+    """The `pog diff` command, with the report sections of higher layers (infra.cost's monthly cost).
 
-    Exit code 0: no changes; 2: changes; 1: error (like terraform plan -detailed-exitcode).
+    infra.plan may not import them; `pog` (pog/cli.py) registers the command they compose.
     """
-    if ctx.args:
-        raise fail(
-            f"unexpected {' '.join(ctx.args)!r}: pog diff takes A, an optional B and options (see --help)"
-        )
-    if a is None:
-        raise fail("give two operands to compare (pog diff dev prod), or one with --base REF")
-    if output_format not in DIFF_FORMATS:
-        raise fail(f"--format must be text, markdown or json; got {output_format!r}")
-    try:
-        with working("planning both sides"):
-            old, new = _resolve_operands(a, b, base)
-    except (PlanInputError, pulumi.RunError) as exc:
-        raise fail(str(exc)) from None
-    result = _diff(old, new)
-    _report(result, output_format, output)
-    raise typer.Exit(2 if result.has_changes else 0)
+
+    def diff(
+        ctx: typer.Context,
+        a: Annotated[
+            str | None,
+            typer.Argument(
+                metavar="A",
+                help="Before: a stack (dev), a stack at a phase (prod@2) "
+                "or an inventory file (pog plan --json)",
+                show_default=False,
+            ),
+        ] = None,
+        b: Annotated[
+            str | None,
+            typer.Argument(
+                metavar="[B]", help="After: same forms as A; with --base, defaults to A", show_default=False
+            ),
+        ] = None,
+        base: Annotated[
+            str | None,
+            typer.Option(
+                "--base",
+                metavar="REF",
+                help="Plan A with the code and stack files of this git ref (e.g. origin/main)",
+            ),
+        ] = None,
+        output_format: Annotated[
+            str, typer.Option("--format", metavar="text|markdown|json", help="Report format")
+        ] = "text",
+        output: Annotated[
+            Path | None, typer.Option("--output", "-o", help="Write the report here instead of printing")
+        ] = None,
+    ) -> None:
+        """Compare two plans: what would be added, changed, replaced or destroyed going from A to B.
+
+        Exit code 0: no changes; 2: changes; 1: error (like terraform plan -detailed-exitcode).
+        """
+        if ctx.args:
+            raise fail(
+                f"unexpected {' '.join(ctx.args)!r}: pog diff takes A, an optional B and options (see --help)"
+            )
+        if a is None:
+            raise fail("give two operands to compare (pog diff dev prod), or one with --base REF")
+        if output_format not in DIFF_FORMATS:
+            raise fail(f"--format must be text, markdown or json; got {output_format!r}")
+        try:
+            with working("planning both sides"):
+                old, new = _resolve_operands(a, b, base)
+        except (PlanInputError, pulumi.RunError) as exc:
+            raise fail(str(exc)) from None
+        result = _diff(old, new, appendices)
+        _report(result, output_format, output)
+        raise typer.Exit(2 if result.has_changes else 0)
+
+    return diff
 
 
-def _diff(old: sources.Source, new: sources.Source) -> Diff:
+#: `pog diff` without the sections of higher layers.
+diff = diff_command()
+
+
+def _diff(old: sources.Source, new: sources.Source, appendices: Sequence[AppendixBuilder] = ()) -> Diff:
     across_stacks = old.inventory.get("stack") != new.inventory.get("stack")
     old_inventory, new_inventory = align_stacks(old.inventory, new.inventory)
     b_detail = new.detail
     if across_stacks:
         b_detail += "; different stacks: names aligned as pog-{env}-*, no replacement or data-loss marks"
-    return diff_inventories(
+    result = diff_inventories(
         old_inventory,
         new_inventory,
         old.label,
@@ -200,6 +216,8 @@ def _diff(old: sources.Source, new: sources.Source) -> Diff:
         b_detail=b_detail,
         across_stacks=across_stacks,
     )
+    extra = tuple(build(old_inventory, new_inventory) for build in appendices)
+    return replace(result, appendices=extra) if extra else result
 
 
 def _report(result: Diff, output_format: str, output: Path | None) -> None:

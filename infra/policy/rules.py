@@ -5,8 +5,10 @@ from __future__ import annotations
 from . import (
     rules_app_check,
     rules_audit,
+    rules_capacity,
     rules_cloudflare,
     rules_contract,
+    rules_cost,
     rules_ddos,
     rules_gcp,
     rules_gcp_iam,
@@ -24,6 +26,7 @@ def _collect() -> tuple[Rule, ...]:
             *rules_gcp.rules,
             *rules_app_check.rules,
             *rules_audit.rules,
+            *rules_capacity.rules,
             *rules_gcp_iam.rules,
             *rules_gcp_serving.rules,
             *rules_values.rules,
@@ -32,6 +35,7 @@ def _collect() -> tuple[Rule, ...]:
             *rules_ddos.rules,
             *rules_stack.rules,
             *rules_contract.rules,
+            *rules_cost.rules,
         ),
         key=lambda r: r.id,
     )

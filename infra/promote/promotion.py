@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from infra.config import key
+from infra.cost.diff import money_appendix
 from infra.phases import PhaseError, parse_phase
 from infra.plan.diff import Diff, ResourceDiff, diff_inventories
 from infra.plan.engine import Plan, run_program
@@ -188,16 +189,18 @@ def _plan_diff_and_check(promotion: Promotion, allow_data_loss: bool) -> None:
     old_phase, new_phase = int(promotion.phase.old), promotion.new_phase
     before, _ = plan_with_config(target, {}, root)
     after, _ = plan_with_config(target, {c.key: c.new for c in promotion.changes}, root)
-    promoted = to_inventory(after, new_phase)
+    current, promoted = to_inventory(before, old_phase), to_inventory(after, new_phase)
     stack_file = promotion.stack_file.name
     promotion.diff = diff_inventories(
-        to_inventory(before, old_phase),
+        current,
         promoted,
         target,
         f"{target} promoted",
         a_detail=f"pot-of-gold/{target} phase {old_phase}, {stack_file}",
         b_detail=f"pot-of-gold/{target} phase {new_phase}, {stack_file} after promotion from {source}",
     )
+    # The release owner sees the bill change (issue 19): both sides at the top of the new phase's range.
+    promotion.diff = replace(promotion.diff, appendices=(money_appendix(current, promoted),))
     risks = promotion.diff.data_loss
     if risks and not allow_data_loss:
         promotion.refusal = (

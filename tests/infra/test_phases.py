@@ -39,8 +39,8 @@ def test_pinned_capacity_per_phase() -> None:
         (profile_for("prod", p).run.min_instances, profile_for("prod", p).run.max_instances) for p in PHASES
     ] == [
         (1, 20),
-        (2, 100),
-        (2, 200),
+        (2, 60),
+        (2, 120),
     ]
     assert (profile_for("dev", 1).run.min_instances, profile_for("dev", 1).run.max_instances) == (0, 5)
     assert [profile_for("prod", p).redis.topology for p in PHASES] == [
@@ -98,9 +98,9 @@ TABLE: dict[tuple[Environment, int], tuple[int, int, str, str, RedisTopology, fl
     ("dev", 1): (0, 5, "1", "512Mi", RedisTopology.REPLICATED, 1, 1),
     ("prod", 1): (1, 20, "1", "512Mi", RedisTopology.REPLICATED, 2, 1),
     ("dev", 2): (0, 10, "2", "1Gi", RedisTopology.CLUSTERED, 2, 1),
-    ("prod", 2): (2, 100, "2", "1Gi", RedisTopology.CLUSTERED, 10, 1),
+    ("prod", 2): (2, 60, "2", "1Gi", RedisTopology.CLUSTERED, 10, 1),
     ("dev", 3): (1, 10, "2", "1Gi", RedisTopology.ACTIVE_ACTIVE, 1, 3),
-    ("prod", 3): (2, 200, "2", "1Gi", RedisTopology.ACTIVE_ACTIVE, 10, 3),
+    ("prod", 3): (2, 120, "2", "1Gi", RedisTopology.ACTIVE_ACTIVE, 25, 3),
 }
 
 

@@ -8,12 +8,14 @@ Rendering is deterministic: everything is sorted by key, so the same inputs give
 from infra.plan.diff.compare import align_stacks, diff_inventories, parse_rule_path, triggered_rules
 from infra.plan.diff.json_report import render_json
 from infra.plan.diff.markdown import render_markdown
-from infra.plan.diff.model import Action, Diff, PropertyChange, ResourceDiff
+from infra.plan.diff.model import Action, Appendix, AppendixBuilder, Diff, PropertyChange, ResourceDiff
 from infra.plan.diff.text import render_text, text_lines
 from infra.plan.diff.values import format_path, format_value, same
 
 __all__ = [
     "Action",
+    "Appendix",
+    "AppendixBuilder",
     "Diff",
     "PropertyChange",
     "ResourceDiff",

@@ -46,6 +46,7 @@ def diff_dict(diff: Diff) -> dict[str, Any]:
         "counts": {action.value: count for action, count in diff.counts.items()},
         "resources": [resource_dict(resource) for resource in diff.resources],
         "outputs": [change_dict(change) for change in diff.outputs],
+        **{appendix.key: appendix.to_dict() for appendix in diff.appendices},
     }
 
 

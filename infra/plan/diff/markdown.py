@@ -103,4 +103,6 @@ def render_markdown(diff: Diff) -> str:
     if diff.outputs:
         out += [f"#### Outputs ({len(diff.outputs)})", ""]
         out += [*_details("output changes", _changes_table(diff.outputs)), ""]
+    for appendix in diff.appendices:
+        out += [*appendix.markdown_lines(), ""]
     return "\n".join(out)

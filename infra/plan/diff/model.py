@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from infra.plan.diff.values import format_value, is_unset
 from infra.plan.engine import SECRET_MARK
@@ -69,6 +70,27 @@ class ResourceDiff:
         return f"{self.type}::{self.name}"
 
 
+class Appendix(Protocol):
+    """A section a higher layer adds to the report of a diff (infra.cost's monthly cost).
+
+    infra.plan may not import those layers, so the renderers only know this shape: rich markup lines for
+    the terminal, Markdown lines for a pull request, and a JSON value under ``key``.
+    """
+
+    @property
+    def key(self) -> str: ...
+
+    def text_lines(self) -> list[str]: ...
+
+    def markdown_lines(self) -> list[str]: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+#: Builds an appendix from the two inventories a diff compared (after ``align_stacks``).
+AppendixBuilder = Callable[[dict[str, Any], dict[str, Any]], Appendix]
+
+
 @dataclass(frozen=True)
 class Diff:
     a: str
@@ -77,6 +99,7 @@ class Diff:
     outputs: tuple[PropertyChange, ...] = ()
     a_detail: str = ""
     b_detail: str = ""
+    appendices: tuple[Appendix, ...] = ()
 
     @property
     def counts(self) -> dict[Action, int]:

@@ -71,6 +71,8 @@ def text_lines(diff: Diff) -> list[str]:
     if diff.outputs:
         lines += ["", f"[bold]Outputs ({len(diff.outputs)})[/]"]
         lines += [f"  {_change_markup(change)}" for change in diff.outputs]
+    for appendix in diff.appendices:
+        lines += ["", *appendix.text_lines()]
     return lines
 
 

@@ -85,4 +85,7 @@ def test_console_entry_point_keeps_exit_codes_and_flushes_output() -> None:
     assert "unknown stack 'staging'" in unknown.stderr
     assert changes.returncode == 2
     # The last line printed is there: nothing was lost by ending the process without teardown.
-    assert changes.stdout.rstrip().endswith("~ phase: 1 -> 2")
+    # Since issue 19 the monthly cost comes last, each of its lines ending with a figure or a note.
+    assert "~ phase: 1 -> 2\n" in changes.stdout
+    assert "\nMonthly cost $" in changes.stdout
+    assert changes.stdout.rstrip().endswith(")")

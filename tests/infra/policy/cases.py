@@ -1334,3 +1334,13 @@ CASES += [
         expect="user:mallory@example.com holds roles/cloudkms.signer on the audit signing key",
     ),
 ]
+
+# The budget rule's fixtures (rules_cost.py) live beside their builders; imported last (they use ok and bad).
+from .cost_cases import COST_CASES  # noqa: E402
+
+CASES += COST_CASES
+
+# The capacity rules' fixtures (rules_capacity.py), beside their builders.
+from .capacity_cases import CAPACITY_CASES  # noqa: E402
+
+CASES += CAPACITY_CASES

@@ -328,6 +328,27 @@ MUTATIONS: list[tuple[str, int, Callable[[Inventory], None], str]] = [
         set_input(t.SECURITY_POLICY, "pog-prod-api-armor", "adaptiveProtectionConfig", None),
         "armor",
     ),
+    ("POG-COST-001", 1, remove("gcp:billing/budget:Budget", "pog-prod-budget"), "no billing budget"),
+    (
+        "POG-COST-001",
+        2,
+        set_input(
+            "gcp:billing/budget:Budget",
+            "pog-prod-budget",
+            "allUpdatesRule.monitoringNotificationChannels",
+            [],
+        ),
+        "pog-prod-budget",
+    ),
+]
+
+
+# The capacity rules (rules_capacity.py): prod's sizing cut below the top of its phase.
+MUTATIONS += [
+    ("POG-CAP-001", 3, set_input(t.RUN_SERVICE, API, "template.scaling.maxInstanceCount", 1), API),
+    ("POG-CAP-002", 2, set_input(t.RUN_SERVICE, API, "template.scaling.maxInstanceCount", 20), API),
+    ("POG-CAP-003", 3, set_input(t.REDIS_AA_DATABASE, None, "memoryLimitInGb", 10), "pog-prod-redis-aa-db"),
+    ("POG-CAP-005", 3, set_input(t.RUN_SERVICE, API, "template.scaling.maxInstanceCount", 200), "redis-aa"),
 ]
 
 
@@ -356,8 +377,10 @@ def test_every_rule_but_the_stack_file_one_is_exercised_on_the_real_plan() -> No
 
     exercised = {m[0] for m in MUTATIONS}
     # STK-001 reads stack files, IAM-005 a resource type the program never declares (fixtures cover
-    # both); GCS-004 is exercised the other way round below.
-    assert {r.id for r in ALL_RULES} - exercised == {"POG-STK-001", "POG-IAM-005", "POG-GCS-004"}
+    # both); GCS-004 is exercised the other way round below. CAP-004 reads the usage model, which no
+    # planned input moves past Firestore's limits (its fixtures carry a heavier model).
+    unexercised = {"POG-STK-001", "POG-IAM-005", "POG-GCS-004", "POG-CAP-004"}
+    assert {r.id for r in ALL_RULES} - exercised == unexercised
 
 
 def test_backup_bucket_reads_are_logged_once_storage_has_data_access_logs() -> None:

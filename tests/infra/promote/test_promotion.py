@@ -118,7 +118,8 @@ def test_dry_run_shows_both_changes_and_the_diff_and_writes_nothing(
     # Only the digest moves: prod keeps pulling from its own project's repository.
     assert f"+ {PROD_IMAGE_REPO}@{NEW_DIGEST}" in output
     assert "pog diff prod → prod promoted" in output
-    assert "24 to add, 10 to change, 0 to replace, 0 to destroy" in output
+    # The 11th change is the budget's amount: each phase has its own (infra/stacks/budgets.json).
+    assert "24 to add, 11 to change, 0 to replace, 0 to destroy" in output
     assert "+ gcp:firestore/database:Database pog-prod-firestore-game-sessions (protected)" in output
     assert f'~ template.containers[api].image: "{PROD_IMAGE_REPO}@sha256:3f1c9a0' in output
     assert "prod at phase 2 passes check (" in output

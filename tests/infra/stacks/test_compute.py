@@ -123,7 +123,7 @@ def test_services_follow_the_phase_profile(plan: Plan, stack_phase: tuple[str, i
 
 @pytest.mark.parametrize(
     ("stack", "phase", "min_instances", "max_instances"),
-    [("dev", 1, 0, 5), ("prod", 1, 1, 20), ("prod", 2, 2, 100), ("dev", 3, 1, 10), ("prod", 3, 2, 200)],
+    [("dev", 1, 0, 5), ("prod", 1, 1, 20), ("prod", 2, 2, 60), ("dev", 3, 1, 10), ("prod", 3, 2, 120)],
 )
 def test_pinned_scaling(stack: str, phase: int, min_instances: int, max_instances: int) -> None:
     for service in _services(plan_for(stack, phase)):

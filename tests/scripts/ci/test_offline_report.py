@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from pog.cli import app
 from scripts.ci import offline_report
 from scripts.ci.github import Result
 from scripts.ci.offline_report import Files, Outcome
@@ -154,3 +157,41 @@ def test_main_writes_the_report_the_comment_the_summary_and_the_failures(
     assert runner.called("git", "cat-file", "-e", "abc^{commit}")
     assert "against `abc`" in report
     assert len(runner.called(".venv/bin/pog")) == 6
+
+
+def test_the_pull_request_comment_carries_the_monthly_cost(tmp_path: Path) -> None:
+    """The diff the report embeds is the real `pog diff` with the report's options: its money section
+    (issue 19) reaches the comment. Two inventory files stand in for the stack and its base."""
+
+    def service(memory: str) -> dict[str, object]:
+        limits = {"cpu": "1", "memory": memory}
+        containers = [{"image": "api:1", "resources": {"limits": limits}}]
+        # One instance always up: beyond the free tier, so its memory shows in the bill.
+        template = {"containers": containers, "scaling": {"minInstanceCount": 1}}
+        return {
+            "type": "gcp:cloudrunv2/service:Service",
+            "name": "pog-dev-api-us-central1",
+            "parent": "potgold:compute:Compute::pog-dev-compute",
+            "inputs": {"template": template},
+        }
+
+    sides = []
+    for label, memory in (("base", "512Mi"), ("head", "2Gi")):
+        path = tmp_path / f"{label}.json"
+        inventory = {"stack": "dev", "phase": 1, "outputs": {}, "resources": [service(memory)]}
+        path.write_text(json.dumps(inventory))
+        sides.append(str(path))
+
+    def real_diff(argv: list[str]) -> Result:
+        options = argv[argv.index("--format") :]  # what the report asks for: markdown, into its file
+        result = CliRunner().invoke(app, ["diff", *sides, *options])
+        return Result(result.exit_code, result.output, "")
+
+    runner = FakeRunner([([".venv/bin/pog", "diff"], real_diff), ([".venv/bin/pog"], Result(0))])
+    outcome = offline_report.run_stack("dev", "origin/main", tmp_path, runner)
+    section = offline_report.section(outcome, tmp_path)
+
+    assert outcome.diff_rc == 2
+    assert "#### Monthly cost" in section
+    assert "| ~ | `gcp:cloudrunv2/service:Service` | `pog-dev-api-us-central1` |" in section
+    assert "| | **Total** |" in section
