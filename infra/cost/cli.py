@@ -234,7 +234,8 @@ def cost(
 ) -> None:
     """What a stack costs per month: per resource and per layer, from the plan and the usage model.
 
-    Priced at the top of the phase's user range (phase 1: 100K, 2: 1M, 3: 10M monthly active players).
+    prod is priced at the top of the phase's user range (phase 1: 100K, 2: 1M, 3: 10M monthly active
+    players), dev at its own load (the usage model's dev_monthly_active).
     Resource types without a price line are named, never counted as $0. Exit code 0; 1 on an error, or
     with --strict when a type is unpriced.
     """

@@ -1,7 +1,8 @@
 """Budget: a Cloud Billing budget on the stack's project at the ``pog cost`` estimate of its phase.
 
 The amount is not typed by hand: ``make pin-budgets`` (scripts/pin_budgets.py) prices every stack x phase
-at the top of the phase's user range and writes ``budgets.json`` beside this file; the stacks read that
+at the load ``pog cost`` uses (prod: the top of the phase's user range; dev: its own testers' load) and
+writes ``budgets.json`` beside this file; the stacks read that
 file because they may not import ``infra.cost`` (it sits above them). tests/infra/cost/test_budgets.py
 fails when the pinned amounts and the estimate part. Cloud Billing, not Cloud Monitoring, sends the
 alerts, to the stack's notification channels (runbooks/alerts/budget-exceeded.md).
