@@ -370,14 +370,31 @@ class LeaderboardService:
     async def stream(
         self, view: View, page: int, since: int | None, interval_s: float, token_name: str | None = None
     ) -> AsyncIterator[dict[str, Any]]:
-        """The page's deltas every ``interval_s``: first the whole page (or the changes since ``since``)."""
+        """The page's deltas every ``interval_s``: first the whole page (or the changes since ``since``, the
+        version a reconnecting client holds: nothing until the page moves past it).
+
+        The first read happens here, before the caller starts its response, so a ``since`` later than the
+        board's version or an unavailable board is an error the caller answers (422, 503), not a stream
+        that breaks after its 200."""
         version = since if since is not None else 0
+        first = await self.changes(view, page, version, token_name)
+        return self._deltas(view, page, version, first, interval_s, token_name)
+
+    async def _deltas(
+        self,
+        view: View,
+        page: int,
+        version: int,
+        delta: dict[str, Any],
+        interval_s: float,
+        token_name: str | None,
+    ) -> AsyncIterator[dict[str, Any]]:
         while True:
-            delta = await self.changes(view, page, version, token_name)
             if delta["full"] or delta["entries"] or delta["removed"] or version == 0:
                 yield delta
             version = int(delta["version"])
             await asyncio.sleep(interval_s)
+            delta = await self.changes(view, page, version, token_name)
 
 
 #: How long a render stays in Redis: served within the period's TTL, or longer while the version holds.

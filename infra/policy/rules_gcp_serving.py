@@ -126,6 +126,37 @@ def run_min_instances_in_prod(r: Resource, ctx: RuleContext) -> Iterator[str]:
         yield f"minInstanceCount is {value}: a cold start on every scale-up, and no warm failover target"
 
 
+#: How long a live leaderboard stream (server-sent events) stays open before the client reconnects: Cloud
+#: Run ends a request at its timeout (300 s by default). Cloud Run's maximum for services; the service
+#: declares it in infra/stacks/compute/service.py (STREAM_REQUEST_TIMEOUT_S).
+STREAM_LIFETIME_S = 3600
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)s$")
+#: The services that hold the streams: the API's, one per region (``pog-{env}-api-{region}``).
+_API_SERVICE = re.compile(r"^pog-[a-z0-9]+-api-")
+
+
+@rules.resource(
+    "POG-RUN-006",
+    Severity.MEDIUM,
+    "The API's Cloud Run request timeout lets a live stream live its intended lifetime",
+    f"Set template.timeout to at least '{STREAM_LIFETIME_S}s' on the API service"
+    " (infra/stacks/compute/service.py STREAM_REQUEST_TIMEOUT_S).",
+    types=[t.RUN_SERVICE],
+)
+def run_timeout_fits_streams(r: Resource, ctx: RuleContext) -> Iterator[str]:
+    if not _API_SERVICE.match(str(r.props.get("name", r.name))):
+        return
+    timeout = get(r.props, "template.timeout", "300s")
+    if not is_known(timeout):
+        return
+    found = _DURATION.match(str(timeout))
+    if found is None or float(found.group(1)) < STREAM_LIFETIME_S:
+        yield (
+            f"template.timeout is {timeout}: every leaderboard stream is cut before {STREAM_LIFETIME_S} s"
+            " and all its viewers reconnect at once"
+        )
+
+
 # --- Load balancing --------------------------------------------------------------------------------
 
 DEFAULT_RULE_PRIORITY = 2147483647

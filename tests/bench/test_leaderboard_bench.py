@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,25 +32,29 @@ def test_uids_are_firebase_length_and_distinct() -> None:
     assert {len(u) for u in uids} == {28}
 
 
-def test_report_carries_every_figure_and_verdict() -> None:
+def _results(submit_us: float = 110.0) -> lb.Results:
     load = LoadResult("/healthz", "python", 64, 8.0, 8000, 0, 1000.0, 5.0, 20.0)
     page = LoadResult("/v1/leaderboards/daily/global", "python", 64, 8.0, 6400, 0, 850.0, 6.0, 25.0)
-    results = lb.Results(
+    return lb.Results(
         "2 CPUs",
         "python",
         1000,
         1.0,
         load,
         page,
-        lb.Ops(900.0, 110.0),
+        lb.Ops(900.0, submit_us),
         lb.Ops(1000.0, 12.0),
-        {"8 boards + 4 ranks": lb.Ops(950.0, 95.0)},
+        {lb.FULL_CEILING: lb.Ops(950.0, 95.0)},
         0.4,
         1.5,
         2,
         2.0,
         lb.Memory(1000, 110_000, 100_000),
     )
+
+
+def test_report_carries_every_figure_and_verdict() -> None:
+    results = _results()
     assert results.page_ratio == pytest.approx(0.85)
     assert results.submit_ratio == pytest.approx(0.9)
     report = lb.format_report(results)
@@ -66,7 +71,49 @@ def test_report_carries_every_figure_and_verdict() -> None:
     for text in ("round trips", "max 2", "1.100", "met"):
         assert text in report
     assert "MISSED" not in report
-    assert set(results.to_json()["ratios"]) == {"page", "submit", "memory"}
+    assert set(results.to_json()["ratios"]) == {"page", "submit", "submit_to_ceiling", "memory"}
+
+
+def test_submit_is_reported_against_zadd_and_the_ceiling_without_a_verdict() -> None:
+    """Failed before issue 20: submit / ZADD was judged against a 0.8 target that no script writing 8 boards
+    and reading 4 ranks can meet, so every run printed MISSED; it is now a figure beside submit / ceiling."""
+    results = _results()
+    results = replace(results, submit=lb.Ops(450.0, 110.0))  # submit / ZADD 0.45
+    assert results.submit_to_ceiling == pytest.approx(450 / 950)
+    report = lb.format_report(results)
+    submit_lines = [line for line in report.splitlines() if line.lstrip().startswith("submit /")]
+    assert [line.split()[-1] for line in submit_lines[1:]] == ["0.47"]
+    assert "0.45" in submit_lines[0]
+    assert "MISSED" not in report
+    assert "submit" not in lb.TARGETS
+    assert replace(results, ceilings={}).submit_to_ceiling == 0.0
+
+
+def test_at_scale_is_the_submits_redis_cpu_at_each_phases_peak_games() -> None:
+    """Failed before issue 20: the bench said nothing of whether Redis keeps up with a phase's peak games."""
+    from infra.cost.usage import PHASE_TOP_USERS, SECONDS_PER_MONTH, load_usage
+
+    model = load_usage()
+    fits = lb.phase_fits(100.0)
+    assert [fit.phase for fit in fits] == [1, 2, 3]
+    assert [fit.users for fit in fits] == [PHASE_TOP_USERS[p] for p in (1, 2, 3)]
+    assert [fit.topology for fit in fits] == ["replicated", "clustered", "active_active"]
+    top = fits[2]
+    peak = model.at(10_000_000).games / SECONDS_PER_MONTH * model.traffic.peak_to_average
+    assert top.peak_games_per_s == pytest.approx(peak)
+    assert top.cores == pytest.approx(peak * 100e-6)
+    assert top.fits
+    assert top.margin == pytest.approx(1 / top.cores)
+
+    # A game costing Redis more than a core's worth at phase 3's peak does not fit, and the report says so.
+    costly = 2e6 / peak  # twice one core at the peak
+    heavy = _results(submit_us=costly)
+    assert [fit.fits for fit in heavy.at_scale] == [True, True, False]
+    report = lb.format_report(heavy)
+    assert "DOES NOT FIT, needs 2.0x one shard" in report
+    assert f"{peak:,.1f} games/s" in report
+    json_fits = heavy.to_json()["at_scale"]
+    assert [f["fits"] for f in json_fits] == [True, True, False]
 
 
 def test_ops_per_s_counts_completed_operations() -> None:

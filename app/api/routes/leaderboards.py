@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, Path, Query, Request, Response
+from fastapi import Depends, Header, Path, Query, Request, Response
 from sse_starlette import EventSourceResponse
 
 from app.api.deps import ContainerDep, caller_ip, current_user, limit_ip
@@ -209,22 +209,54 @@ async def changes(
     )
 
 
+StreamSince = Annotated[
+    int | None, Query(ge=0, le=2**53, description="the version of the page the client holds")
+]
+#: A version as ``?since=`` takes it: the id of an event this stream sent.
+LastEventId = Annotated[
+    int | None,
+    Header(
+        alias="Last-Event-ID",
+        ge=0,
+        le=2**53,
+        description="the id of the last event received (sent by EventSource on reconnect); wins over since",
+    ),
+]
+#: A comment line at least this often: Cloudflare closes a proxied connection idle for 100 s, and the
+#: stream is silent between changes.
+STREAM_KEEPALIVE_S = 15.0
+
+
 @router.get("/{period}/{scope}/stream", responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}}})
 async def stream(
     board: BoardDep,
     request: Request,
     c: ContainerDep,
     page: PageQuery = 1,
-    since: Annotated[int | None, Query(ge=0, le=2**53)] = None,
+    since: StreamSince = None,
+    last_event_id: LastEventId = None,
 ) -> EventSourceResponse:
     """Server-sent events: a ``delta`` event (the body of ``/changes``) at once, then every 30 s when the
-    page changed."""
+    page changed. Each event's id is the page's version: a reconnect sending ``Last-Event-ID`` (or
+    ``?since=``; the header wins) resumes after it. The first event carries ``retry`` (the interval, in
+    ms) and a comment keeps an idle stream open (docs/game-api.md#live-board-stream)."""
     view, user = await _view(request, c, board)
     interval = c.settings.leaderboard_stream_interval_s
-    deltas = c.leaderboards.stream(view, page, since, interval, user.name if user else None)
+    resume_from = last_event_id if last_event_id is not None else since
+    deltas = await c.leaderboards.stream(view, page, resume_from, interval, user.name if user else None)
+    retry_ms = int(interval * 1000)
 
     async def events() -> AsyncIterator[dict[str, Any]]:
+        retry: int | None = retry_ms  # once: the client keeps it until told otherwise
         async for delta in deltas:
-            yield {"event": "delta", "id": str(delta["version"]), "data": orjson.dumps(delta).decode()}
+            yield {
+                "event": "delta",
+                "id": str(delta["version"]),
+                "data": orjson.dumps(delta).decode(),
+                "retry": retry,
+            }
+            retry = None
 
-    return EventSourceResponse(events(), headers={"Cache-Control": "no-store"})
+    return EventSourceResponse(
+        events(), headers={"Cache-Control": "no-store"}, ping=min(interval, STREAM_KEEPALIVE_S)
+    )

@@ -19,6 +19,11 @@ METRICS_SIDECAR_IMAGE = (
 )
 #: A whole CPU: an instance's CPUs (the sum over its containers) above 1 must be a whole number.
 METRICS_SIDECAR_LIMITS = {"cpu": "1", "memory": "256Mi"}
+#: Cloud Run ends every request at the timeout (300 s by default), a live leaderboard stream included; the
+#: client then reconnects with Last-Event-ID and loses nothing, but each cut costs a reconnect (and a
+#: page read). An hour, Cloud Run's maximum for services, keeps that to one per viewer per hour. Policy
+#: POG-RUN-006 holds it at least that.
+STREAM_REQUEST_TIMEOUT_S = 3600
 
 
 def api_service(scope: Scope, region: str) -> gcp.cloudrunv2.Service:
@@ -40,6 +45,7 @@ def api_service(scope: Scope, region: str) -> gcp.cloudrunv2.Service:
             service_account=args.service_account.email,
             execution_environment="EXECUTION_ENVIRONMENT_GEN2",
             max_instance_request_concurrency=run.concurrency,
+            timeout=f"{STREAM_REQUEST_TIMEOUT_S}s",
             scaling=gcp.cloudrunv2.ServiceTemplateScalingArgs(
                 min_instance_count=run.min_instances, max_instance_count=run.max_instances
             ),

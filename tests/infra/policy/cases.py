@@ -1344,3 +1344,20 @@ CASES += COST_CASES
 from .capacity_cases import CAPACITY_CASES  # noqa: E402
 
 CASES += CAPACITY_CASES
+
+# The API's request timeout against the live stream's lifetime (rules_gcp_serving.py, issue 20).
+CASES += [
+    ok("POG-RUN-006", "an-hour", run_service(template={"serviceAccount": SA, "timeout": "3600s"})),
+    ok(
+        "POG-RUN-006",
+        "not-the-api",
+        res(t.RUN_SERVICE, "pog-prod-worker", name="pog-prod-worker", template={"serviceAccount": SA}),
+    ),
+    bad("POG-RUN-006", "default-300s", run_service(), expect="template.timeout is 300s"),
+    bad(
+        "POG-RUN-006",
+        "ten-minutes",
+        run_service(template={"serviceAccount": SA, "timeout": "600s"}),
+        expect="cut before 3600 s",
+    ),
+]

@@ -351,6 +351,9 @@ MUTATIONS += [
     ("POG-CAP-005", 3, set_input(t.RUN_SERVICE, API, "template.scaling.maxInstanceCount", 200), "redis-aa"),
 ]
 
+# The API's request timeout back to Cloud Run's 300 s default: every live stream cut (issue 20).
+MUTATIONS += [("POG-RUN-006", 1, set_input(t.RUN_SERVICE, API, "template.timeout", "300s"), API)]
+
 
 @pytest.mark.parametrize(
     ("rule_id", "phase", "mutate", "where"), MUTATIONS, ids=[f"{m[0]}-p{m[1]}" for m in MUTATIONS]

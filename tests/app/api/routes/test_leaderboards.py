@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from google.cloud import firestore
 
+from app.api.routes import leaderboards as leaderboards_route
 from app.domain.leaderboards import Period, period_id
 from tests.app.conftest import MakeClient, Mint
 from tests.app.fixtures.leaderboards import store_user
@@ -167,6 +168,87 @@ def test_stream_sends_the_page_then_deltas(board: TestClient, auth: Mint) -> Non
     assert data is not None
     assert data["full"] is True
     assert [e["uid"] for e in data["entries"]] == ["alice", "bob", "carol"]
+
+
+STREAM = "/v1/leaderboards/daily/global/stream"
+
+
+def _first_event(client: TestClient, url: str, **headers: str) -> dict[str, str]:
+    """The fields of the stream's first event (comment lines skipped)."""
+    fields: dict[str, str] = {}
+    with client.stream("GET", url, headers=headers) as r:
+        assert r.status_code == 200, r.read()
+        for line in r.iter_lines():
+            if not line and fields:
+                break
+            if line and not line.startswith(":"):
+                name, _, value = line.partition(":")
+                fields[name] = value.strip()
+    return fields
+
+
+def test_stream_resumes_after_the_last_event_id(board: TestClient, auth: Mint) -> None:
+    """Failed before issue 20: only ?since= was read, so an EventSource reconnecting with Last-Event-ID got
+    the whole page again."""
+    first = _first_event(board, STREAM)
+    held = int(first["id"])
+    assert orjson.loads(first["data"])["version"] == held  # the event id is the page's version
+    h = auth("dave")
+    assert board.patch("/v1/me", headers=h, json={"display_name": "Dave", "country": "IE"}).status_code == 200
+    _played(board, h, 250)
+
+    resumed = _first_event(board, STREAM, **{"Last-Event-ID": str(held)})
+    delta = orjson.loads(resumed["data"])
+    assert (delta["full"], delta["since"]) == (False, held)
+    assert int(resumed["id"]) == delta["version"] > held
+    assert [(e["rank"], e["uid"]) for e in delta["entries"]] == [(2, "dave"), (3, "bob"), (4, "carol")]
+    assert delta["removed"] == []
+
+
+def test_the_last_event_id_wins_over_since(board: TestClient, auth: Mint) -> None:
+    """Failed before issue 20: the header was ignored and ``?since=0`` sent the whole page."""
+    held = int(_first_event(board, STREAM)["id"])
+    _played(board, auth("carol"), 400)  # carol's best moves her to the top
+
+    delta = orjson.loads(_first_event(board, f"{STREAM}?since=0", **{"Last-Event-ID": str(held)})["data"])
+    assert (delta["full"], delta["since"]) == (False, held)
+    assert [e["uid"] for e in delta["entries"]] == ["carol", "alice", "bob"]
+    assert orjson.loads(_first_event(board, f"{STREAM}?since={held}")["data"])["since"] == held
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "1.5", str(2**53 + 1)])
+def test_a_malformed_last_event_id_is_refused_like_a_malformed_since(board: TestClient, value: str) -> None:
+    r = board.get(STREAM, headers={"Last-Event-ID": value})
+    _error(r, 422, "validation_error")
+    assert "Last-Event-ID" in r.json()["error"]["message"], r.text
+    _error(board.get(f"{STREAM}?since={value}"), 422, "validation_error")
+
+
+def test_a_version_the_board_has_not_reached_is_a_422_before_the_stream_starts(board: TestClient) -> None:
+    """Failed before issue 20: the stream answered 200, then broke on its first read."""
+    held = int(_first_event(board, STREAM)["id"])
+    for url, headers in ((STREAM, {"Last-Event-ID": str(held + 10)}), (f"{STREAM}?since={held + 10}", {})):
+        r = board.get(url, headers=headers)
+        _error(r, 422, "since_in_future")
+        assert r.headers["content-type"] == "application/json"
+
+
+def test_the_stream_sets_the_retry_delay_and_keeps_an_idle_connection_alive(
+    board: TestClient, make_client: MakeClient
+) -> None:
+    """Failed before issue 20: no ``retry`` field, so a client reconnected after its own default (3 s in
+    browsers), not the board's interval."""
+    fast = make_client(leaderboard_stream_interval_s=0.2)
+    with fast.stream("GET", STREAM) as r:
+        lines = r.iter_lines()
+        event = dict(line.split(": ", 1) for line in iter(lambda: next(lines), ""))
+        comment = next(line for line in lines if line)  # the idle board sends no event, only comments
+    assert event["event"] == "delta"
+    assert event["id"] == str(orjson.loads(event["data"])["version"])
+    assert event["retry"] == "200"  # the interval, in ms
+    assert comment.startswith(": ping")
+    # Cloudflare closes a proxied connection idle for 100 s: the default keep-alive comes well before.
+    assert leaderboards_route.STREAM_KEEPALIVE_S < 100
 
 
 # --- presence -------------------------------------------------------------------------------------------
