@@ -11,7 +11,6 @@ twice `pog plan` (it plans, then prices). Figures are printed, never asserted.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.api_bench import BenchError, run_and_report
 from bench.args import positive_int
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -35,10 +35,6 @@ SUBPROCESS_TIMEOUT_S = 600
 
 #: (stack, phase) -> (the plan command, the cost command).
 Commands = Callable[[str, int], tuple[list[str], list[str]]]
-
-
-class BenchError(Exception):
-    """A command failed or timed out: one line, no traceback."""
 
 
 def pog_commands(stack: str, phase: int) -> tuple[list[str], list[str]]:
@@ -102,6 +98,21 @@ class Results:
     def ratio(self) -> float:
         """All six `pog cost` against all six `pog plan` (sums of the medians)."""
         return self.cost_total / self.plan_total
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "runs": self.runs,
+            "python": self.python,
+            "cpus": self.cpus,
+            "load_before": list(self.load_before),
+            "load_after": list(self.load_after),
+            "wall": self.wall_s,
+            "pairs": [p.to_json() for p in self.pairs],
+            "plan_total": self.plan_total,
+            "cost_total": self.cost_total,
+            "ratio": self.ratio,
+            "target": RATIO_TARGET,
+        }
 
 
 def _time(argv: Sequence[str]) -> float:
@@ -183,22 +194,6 @@ def format_report(results: Results) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_json(results: Results) -> dict[str, Any]:
-    return {
-        "runs": results.runs,
-        "python": results.python,
-        "cpus": results.cpus,
-        "load_before": list(results.load_before),
-        "load_after": list(results.load_after),
-        "wall": results.wall_s,
-        "pairs": [p.to_json() for p in results.pairs],
-        "plan_total": results.plan_total,
-        "cost_total": results.cost_total,
-        "ratio": results.ratio,
-        "target": RATIO_TARGET,
-    }
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.cost_bench",
@@ -213,20 +208,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        results = run_benchmark(args.runs)
-    except BenchError as exc:
-        print(f"bench: error: {exc}", file=sys.stderr)
-        return 1
-    print(format_report(results), end="")
-    if args.json is not None:
-        try:
-            args.json.write_text(json.dumps(to_json(results), indent=2) + "\n", encoding="utf-8")
-        except OSError as exc:
-            print(f"bench: error: cannot write {args.json}: {exc.strerror}", file=sys.stderr)
-            return 1
-        print(f"figures written to {args.json}")
-    return 0
+    return run_and_report(lambda: run_benchmark(args.runs), format_report, args.json)
 
 
 if __name__ == "__main__":

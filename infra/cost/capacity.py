@@ -10,9 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from infra.cost.usage import PHASE_TOP_USERS, SECONDS_PER_MONTH, Load
-
-__all__ = ["PHASE_TOP_USERS"]  # the capacity rules size a phase for the top of its range
+from infra.cost.usage import SECONDS_PER_MONTH, Load
 
 #: Use at most this share of the instances' request slots or throughput at the model's peak: a peak
 #: above the model's (a launch, a feature) and Cloud Run's scaling lag need the rest.
@@ -63,11 +61,6 @@ RATE_LIMIT_KEYS_PER_ONLINE_PLAYER = 6
 RATE_LIMIT_KEY_BYTES = 110
 
 GB = 1e9
-
-
-def vcpus(quantity: str) -> float:
-    """A Cloud Run CPU limit ("1", "2", "1000m") in vCPUs; ValueError when it is not one."""
-    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
 
 
 def serving_regions(api_regions: int) -> int:

@@ -8,8 +8,9 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
+
+from infra.cost.yaml_model import load_model
 
 PRICES_FILE = Path(__file__).with_name("prices.yaml")
 
@@ -48,11 +49,4 @@ class PriceTable(BaseModel):
 
 @cache
 def load_prices(path: Path = PRICES_FILE) -> PriceTable:
-    try:
-        return PriceTable.model_validate(yaml.safe_load(path.read_text()))
-    except (OSError, yaml.YAMLError) as exc:
-        raise PriceError(f"{path}: cannot read the price table: {exc}") from exc
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise PriceError(f"{path}: {where}: {first['msg']} (fix the line in the price table)") from exc
+    return load_model(path, PriceTable, PriceError, "the price table", "fix the line in the price table")

@@ -13,8 +13,9 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
+
+from infra.cost.yaml_model import load_model
 
 USAGE_FILE = Path(__file__).with_name("usage.yaml")
 SECONDS_PER_MONTH = 730 * 3600  # Google's billing month: 730 hours
@@ -210,15 +211,7 @@ def priced_users(stack: str, phase: int, model: UsageModel) -> int:
 
 @cache
 def load_usage(path: Path = USAGE_FILE) -> UsageModel:
-    try:
-        raw = yaml.safe_load(path.read_text())
-        return UsageModel.model_validate(raw)
-    except (OSError, yaml.YAMLError) as exc:
-        raise UsageError(f"{path}: cannot read the usage model: {exc}") from exc
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise UsageError(f"{path}: {where}: {first['msg']} (fix it in the usage model)") from exc
+    return load_model(path, UsageModel, UsageError, "the usage model", "fix it in the usage model")
 
 
 def parse_users(text: str) -> list[int]:

@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from infra.cost import capacity as cap
-from infra.cost.usage import USAGE_FILE, Load, load_usage
+from infra.cost.meters.base import vcpus
+from infra.cost.usage import PHASE_TOP_USERS, USAGE_FILE, Load, load_usage
 
 from . import tokens as t
 from .model import Finding, Resource, RuleContext, RuleSet, Severity, StackView
@@ -31,10 +32,10 @@ _PROMOTE = " If the players outgrow the phase, promote to the next phase (pog pr
 def _load(ctx: RuleContext) -> Load | None:
     """The load at the top of the phase, from the usage model of the repository checked (a fixture's
     repository may carry its own), or None outside prod."""
-    if not ctx.is_prod or ctx.phase not in cap.PHASE_TOP_USERS:
+    if not ctx.is_prod or ctx.phase not in PHASE_TOP_USERS:
         return None
     usage = ctx.repo_root / USAGE_FILE.relative_to(USAGE_FILE.parents[2])
-    return load_usage(usage if usage.is_file() else USAGE_FILE).at(cap.PHASE_TOP_USERS[ctx.phase])
+    return load_usage(usage if usage.is_file() else USAGE_FILE).at(PHASE_TOP_USERS[ctx.phase])
 
 
 def _number(value: Any) -> float | None:
@@ -60,7 +61,7 @@ def _run_sizing(service: Resource) -> cap.RunSizing | None:
     if maximum is None or concurrency is None or not is_known(cpu):
         return None
     try:
-        cores = cap.vcpus(str(cpu))
+        cores = vcpus(str(cpu))
     except ValueError:
         return None
     return cap.RunSizing(int(maximum), int(concurrency), cores)

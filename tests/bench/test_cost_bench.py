@@ -31,7 +31,7 @@ def test_a_tiny_run_measures_both_commands_and_reports_the_ratio() -> None:
     assert "alpha phase 1" in report
     assert "pog cost / pog plan = " in report
     assert "target <= 2.00" in report
-    figures = json.loads(json.dumps(cost_bench.to_json(results)))
+    figures = json.loads(json.dumps(results.to_json()))
     assert {"pairs", "plan_total", "cost_total", "ratio", "target"} <= set(figures)
 
 

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+import pytest
+
+#: Set by the service fixtures of other tests in the same process; prod refuses them.
+NOT_IN_PROD = ("FIRESTORE_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST", "POG_AUTH_CHECK_REVOKED")
+
 #: Every setting prod requires, with plausible values: a test removes or spoils one.
 PROD = {
     "POG_ENVIRONMENT": "prod",
@@ -19,3 +26,15 @@ PROD = {
         "projects/p/locations/europe-west1/keyRings/r/cryptoKeys/audit-heads/cryptoKeyVersions/1"
     ),
 }
+
+
+def use_prod_env(monkeypatch: pytest.MonkeyPatch, leave_out: Iterable[str] = ()) -> pytest.MonkeyPatch:
+    """Set the environment of ``PROD`` but the variables in ``leave_out`` (unset), without the emulator and
+    test switches other tests of this process may have set."""
+    skipped = set(leave_out)
+    for name in (*NOT_IN_PROD, *skipped):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in PROD.items():
+        if name not in skipped:
+            monkeypatch.setenv(name, value)
+    return monkeypatch

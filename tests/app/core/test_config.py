@@ -6,18 +6,14 @@ import pytest
 from pydantic import ValidationError
 
 from app.core.config import Settings
-from tests.app.core.settings_env import PROD
+from tests.app.core.settings_env import use_prod_env
 
 pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
 def prod_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in ("FIRESTORE_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST", "POG_AUTH_CHECK_REVOKED"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in PROD.items():
-        monkeypatch.setenv(name, value)
-    return monkeypatch
+    return use_prod_env(monkeypatch)
 
 
 def test_prod_starts_with_everything_set(prod_env: pytest.MonkeyPatch) -> None:
@@ -55,9 +51,7 @@ def test_prod_refuses_skipping_the_revocation_check(prod_env: pytest.MonkeyPatch
 def test_a_missing_environment_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
     """Failed before issue 18: ``environment`` defaulted to dev, so a lost POG_ENVIRONMENT skipped every
     prod guard."""
-    for name, value in PROD.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("POG_ENVIRONMENT")
+    use_prod_env(monkeypatch, leave_out=["POG_ENVIRONMENT"])
     with pytest.raises(ValidationError, match="environment\n  Field required"):
         Settings()
 
@@ -68,10 +62,8 @@ def test_a_deployed_environment_refuses_the_built_in_audit_key(
 ) -> None:
     """Failed before issue 18: dev (and prod, had the guard slipped) fell back to a key derived from a
     public string."""
-    for name, value in PROD.items():
-        monkeypatch.setenv(name, value)
+    use_prod_env(monkeypatch, leave_out=["POG_AUDIT_WRAPPED_KEY"])
     monkeypatch.setenv("POG_ENVIRONMENT", environment)
-    monkeypatch.delenv("POG_AUDIT_WRAPPED_KEY")
     with pytest.raises(ValidationError, match="POG_AUDIT_KMS_KEY and POG_AUDIT_WRAPPED_KEY are required"):
         Settings()
 

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.core.config import Settings
-from tests.app.core.settings_env import PROD
+from tests.app.core.settings_env import use_prod_env
 
 pytestmark = pytest.mark.unit
 
@@ -23,11 +23,7 @@ pytestmark = pytest.mark.unit
     ],
 )
 def test_prod_names_a_missing_payment_secret(monkeypatch: pytest.MonkeyPatch, secret: str) -> None:
-    for name in ("FIRESTORE_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST", "POG_AUTH_CHECK_REVOKED"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in PROD.items():
-        if name != secret:
-            monkeypatch.setenv(name, value)
+    use_prod_env(monkeypatch, leave_out=[secret])
     monkeypatch.delenv(secret, raising=False)
     with pytest.raises(ValidationError, match=secret):
         Settings()

@@ -17,7 +17,7 @@ from app.core.config import Settings
 from app.core.security_headers import DOCS_CSP
 from app.main import create_app
 from tests.app.conftest import MakeClient, Mint
-from tests.app.core.settings_env import PROD
+from tests.app.core.settings_env import use_prod_env
 
 EXPECTED = {
     "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
@@ -136,10 +136,7 @@ def test_the_docs_page_gets_the_policy_swagger_ui_needs(client: TestClient) -> N
 
 @pytest.fixture
 def prod_app(monkeypatch: pytest.MonkeyPatch) -> FastAPI:
-    for name in ("FIRESTORE_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST", "POG_AUTH_CHECK_REVOKED"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in PROD.items():
-        monkeypatch.setenv(name, value)
+    use_prod_env(monkeypatch)
     # No lifespan (nothing reaches a store): routing alone answers these requests. No Sentry either.
     return create_app(Settings().model_copy(update={"sentry_dsn": None}))  # type: ignore[call-arg]
 

@@ -143,12 +143,9 @@ def test_signing_settings_are_checked() -> None:
 
 
 def test_prod_requires_the_kms_signing_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.app.core.settings_env import PROD
+    from tests.app.core.settings_env import PROD, use_prod_env
 
-    for name in ("FIRESTORE_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST", "POG_AUTH_CHECK_REVOKED"):
-        monkeypatch.delenv(name, raising=False)  # set by the service fixtures of other tests in this process
-    for name, value in PROD.items():
-        monkeypatch.setenv(name, value)
+    use_prod_env(monkeypatch)
     assert Settings().audit_signing_key == PROD["POG_AUDIT_SIGNING_KEY"]
     monkeypatch.delenv("POG_AUDIT_SIGNING_KEY")
     with pytest.raises(ValidationError, match="POG_AUDIT_SIGNING_KEY"):

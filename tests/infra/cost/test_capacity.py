@@ -9,7 +9,8 @@ import pytest
 from redis.asyncio.connection import ConnectionPool
 
 from infra.cost import capacity as cap
-from infra.cost.usage import load_usage
+from infra.cost.meters.base import vcpus
+from infra.cost.usage import PHASE_TOP_USERS, load_usage
 from infra.phases import PHASES, RedisTopology, profile_for
 
 pytestmark = pytest.mark.unit
@@ -19,12 +20,12 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def _run(phase: int) -> cap.RunSizing:
     run = profile_for("prod", phase).run
-    return cap.RunSizing(run.max_instances, run.concurrency, cap.vcpus(run.cpu))
+    return cap.RunSizing(run.max_instances, run.concurrency, vcpus(run.cpu))
 
 
 def test_the_phase_tops_are_the_architectures_user_counts() -> None:
-    assert cap.PHASE_TOP_USERS == {1: 100_000, 2: 1_000_000, 3: 10_000_000}
-    assert set(cap.PHASE_TOP_USERS.values()) <= set(load_usage().architecture_monthly_usd)
+    assert PHASE_TOP_USERS == {1: 100_000, 2: 1_000_000, 3: 10_000_000}
+    assert set(PHASE_TOP_USERS.values()) <= set(load_usage().architecture_monthly_usd)
 
 
 def test_redis_memory_counts_boards_at_the_measured_bytes_per_entry_and_the_caches() -> None:
@@ -42,7 +43,7 @@ def test_prod_holds_the_top_of_its_phase(phase: int) -> None:
     """Failed before issue 19: prod phase 3 declared 10 GB of Redis for 18.5 GB of boards and caches, and
     its 200 instances per region (phase 2: 100 on the cluster) could open 16,000 Redis connections."""
     profile = profile_for("prod", phase)
-    load = load_usage().at(cap.PHASE_TOP_USERS[phase])
+    load = load_usage().at(PHASE_TOP_USERS[phase])
     run, regions = _run(phase), profile.api_region_count
     clustered = profile.redis.topology is RedisTopology.CLUSTERED
 
@@ -105,4 +106,4 @@ def test_no_firestore_document_is_a_shared_counter() -> None:
 
 @pytest.mark.parametrize(("quantity", "cores"), [("1", 1.0), ("2", 2.0), ("500m", 0.5)])
 def test_cpu_quantities(quantity: str, cores: float) -> None:
-    assert cap.vcpus(quantity) == cores
+    assert vcpus(quantity) == cores

@@ -6,18 +6,14 @@ import pytest
 from pydantic import ValidationError
 
 from app.core.config import Settings
-from tests.app.core.settings_env import PROD
+from tests.app.core.settings_env import use_prod_env
 
 pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
 def prod_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in ("FIRESTORE_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST", "POG_AUTH_CHECK_REVOKED"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in PROD.items():
-        monkeypatch.setenv(name, value)
-    return monkeypatch
+    return use_prod_env(monkeypatch)
 
 
 def test_prod_starts_enforcing(prod_env: pytest.MonkeyPatch) -> None:

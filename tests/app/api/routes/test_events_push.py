@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from app.core.config import Settings, SettingsError
 from app.domain.notifications import MAX_DEVICES, device_id
 from tests.app.conftest import Mint
-from tests.app.core.test_config import PROD
+from tests.app.core.settings_env import use_prod_env
 from tests.app.fixtures.events import FakeFcm, RecordingGranter, create_event, error, play, seed_event
 
 TOKEN = "fcm-token-alice-phone-0123456789abcdef"
@@ -218,10 +218,7 @@ def test_creating_a_running_event_announces_it(
 
 
 def test_fcm_endpoint_is_refused_in_prod(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("FIRESTORE_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST", "POG_AUTH_CHECK_REVOKED"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in PROD.items():
-        monkeypatch.setenv(name, value)
+    use_prod_env(monkeypatch)
     Settings()  # the config tests' prod environment starts
     monkeypatch.setenv("POG_FCM_ENDPOINT", "http://127.0.0.1:9")
     with pytest.raises((SettingsError, ValidationError), match="POG_FCM_ENDPOINT is set"):

@@ -4,17 +4,15 @@ cache invalidation Redis refused to one instance reaches the other, although the
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from google.cloud import firestore
 
 from app.repositories.cache_invalidations import COLLECTION
 from tests.app.conftest import Backends
 from tests.app.processes import ApiProcesses, api_env, bearer
-from tests.app.repositories.chaos.test_redis_breaker import RedisControl
+from tests.app.repositories.chaos.conftest import RedisControl
 from tests.waiting import wait_until
 
 PLAYERS = [f"player-{i}" for i in range(10)]
@@ -29,13 +27,6 @@ def name(client: httpx.Client, headers: dict[str, str]) -> str:
     r = client.get("/v1/me", headers=headers)
     assert r.status_code == 200, r.text
     return str(r.json()["display_name"])
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisControl]:
-    control = RedisControl(tmp_path)
-    yield control
-    control.close()
 
 
 def test_another_instance_serves_the_new_profiles_after_the_writer_died_during_a_redis_outage(

@@ -19,18 +19,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from google.cloud import firestore
 
-from app.repositories.leaderboard_keys import ALIVE_KEY
 from tests.app.conftest import Backends
-from tests.app.fixtures.leaderboards import Clock, Parts, run
 from tests.app.fixtures.payments import (
     STRIPE_SECRET,
     checkout_session,
@@ -40,8 +35,8 @@ from tests.app.fixtures.payments import (
     stripe_event,
 )
 from tests.app.processes import ApiProcess, ApiProcesses, api_env, bearer
-from tests.app.repositories.chaos.test_redis_breaker import RedisControl
-from tests.app.services.test_leaderboards_service import boards_content
+from tests.app.repositories.chaos.boards import assert_boards_equal_a_rebuild, marked_games
+from tests.app.repositories.chaos.conftest import RedisControl
 from tests.waiting import wait_until
 
 INSTANCES = 2
@@ -57,15 +52,6 @@ SWEEP_S = 1.0
 #: From Redis's return: a breaker recovery, a sweep and a reconcile run, with room for a loaded machine.
 BOARDS_WITHIN_S = 30.0
 PROFILES_WITHIN_S = 15.0
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisControl]:
-    control = RedisControl(tmp_path)
-    with control.direct() as direct:
-        direct.set(ALIVE_KEY, datetime.now(UTC).isoformat())  # the boards are alive: no rebuild steps in
-    yield control
-    control.close()
 
 
 def _ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
@@ -88,20 +74,15 @@ def _buy(api: httpx.Client, uid: str) -> str:
     return str(_ok(api.post("/v1/webhooks/stripe", content=body, headers=headers))["outcome"])
 
 
-def _marked(db: firestore.Client) -> set[str]:
-    query = db.collection("games").where(filter=firestore.FieldFilter("board_pending", "==", True))
-    return {snap.id for snap in query.stream()}
-
-
 def test_a_redis_outage_under_load_loses_nothing_and_leaves_no_guard_open(
-    own_redis: RedisControl, backends: Backends, db: firestore.Client, tmp_path: Path
+    alive_redis: RedisControl, backends: Backends, db: firestore.Client, tmp_path: Path
 ) -> None:
     """Failed before issue 18 (the outside test's figures): 150 of 150 requests passed a 120/minute limit,
     8 of 8 purchases were granted against a 5/hour velocity rule, 302 finished games stayed off the boards
     until their clients sent them again, and another instance served stale profiles for 10 of 10 players."""
     env = api_env(
         backends,
-        redis_url=own_redis.url,
+        redis_url=alive_redis.url,
         redis_breaker_threshold=3,
         redis_breaker_recovery_s=RECOVERY_S,
         redis_timeout_ms=200,
@@ -123,7 +104,7 @@ def test_a_redis_outage_under_load_loses_nothing_and_leaves_no_guard_open(
                 _ok(two.get("/v1/me", headers=bearer(uid, project)))
             started = {uid: (_start(one, uid, 50 + n, project), 50 + n) for n, uid in enumerate(PLAYERS)}
 
-            own_redis.pause()
+            alive_redis.pause()
             outage_began = time.monotonic()
             finished: dict[str, int] = {}
             for n, (uid, (game_id, score)) in enumerate(started.items()):
@@ -155,7 +136,7 @@ def test_a_redis_outage_under_load_loses_nothing_and_leaves_no_guard_open(
                 for n in range(FLOOD)
             ]
             outcomes = [_buy(clients[n % INSTANCES], BUYER) for n in range(PURCHASES)]
-            own_redis.resume()
+            alive_redis.resume()
             outage_s = time.monotonic() - outage_began
             returned = time.monotonic()
 
@@ -179,7 +160,10 @@ def test_a_redis_outage_under_load_loses_nothing_and_leaves_no_guard_open(
             )
             # The boards: nothing left marked, with no finish sent again.
             wait_until(
-                lambda: not _marked(db), timeout=BOARDS_WITHIN_S, interval=0.2, what=lambda: _marked(db)
+                lambda: not marked_games(db),
+                timeout=BOARDS_WITHIN_S,
+                interval=0.2,
+                what=lambda: marked_games(db),
             )
             boards_at = time.monotonic() - returned
         finally:
@@ -201,17 +185,7 @@ def test_a_redis_outage_under_load_loses_nothing_and_leaves_no_guard_open(
     assert passed + flood.count(429) == FLOOD
     assert USER_LIMIT <= passed <= INSTANCES * USER_LIMIT, flood
     # The boards equal a rebuild's.
-    with own_redis.direct() as direct:
-        reconciled = boards_content(direct)
-        assert reconciled, "no board at all"
-        direct.flushall()
-
-    async def rebuild(p: Parts) -> Any:
-        return await p.lb.jobs.rebuild()
-
-    assert run(backends, Clock(datetime.now(UTC)), rebuild, redis_url=own_redis.url) is not None
-    with own_redis.direct() as direct:
-        assert boards_content(direct) == reconciled
+    assert_boards_equal_a_rebuild(backends, alive_redis)
 
     print(
         f"\noutage {outage_s:.1f} s across {INSTANCES} instances: {len(finished)} games finished, 0 lost; "

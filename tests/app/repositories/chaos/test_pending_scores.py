@@ -11,36 +11,25 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from fastapi.testclient import TestClient
 from google.cloud import firestore
-from google.cloud.firestore_v1.base_query import FieldFilter
 from typer.testing import CliRunner
 
 from app.core.config import get_settings
 from app.domain.leaderboards import Period, decode, period_id
 from app.ops.leaderboards_cli import leaderboards_app
-from app.repositories.leaderboard_keys import ALIVE_KEY, board_key
+from app.repositories.leaderboard_keys import board_key
 from tests.app.conftest import Backends, MakeClient, Mint
-from tests.app.fixtures.leaderboards import Clock, Parts, run
-from tests.app.repositories.chaos.test_redis_breaker import BREAKER, RedisControl, breaker_state, sample
-from tests.app.services.test_leaderboards_service import boards_content
+from tests.app.repositories.chaos.boards import assert_boards_equal_a_rebuild, marked_games
+from tests.app.repositories.chaos.conftest import RedisControl
+from tests.app.repositories.chaos.test_redis_breaker import BREAKER, breaker_state, sample
 from tests.waiting import wait_until
 
 PLAYERS = [f"p{i:02d}" for i in range(8)]
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisControl]:
-    control = RedisControl(tmp_path)
-    with control.direct() as direct:
-        direct.set(ALIVE_KEY, datetime.now(UTC).isoformat())  # the boards are alive: no rebuild will run
-    yield control
-    control.close()
 
 
 def _played(client: TestClient, headers: dict[str, str], points: int) -> str:
@@ -53,12 +42,12 @@ def _played(client: TestClient, headers: dict[str, str], points: int) -> str:
 
 
 def _finish_during_outage(
-    client: TestClient, own_redis: RedisControl, auth: Mint, db: firestore.Client
+    client: TestClient, alive_redis: RedisControl, auth: Mint, db: firestore.Client
 ) -> dict[str, tuple[str, int]]:
     """Each player starts a game with Redis up and finishes it with Redis frozen: uid -> (game id, score)."""
     games = {uid: (_played(client, auth(uid), 100 + 7 * n), 100 + 7 * n) for n, uid in enumerate(PLAYERS)}
     pending_before = sample("pog_leaderboard_pending_total")
-    own_redis.pause()
+    alive_redis.pause()
     for uid, (game_id, score) in games.items():
         r = client.post(f"/v1/games/{game_id}/finish", headers=auth(uid), json={"score": score})
         assert r.status_code == 200, r.text
@@ -68,14 +57,9 @@ def _finish_during_outage(
             "ranks_pending": True,
         }
     assert breaker_state(client) == "opened"
-    assert _marked(db) == {game_id for game_id, _ in games.values()}
+    assert marked_games(db) == {game_id for game_id, _ in games.values()}
     assert sample("pog_leaderboard_pending_total") == pending_before + len(PLAYERS)
     return games
-
-
-def _marked(db: firestore.Client) -> set[str]:
-    query = db.collection("games").where(filter=FieldFilter("board_pending", "==", True))
-    return {snap.id for snap in query.stream()}
 
 
 def _on_the_boards(direct: redis.Redis, games: dict[str, tuple[str, int]]) -> dict[str, int]:
@@ -89,29 +73,15 @@ def _on_the_boards(direct: redis.Redis, games: dict[str, tuple[str, int]]) -> di
     return found
 
 
-def _assert_equal_to_a_rebuild(backends: Backends, own_redis: RedisControl) -> None:
-    with own_redis.direct() as direct:
-        reconciled = boards_content(direct)
-        assert len(reconciled) == 4  # the four periods' global boards (no country)
-        direct.flushall()
-
-    async def rebuild(p: Parts) -> Any:
-        return await p.lb.jobs.rebuild()
-
-    assert run(backends, Clock(datetime.now(UTC)), rebuild, redis_url=own_redis.url) is not None
-    with own_redis.direct() as direct:
-        assert boards_content(direct) == reconciled
-
-
 def test_the_api_submits_the_pending_scores_when_its_breaker_closes(
-    own_redis: RedisControl, make_client: MakeClient, auth: Mint, db: firestore.Client, backends: Backends
+    alive_redis: RedisControl, make_client: MakeClient, auth: Mint, db: firestore.Client, backends: Backends
 ) -> None:
     """Failed before issue 18: the scores reached the boards only when the client sent the finish again."""
-    client = make_client(redis_url=own_redis.url, **BREAKER)
-    games = _finish_during_outage(client, own_redis, auth, db)
+    client = make_client(redis_url=alive_redis.url, **BREAKER)
+    games = _finish_during_outage(client, alive_redis, auth, db)
     reconciled_before = sample("pog_leaderboard_reconciled_total")
 
-    own_redis.resume()
+    alive_redis.resume()
     # Other traffic (a profile read by someone else) makes the breaker's trial call; no finish is sent again.
     reader = auth("reader")
     wait_until(
@@ -120,18 +90,23 @@ def test_the_api_submits_the_pending_scores_when_its_breaker_closes(
         interval=0.1,
         what=lambda: f"breaker still {breaker_state(client)}",
     )
-    wait_until(lambda: not _marked(db), timeout=20, interval=0.1, what=lambda: f"still marked: {_marked(db)}")
+    wait_until(
+        lambda: not marked_games(db),
+        timeout=20,
+        interval=0.1,
+        what=lambda: f"still marked: {marked_games(db)}",
+    )
 
-    with own_redis.direct() as direct:
+    with alive_redis.direct() as direct:
         assert _on_the_boards(direct, games) == {uid: score for uid, (_, score) in games.items()}
     assert sample("pog_leaderboard_reconciled_total") == reconciled_before + len(PLAYERS)
-    _assert_equal_to_a_rebuild(backends, own_redis)
+    assert_boards_equal_a_rebuild(backends, alive_redis, boards=4)  # four periods' global boards
 
 
 @pytest.fixture
-def job_env(own_redis: RedisControl, backends: Backends, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def job_env(alive_redis: RedisControl, backends: Backends, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("POG_ENVIRONMENT", "test")
-    monkeypatch.setenv("POG_REDIS_URL", own_redis.url)
+    monkeypatch.setenv("POG_REDIS_URL", alive_redis.url)
     monkeypatch.setenv("POG_FIREBASE_PROJECT_ID", backends.project)
     monkeypatch.setenv("POG_LOG_JSON", "false")
     monkeypatch.setenv("POG_REDIS_TIMEOUT_MS", "200")
@@ -149,7 +124,7 @@ def _reconcile_command() -> dict[str, Any]:
 
 
 def test_the_scheduled_job_submits_the_pending_scores_once(
-    own_redis: RedisControl,
+    alive_redis: RedisControl,
     job_env: None,
     make_client: MakeClient,
     auth: Mint,
@@ -159,25 +134,25 @@ def test_the_scheduled_job_submits_the_pending_scores_once(
     """Failed before issue 18: the scores reached the boards only when the client sent the finish again.
 
     The API's breaker stays open for the whole test (a long recovery): only the job can bring them back."""
-    client = make_client(redis_url=own_redis.url, **{**BREAKER, "redis_breaker_recovery_s": 600})
-    games = _finish_during_outage(client, own_redis, auth, db)
+    client = make_client(redis_url=alive_redis.url, **{**BREAKER, "redis_breaker_recovery_s": 600})
+    games = _finish_during_outage(client, alive_redis, auth, db)
 
     # A run while Redis is still frozen submits nothing and clears nothing.
     frozen = {"submitted": 0, "left": True, "stopped": "boards_unreachable", "cache_swept": False}
     assert _reconcile_command() == frozen
-    assert len(_marked(db)) == len(PLAYERS)
+    assert len(marked_games(db)) == len(PLAYERS)
 
-    own_redis.resume()
+    alive_redis.resume()
     done = {"submitted": len(PLAYERS), "left": False, "stopped": None, "cache_swept": True}
     assert _reconcile_command() == done
-    assert _marked(db) == set()
-    with own_redis.direct() as direct:
+    assert marked_games(db) == set()
+    with alive_redis.direct() as direct:
         assert _on_the_boards(direct, games) == {uid: score for uid, (_, score) in games.items()}
         versions = {k: direct.get(k) for k in direct.keys("{lb}:*:v")}
     assert len(versions) == 4
     # A second run finds nothing to submit: the boards (and their versions) do not move.
     assert _reconcile_command() == done | {"submitted": 0}
-    with own_redis.direct() as direct:
+    with alive_redis.direct() as direct:
         assert {k: direct.get(k) for k in direct.keys("{lb}:*:v")} == versions
     assert breaker_state(client) == "opened"  # the API had no part in it
-    _assert_equal_to_a_rebuild(backends, own_redis)
+    assert_boards_equal_a_rebuild(backends, alive_redis, boards=4)  # four periods' global boards

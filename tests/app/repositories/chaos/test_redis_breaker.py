@@ -8,14 +8,9 @@ serving a copy cached before a write made during the outage.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 import redis
 from fastapi.testclient import TestClient
 from google.cloud import firestore
@@ -23,56 +18,12 @@ from google.cloud import firestore
 from app.core.metrics import REGISTRY
 from app.repositories.breaker import BreakerOpenError, RedisBreaker
 from app.repositories.clients import close_redis, redis_client
-from scripts import services as procs
 from tests.app.conftest import Backends, MakeClient, Mint, settings_for
+from tests.app.repositories.chaos.conftest import RedisControl
 from tests.waiting import wait_until
 
 RECOVERY_S = 1.0
 BREAKER = {"redis_breaker_threshold": 3, "redis_breaker_recovery_s": RECOVERY_S, "redis_timeout_ms": 200}
-
-
-class RedisControl:
-    """A redis-server of this test only, stopped and started by PID (the shared one is untouched)."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.service = procs.start_redis(workdir)
-        self.port = self.service.port
-        self.paused = False
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def direct(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
-
-    def kill(self) -> None:
-        os.kill(self.service.process.pid, signal.SIGKILL)
-        self.service.process.wait(timeout=10)
-
-    def start(self) -> None:
-        self.service = procs.start_redis(self.workdir, self.port)
-
-    def pause(self) -> None:
-        os.kill(self.service.process.pid, signal.SIGSTOP)
-        self.paused = True
-
-    def resume(self) -> None:
-        os.kill(self.service.process.pid, signal.SIGCONT)
-        self.paused = False
-
-    def close(self) -> None:
-        if self.paused:
-            self.resume()
-        self.service.stop()
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisControl]:
-    control = RedisControl(tmp_path)
-    yield control
-    control.close()
 
 
 def breaker_state(client: TestClient) -> str:
