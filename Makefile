@@ -20,7 +20,10 @@ lint: setup
 	$(VENV)/ruff format --check .
 	$(VENV)/mypy
 
+# scripts/system-deps first: the Debian packages the tests need beyond the machine's services (nginx for
+# the live-board CDN test); it installs nothing when they are there.
 test: lint
+	scripts/system-deps
 	$(VENV)/pytest -n auto
 
 # The unit layer alone: pure functions, no services, in seconds (-n 0: each xdist worker would collect
@@ -83,6 +86,13 @@ bench-leaderboards: setup
 .PHONY: bench-payments
 bench-payments: setup
 	$(VENV)/python -m bench.payments_bench $(BENCH_ARGS)
+
+# Live boards through nginx configured like the Cloudflare cache rules: 100, 1,000 and 10,000 viewers while
+# games finish, origin requests per interval and finish-to-seen delays (about 6 minutes; nginx from
+# scripts/system-deps; bench/README.md). BENCH_ARGS="--viewers 100,1000 --interval 5 --duration 60"
+.PHONY: bench-live
+bench-live: setup
+	$(VENV)/python -m bench.live_cdn_bench $(BENCH_ARGS)
 
 # The API on 127.0.0.1:8000 with reload, over a throw-away redis-server and Firestore emulator with demo
 # players; prints a dev token. Ctrl-C stops everything (scripts/run_local.py; RUN_ARGS="--port 9000").

@@ -32,6 +32,7 @@ from app.core.signing import HeadSigner, load_signer
 from app.domain.catalog import Catalog, load_catalog
 from app.domain.fraud import Thresholds
 from app.domain.leaderboards import BoardRules
+from app.domain.realtime import Shards
 from app.repositories.audit import AuditReader
 from app.repositories.breaker import RedisBreaker
 from app.repositories.cache import RedisCache
@@ -51,21 +52,24 @@ from app.repositories.friends import FriendRepository
 from app.repositories.games import GameRepository
 from app.repositories.games_pending import PendingBoardSubmits
 from app.repositories.leaderboard_archive import LeaderboardArchive
+from app.repositories.leaderboard_live import LiveChains
 from app.repositories.leaderboard_names import DisplayNames
 from app.repositories.leaderboard_sets import RedisLeaderboardSink
 from app.repositories.ledger import LedgerRepository
 from app.repositories.ledger_counts import LedgerCounts
 from app.repositories.ledger_velocity import RedisVelocity
-from app.repositories.presence import RedisPresence
 from app.repositories.push import FcmGateway
 from app.repositories.push_devices import DeviceRepository
 from app.repositories.rate_limits import RateLimiter, parse_limits
+from app.repositories.realtime import RealtimeDatabase
+from app.repositories.realtime_outbox import RealtimeOutbox
 from app.repositories.redis_batch import RedisBatcher
 from app.repositories.users import UserRepository
 from app.services.economy.grants import GrantService
 from app.services.friends import FriendService
 from app.services.games import GameService
 from app.services.leaderboards_jobs import LeaderboardJobs
+from app.services.leaderboards_live import LiveBoards
 from app.services.leaderboards_reconcile import LeaderboardReconciler
 from app.services.leaderboards_service import LeaderboardService
 from app.services.live_events import LiveEventService
@@ -75,6 +79,7 @@ from app.services.payments import PaymentService
 from app.services.payments_checkout import StripeCheckout, build_checkout
 from app.services.payments_revenuecat import RevenueCatClient
 from app.services.presence import PresenceService
+from app.services.realtime import RealtimeMessages, RealtimeMirror, RulesDeployment
 from app.services.users import UserService
 
 log = logging.getLogger("app.leaderboard")
@@ -107,7 +112,6 @@ async def _rebuild_lost(jobs: LeaderboardJobs) -> object:
 class Leaderboards:
     sink: RedisLeaderboardSink
     service: LeaderboardService
-    presence: PresenceService
     jobs: LeaderboardJobs
     archive: LeaderboardArchive
     rebuild: OneRunAtATime
@@ -220,17 +224,65 @@ class Parts:
     def users(self) -> UserService:
         s = self.settings
         return UserService(
-            UserRepository(self.db),
+            UserRepository(self.db, self.realtime_outbox),
             self.cache,
             profile_ttl_s=s.profile_cache_ttl_s,
             inventory_ttl_s=s.inventory_cache_ttl_s,
             stats_ttl_s=s.stats_cache_ttl_s,
-            presence=RedisPresence(self.redis, self.breaker),
+            mirror=self.mirror,
         )
 
     @cached_property
     def friends(self) -> FriendService:
-        return FriendService(FriendRepository(self.db), self.users, self.cache, clock=self.overrides.clock)
+        return FriendService(
+            FriendRepository(self.db, self.realtime_outbox),
+            self.users,
+            self.cache,
+            clock=self.overrides.clock,
+            mirror=self.mirror,
+        )
+
+    # --- the Realtime Database (docs/realtime.md): None while POG_REALTIME_DATABASE_URLS is empty --------
+
+    @cached_property
+    def shards(self) -> Shards | None:
+        urls = self.settings.realtime_database_urls
+        return Shards(tuple(urls)) if urls else None
+
+    @cached_property
+    def realtime_db(self) -> RealtimeDatabase | None:
+        if self.shards is None:
+            return None
+        rtdb = RealtimeDatabase(self.settings)
+        self._closes(rtdb.close)
+        return rtdb
+
+    @cached_property
+    def realtime_outbox(self) -> RealtimeOutbox | None:
+        return RealtimeOutbox(self.db) if self.shards is not None else None
+
+    @cached_property
+    def mirror(self) -> RealtimeMirror | None:
+        """``/friends`` and ``/hidden`` on the shards, through the Firestore outbox."""
+        if self.shards is None or self.realtime_db is None or self.realtime_outbox is None:
+            return None
+        return RealtimeMirror(self.shards, self.realtime_db, self.realtime_outbox)
+
+    @cached_property
+    def realtime_messages(self) -> RealtimeMessages | None:
+        if self.shards is None or self.realtime_db is None:
+            return None
+        return RealtimeMessages(self.shards, self.realtime_db, clock=self.overrides.clock)
+
+    @cached_property
+    def realtime_rules(self) -> RulesDeployment | None:
+        if self.shards is None or self.realtime_db is None:
+            return None
+        return RulesDeployment(self.shards, self.realtime_db)
+
+    @cached_property
+    def presence(self) -> PresenceService:
+        return PresenceService(self.users, self.shards)
 
     @cached_property
     def games(self) -> GameService:
@@ -251,10 +303,13 @@ class Parts:
         sink.on_lost = rebuild
         names = DisplayNames(self.redis, self.breaker, self.db)
         service = LeaderboardService(sink.boards, archive, names, self.users, clock=clock, on_lost=rebuild)
-        presence = PresenceService(
-            RedisPresence(self.redis, self.breaker), self.users, self.settings.presence_ttl_s, clock
+        service.live = LiveBoards(
+            LiveChains(sink.boards),
+            service.render_now,
+            interval_s=self.settings.leaderboard_stream_interval_s,
+            keep=self.settings.leaderboard_live_keep,
         )
-        return Leaderboards(sink, service, presence, jobs, archive, rebuild)
+        return Leaderboards(sink, service, jobs, archive, rebuild)
 
     @cached_property
     def reconciler(self) -> LeaderboardReconciler:
@@ -343,7 +398,7 @@ class Parts:
         gateway = FcmGateway(settings) if settings.environment == "prod" or settings.fcm_endpoint else None
         if gateway is not None:
             self._closes(gateway.close)
-        return Notifier(gateway, DeviceRepository(self.db))
+        return Notifier(gateway, DeviceRepository(self.db), self.realtime_messages)
 
     @cached_property
     def live_events(self) -> LiveEventService:
@@ -385,7 +440,7 @@ class Parts:
             grants=self.grants,
             payments=self.payments,
             leaderboards=self.leaderboards.service,
-            presence=self.leaderboards.presence,
+            presence=self.presence,
             live_events=self.live_events,
             notifier=self.notifier,
             checkout=self.checkout,
@@ -393,6 +448,7 @@ class Parts:
         )
         self.payments.send_receipts_through(self.notifier)  # purchase receipts are pushes
         self.grants.send_receipts_through(self.notifier)  # and so are those of approved held purchases
+        self.grants.send_decisions_through(self.notifier)  # other review decisions are messages
         self.breaker.on_recovered(self.reconcile_trigger)  # scores a Redis outage left pending
         return container
 

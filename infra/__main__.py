@@ -114,6 +114,7 @@ compute = Compute(
         },
         games_databases=data.game_database_ids,
         all_games_databases=tuple(data.databases),
+        realtime_database_urls=data.realtime_database_urls,
         network=foundation.network,
         subnets=foundation.subnets,
         profile=profile,
@@ -206,3 +207,7 @@ pulumi.export("secretRotationSubscription", foundation.rotation_subscription.nam
 pulumi.export("exporterServiceAccount", backups.exporter_email)
 pulumi.export("redisBackupBucket", cache.backup_bucket.name)
 pulumi.export("redisEndpoints", pulumi.Output.secret(cache.endpoints))
+# What game clients are configured with: the Realtime Database shards in shard order (a player connects to
+# shard_for(uid, len(urls)), app/domain/realtime.py); after a promotion that changes the count, run the
+# realtime-resync job first (runbooks/procedures/phase-promotion.md).
+pulumi.export("clientConfig", {"realtimeDatabaseUrls": list(data.realtime_database_urls)})

@@ -77,6 +77,9 @@ class PhaseProfile:
     # Firebase App Check: enforced on the Firebase services and by the API (POG_APP_CHECK=enforce), or
     # only measured (UNENFORCED, monitor) while clients without App Check still exist.
     app_check_enforced: bool
+    # Realtime Database instances players are hashed over (presence and messages): shard 0 is the
+    # project's default instance, the others USER_DATABASE instances (infra/stacks/data.py).
+    realtime_shards: int
 
     @property
     def is_prod(self) -> bool:
@@ -107,9 +110,29 @@ _REDIS_SIZING: dict[tuple[Environment, int], RedisSizing] = {
     ("dev", 2): RedisSizing(RedisTopology.CLUSTERED, 2, 10_000, replication=False),
     ("prod", 2): RedisSizing(RedisTopology.CLUSTERED, 10, 50_000, replication=True),
     ("dev", 3): RedisSizing(RedisTopology.ACTIVE_ACTIVE, 1, 1_000, replication=True),
-    # 10M players x 12 boards x 117.7 B = 14.1 GB of boards, + 4.3 GB of cached profiles, presence and rate
-    # limits = 18.5 GB: 25 GB keeps a quarter free (POG-CAP-003; 10 GB until issue 19).
+    # 10M players x 12 boards x 117.7 B = 14.1 GB of boards, + 4.3 GB of cached profiles and rate limits
+    # = 18.5 GB (presence left Redis for the Realtime Database in issue 20): 25 GB keeps a quarter free
+    # (POG-CAP-003; 10 GB until issue 19).
     ("prod", 3): RedisSizing(RedisTopology.ACTIVE_ACTIVE, 25, 50_000, replication=True),
+}
+
+#: Realtime Database shards. Each instance holds 200,000 simultaneous connections and about 1,000 writes/s
+#: (Firebase's limits page); the capacity rules (POG-CAP-006, POG-CAP-007) keep each shard at 70 % of both.
+_REALTIME_SHARDS: dict[tuple[Environment, int], int] = {
+    # Dev exercises sharding (two shards, the client's hash, the resync) one phase before prod needs it.
+    ("dev", 1): 1,
+    ("dev", 2): 1,
+    ("dev", 3): 2,
+    # Phases 1-2 by the capacity rules at the top of their range: at 1M monthly players 12,300 players are
+    # online at peak (9 % of one instance's 140,000) and write ~170 times a second (24 % of 700).
+    ("prod", 1): 1,
+    ("prod", 2): 1,
+    # Phase 3 at the issue's design point, a million players online (usage.yaml
+    # realtime.design_online_players; the model's own peak at 10M monthly players is 123,000): connections
+    # need ceil(1,000,000 / 140,000) = 8 shards, but the writes bind first: ~13,500 writes/s (online at
+    # connect, offline on disconnect, two state changes a game, messages) need ceil(13,500 / 700) = 20.
+    # An instance has no fixed fee.
+    ("prod", 3): 20,
 }
 
 _USERS = {1: "0-100K", 2: "100K-1M", 3: "1M+"}
@@ -137,4 +160,5 @@ def profile_for(environment: Environment, phase: int) -> PhaseProfile:
         armor_adaptive_protection=environment == "prod" or phase >= 2,
         # Prod refuses unattested clients; dev measures, so debug builds and tools keep working.
         app_check_enforced=environment == "prod",
+        realtime_shards=_REALTIME_SHARDS[(environment, phase)],
     )

@@ -13,6 +13,7 @@ from app.ops.audit_cli import audit_app
 from app.ops.events_cli import events_app
 from app.ops.friends_cli import friends_app
 from app.ops.leaderboards_cli import leaderboards_app
+from app.ops.realtime_cli import realtime_app
 from app.ops.smoke_cli import smoke
 from backups.cli import backup_app
 from infra.cost.cli import cost, diff
@@ -39,6 +40,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(leaderboards_app, name="leaderboards")
 app.add_typer(events_app, name="events")
 app.add_typer(friends_app, name="friends")
+app.add_typer(realtime_app, name="realtime")
 app.command()(smoke)
 app.add_typer(admin_app, name="admin")
 

@@ -18,12 +18,14 @@ os.environ.setdefault("POG_ENVIRONMENT", "test")
 
 #: Fixture modules shared across folders (pytest allows ``pytest_plugins`` only in this root conftest): the
 #: Auth emulator (tests/app/core/auth_revocation/, tests/app/ops/), the fake FCM and live events
-#: (routes, ops, repositories), the economy (routes, services, ops, the cluster suite). tests/README.md.
+#: (routes, ops, repositories), the economy (routes, services, ops, the cluster suite), the fake Realtime
+#: Database (tests/app/realtime/, routes). tests/README.md.
 pytest_plugins = [
     "tests.app.fixtures.app_check",
     "tests.app.fixtures.auth_emulator",
     "tests.app.fixtures.events",
     "tests.app.fixtures.payments",
+    "tests.app.fixtures.realtime",
 ]
 
 #: Fixtures that start a process or plan a stack (each is the root of a chain: client, db, rds, econ, ...).

@@ -13,7 +13,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Annotated, Any, Literal
 
 from limits import parse as parse_limit
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Network = IPv4Network | IPv6Network
@@ -40,6 +40,12 @@ class SettingsError(ValueError):
 
 #: A Firestore database id (Google's rule) or the default database.
 DATABASE_ID = re.compile(r"^(\(default\)|[a-z][a-z0-9-]{2,61}[a-z0-9])$")
+#: A Realtime Database instance's URL (no path: the app addresses every node from the root).
+REALTIME_URL = re.compile(
+    r"^https://[a-z0-9][a-z0-9-]{4,61}[a-z0-9](\.[a-z0-9-]+)?\.(firebasedatabase\.app|firebaseio\.com)/?$"
+)
+#: firebase_admin's emulator form (local runs and tests): requests go to that host with ``?ns=NAME``.
+FAKE_REALTIME_URL = re.compile(r"^http://(127\.0\.0\.1|localhost):\d{1,5}/\?ns=[a-z0-9][a-z0-9-]*$")
 
 
 def _string_list(value: Any) -> Any:
@@ -115,10 +121,17 @@ class Settings(BaseSettings):
     #: One JSON object per log line on stdout (Cloud Logging's structured format); off: stdlib default.
     log_json: bool = True
     #: Leaderboards (app/domain/leaderboards.py): score rules per board, e.g. "daily:global=incr"
-    #: (default: every board keeps each player's best); the live stream's push interval; presence TTL.
+    #: (default: every board keeps each player's best); the live stream's push interval.
     leaderboard_rules: str = ""
     leaderboard_stream_interval_s: float = Field(default=30.0, gt=0, le=300)
-    presence_ttl_s: int = Field(default=60, ge=5, le=3600)
+    #: Live boards through the CDN (docs/game-api.md#live-boards-through-the-cdn): the published versions
+    #: kept per page, one per interval at most (20 x 30 s: a client up to 10 minutes behind catches up by
+    #: segments). At least 2: a segment joins two of them.
+    leaderboard_live_keep: int = Field(default=20, ge=2, le=200)
+    #: The Realtime Database shards (docs/realtime.md), shard 0 first: comma-separated or a JSON list.
+    #: Required in dev and prod (https); local runs and tests may name a fake with the SDK's emulator form
+    #: ``http://127.0.0.1:PORT/?ns=NAME``, or leave it empty: presence and messages are then off.
+    realtime_database_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
     #: Payments (app/services/payments.py). The Stripe webhook secret may list several (comma-separated)
     #: while a secret is rotated; a delivery signed with any of them is accepted.
     stripe_api_key: SecretStr | None = None
@@ -180,6 +193,7 @@ class Settings(BaseSettings):
         "metrics_allowlist",
         "all_games_databases",
         "audit_previous_wrapped_keys",
+        "realtime_database_urls",
         mode="before",
     )
     @classmethod
@@ -216,6 +230,24 @@ class Settings(BaseSettings):
     def _valid_limit(cls, value: str) -> str:
         parse_limit(value)  # raises ValueError naming the bad notation
         return value
+
+    @field_validator("realtime_database_urls")
+    @classmethod
+    def _realtime_urls(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        # ``environment`` is declared first, so it is validated (or missing) by now.
+        deployed = info.data.get("environment") in DEPLOYED_ENVIRONMENTS
+        fake_ok = not deployed
+        bad = [u for u in value if not (REALTIME_URL.match(u) or (fake_ok and FAKE_REALTIME_URL.match(u)))]
+        if bad:
+            allowed = "https://<instance>.<region>.firebasedatabase.app or https://<instance>.firebaseio.com"
+            if fake_ok:
+                allowed += ", or a fake at http://127.0.0.1:PORT/?ns=NAME"
+            raise ValueError(f"{bad} are not Realtime Database URLs: use {allowed}")
+        # The same database with or without the trailing slash is one shard, and clients get one spelling.
+        urls = [url.rstrip("/") if url.startswith("https://") else url for url in value]
+        if len(set(urls)) != len(urls):
+            raise ValueError(f"a database is listed twice: {urls}")
+        return urls
 
     @model_validator(mode="after")
     def _own_games_database_listed(self) -> Settings:
@@ -276,6 +308,16 @@ class Settings(BaseSettings):
             raise SettingsError(
                 "POG_AUDIT_SIGNING_KEY (a Cloud KMS key version) signs the audit chain heads in prod, and "
                 "POG_AUDIT_LOCAL_SIGNING_KEY must be unset"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _realtime_required(self) -> Settings:
+        if self.environment in DEPLOYED_ENVIRONMENTS and not self.realtime_database_urls:
+            raise SettingsError(
+                f"POG_REALTIME_DATABASE_URLS is required in {self.environment}: the stack's Realtime "
+                "Database URLs, shard 0 first (presence and messages run on them; only local and test may "
+                "leave it empty)"
             )
         return self
 

@@ -130,6 +130,25 @@ LEADERBOARD_RECONCILED = Counter(
     "Pending games the reconciler (app/services/leaderboards_reconcile.py) put on the boards and cleared.",
     registry=REGISTRY,
 )
+#: The origin's work for live boards through the CDN (app/services/leaderboards_live.py): what the edge
+#: did not absorb. The live-CDN bench reads them to count origin work per interval.
+LIVE_PUBLISHES = Counter(
+    "pog_leaderboard_live_publishes",
+    "Publish turns of a live page (at most one per page and interval): published (a new version) or "
+    "unchanged (the board had not moved).",
+    ["result"],
+    registry=REGISTRY,
+)
+LIVE_RENDERS = Counter(
+    "pog_leaderboard_live_renders",
+    "Live board documents the origin answered, per kind (latest, full, segment).",
+    ["kind"],
+    registry=REGISTRY,
+)
+for _result in ("published", "unchanged"):
+    LIVE_PUBLISHES.labels(result=_result)
+for _kind in ("latest", "full", "segment"):
+    LIVE_RENDERS.labels(kind=_kind)
 
 #: Cache names of monitoring/metrics/cache-requests.yaml, by the Redis key's shape
 #: (docs/architecture.md#redis-keys-and-ttls).
@@ -164,6 +183,14 @@ def count_board_pending() -> None:
 
 def count_reconciled(games: int) -> None:
     LEADERBOARD_RECONCILED.inc(games)
+
+
+def count_live_publish(published: bool) -> None:
+    LIVE_PUBLISHES.labels(result="published" if published else "unchanged").inc()
+
+
+def count_live_render(kind: str) -> None:
+    LIVE_RENDERS.labels(kind=kind).inc()
 
 
 def count_push_sent() -> None:

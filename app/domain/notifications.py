@@ -1,5 +1,5 @@
-"""Push notifications: the devices a player registers, and the messages a reward, a receipt or an
-event start sends them.
+"""Push notifications: the devices a player registers, and the messages a reward, a receipt, a review
+decision or an event start sends them.
 """
 
 from __future__ import annotations
@@ -79,4 +79,27 @@ def start_push(event: LiveEvent) -> Push:
         title=f"{event.name} has started",
         body=event.description or f"Join before {event.ends_at:%Y-%m-%d %H:%M} UTC",
         data={"type": "event_started", "event_id": event.event_id},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewDecision:
+    """An admin's decision on a grant held for review (a purchase or an event reward)."""
+
+    review_id: str
+    approved: bool
+    #: The held grant's source: ``purchase``, ``event_reward``, ...
+    source: str
+
+
+def decision_push(decision: ReviewDecision) -> Push:
+    what = "purchase" if decision.source == "purchase" else "reward"
+    return Push(
+        title=f"Your {what} was {'approved' if decision.approved else 'declined'}",
+        body=("It is in your inventory now." if decision.approved else f"Our review declined this {what}."),
+        data={
+            "type": "review_decided",
+            "review_id": decision.review_id,
+            "status": "approved" if decision.approved else "rejected",
+        },
     )

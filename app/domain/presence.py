@@ -1,19 +1,25 @@
-"""Presence: a player is online while their heartbeats keep arriving within the TTL.
+"""Presence lives on the Realtime Database (docs/realtime.md): each client writes its own node, friends
+read it there. The API only says where: the caller's shard, and where each mutual friend's node is.
 
-Clients send ``POST /v1/presence/heartbeat`` every ``ttl_s / 2`` seconds or so; a player whose last heartbeat
-is older than the TTL is offline (the key expired).
+``POST /v1/presence/heartbeat`` is gone (410): ``HEARTBEAT_GONE`` is what it answers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
-STATUSES = ("online", "in_game", "away")
-DEFAULT_TTL_S = 60
+from app.domain.realtime import Location
+
+HEARTBEAT_GONE = (
+    "presence moved to the Realtime Database: write your own /presence/{uid} node on your shard (with "
+    "onDisconnect) and read your friends' there; GET /v1/me/realtime says where"
+)
 
 
 @dataclass(frozen=True, slots=True)
-class Heartbeat:
-    status: str
-    at: datetime
+class RealtimeSetup:
+    """``GET /v1/me/realtime``: the caller's shard and nodes, and every shard's URL (shard order)."""
+
+    presence: Location
+    messages: Location
+    database_urls: tuple[str, ...]

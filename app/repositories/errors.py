@@ -30,5 +30,5 @@ class LeaderboardUnavailableError(Exception):
     """Redis could not be reached (or its breaker is open): the live boards cannot be read now."""
 
 
-class PresenceUnavailableError(Exception):
-    """Redis could not be reached: heartbeats can be neither written nor read now."""
+class RealtimeUnavailableError(Exception):
+    """A Realtime Database shard could not be reached or refused the request (the message names it)."""

@@ -3,7 +3,8 @@
 Fields (the rules: ``app/domain/friends.py``): ``friends`` (mutual only), ``friend_requests_in`` and
 ``friend_requests_out`` (maps uid -> sent at), ``blocked``. A change reads both documents in a transaction,
 lets the rules change them in memory and writes back, in the same transaction, the fields that changed:
-a friendship is never one-sided, and a refused change writes nothing.
+a friendship is never one-sided, and a refused change writes nothing. A change to ``friends`` also records
+the pair in the Realtime Database mirror's outbox, in that transaction (``RealtimeOutbox``).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from google.cloud.firestore_v1.async_transaction import AsyncTransaction
 
 from app.core.metrics import firestore_timer
 from app.domain.friends import Side
+from app.domain.realtime import MirrorKey
 from app.repositories.transactions import run_transaction
-from app.repositories.users import COLLECTION
+from app.repositories.users import COLLECTION, MirrorRecorder
 
 T = TypeVar("T")
 
@@ -54,8 +56,11 @@ def _changes(before: Side, after: Side) -> dict[str, Any]:
 
 
 class FriendRepository:
-    def __init__(self, client: firestore.AsyncClient) -> None:
+    def __init__(self, client: firestore.AsyncClient, outbox: MirrorRecorder | None = None) -> None:
+        """``outbox``: a change to the friendship is recorded there in the same transaction (the
+        Realtime Database's ``/friends`` mirror, app/repositories/realtime_outbox.py); None: realtime off."""
         self._db = client
+        self._outbox = outbox
 
     def _doc(self, uid: str) -> firestore.AsyncDocumentReference:
         return self._db.collection(COLLECTION).document(uid)
@@ -82,10 +87,14 @@ class FriendRepository:
             before = {key: side.copy() for key, side in sides.items()}
             result = rules(mine, theirs)
             now = datetime.now(UTC)
+            befriended_or_not = False
             for ref in refs:
                 fields = _changes(before[ref.id], sides[ref.id])
                 if fields and sides[ref.id].exists:
                     txn.update(ref, {**fields, "updated_at": now})
+                    befriended_or_not |= FRIENDS in fields
+            if befriended_or_not and self._outbox is not None:
+                self._outbox.record(txn, MirrorKey.friendship(uid, other))
             return result
 
         return await run_transaction(self._db, attempt, "friends_busy")

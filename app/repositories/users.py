@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from google.api_core.exceptions import AlreadyExists
 from google.cloud import firestore
+from google.cloud.firestore_v1.async_batch import AsyncWriteBatch
+from google.cloud.firestore_v1.async_transaction import AsyncTransaction
 
 from app.core.metrics import firestore_timer
 from app.domain.players import Inventory, Profile, ProfileChanges, Stats
+from app.domain.realtime import MirrorKey
 
 COLLECTION = "users"
+
+
+class MirrorRecorder(Protocol):
+    """Adds a friendship-mirror record to a transaction or batch (app/repositories/realtime_outbox.py)."""
+
+    def record(self, writer: AsyncTransaction | AsyncWriteBatch, key: MirrorKey) -> None: ...
 
 
 def _profile(data: dict[str, Any]) -> Profile:
@@ -19,8 +28,11 @@ def _profile(data: dict[str, Any]) -> Profile:
 
 
 class UserRepository:
-    def __init__(self, client: firestore.AsyncClient) -> None:
+    def __init__(self, client: firestore.AsyncClient, outbox: MirrorRecorder | None = None) -> None:
+        """``outbox``: a change to ``presence_visible`` is recorded there in the same batch (the
+        Realtime Database's ``/hidden`` mirror, app/repositories/realtime_outbox.py); None: realtime off."""
         self._db = client
+        self._outbox = outbox
 
     def _doc(self, uid: str) -> firestore.AsyncDocumentReference:
         return self._db.collection(COLLECTION).document(uid)
@@ -59,8 +71,15 @@ class UserRepository:
     async def update_profile(self, uid: str, changes: ProfileChanges) -> None:
         fields: dict[str, Any] = changes.model_dump(exclude_unset=True)
         fields["updated_at"] = datetime.now(UTC)
+        if self._outbox is None or "presence_visible" not in fields:
+            with firestore_timer("write"):
+                await self._doc(uid).update(fields)
+            return
+        batch = self._db.batch()  # both or neither
+        batch.update(self._doc(uid), fields)
+        self._outbox.record(batch, MirrorKey.hidden(uid))
         with firestore_timer("write"):
-            await self._doc(uid).update(fields)
+            await batch.commit()
 
     async def get_inventory(self, uid: str) -> Inventory | None:
         with firestore_timer("get"):

@@ -2,6 +2,9 @@
 
 Every change reads and writes both players' documents in one transaction (``FriendStore.change``), then
 deletes both players' cached profiles: the ``friends`` list each one's boards and presence read is mutual.
+A change that makes or ends a friendship (an acceptance, an unfriend, a block) is recorded in the
+Realtime Database mirror's outbox in that transaction, and applied right after it commits
+(``RealtimeMirror.sync``): who may read whose presence follows Firestore.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from typing import Protocol, TypeVar
 from app.domain import friends as rules
 from app.domain import players
 from app.domain.friends import Added, FriendRequest, FriendRequests, Refusal, Side
+from app.domain.realtime import MirrorKey
 from app.services.errors import Failure, ServiceError
 from app.services.ports import Cache
-from app.services.users import UserService
+from app.services.users import MirrorSync, UserService
 
 T = TypeVar("T")
 
@@ -67,18 +71,33 @@ class FriendService:
         users: UserService,
         cache: Cache,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        mirror: MirrorSync | None = None,
     ) -> None:
+        """``mirror``: the Realtime Database's ``/friends`` mirror (None: realtime off)."""
         self._store = store
         self._users = users
         self._cache = cache
         self._clock = clock
+        self._mirror = mirror
 
     async def _change(
         self, uid: str, token_name: str | None, other: str, work: Callable[[Side, Side], T]
     ) -> T:
         await self._users.my_profile(uid, token_name)  # the caller's document exists from here on
-        result = await self._store.change(uid, other, work)
+
+        def tracked(me: Side, them: Side) -> tuple[T, bool]:
+            def listed() -> tuple[bool, bool]:
+                return them.uid in me.friends, me.uid in them.friends
+
+            before = listed()
+            return work(me, them), listed() != before
+
+        result, befriended_or_not = await self._store.change(uid, other, tracked)
         await self._cache.delete(players.profile_key(uid), players.profile_key(other))
+        if befriended_or_not and self._mirror is not None:
+            # The store recorded the pair in the outbox with the change: apply it now (a failure leaves
+            # the record to ``realtime sync``; an ex-friend's read access always goes eventually).
+            await self._mirror.sync(MirrorKey.friendship(uid, other))
         return result
 
     async def add(self, uid: str, token_name: str | None, other: str) -> tuple[Added, list[str]]:
@@ -170,4 +189,6 @@ class FriendService:
                 counts[outcome] += 1
                 if outcome in ("requested", "dropped"):
                     await self._cache.delete(players.profile_key(uid), players.profile_key(other))
+                    if self._mirror is not None:
+                        await self._mirror.sync(MirrorKey.friendship(uid, other))
         return {key: counts[key] for key in ("kept", "requested", "dropped")}

@@ -53,6 +53,7 @@ from app.services.leaderboard_views import (
     unpack,
     valid_country,
 )
+from app.services.leaderboards_live import LiveBoards
 from app.services.users import UserService
 
 log = logging.getLogger("app.leaderboard")
@@ -103,6 +104,8 @@ class LeaderboardService:
         #: Renders this process fetched in the last ``local_ttl_s``: a hot page costs no Redis round trip.
         self._local: TTLCache[str, bytes] = TTLCache(maxsize=4096, ttl=local_ttl_s)
         self.on_lost = on_lost
+        #: Live boards through the CDN (app/services/leaderboards_live.py), set by the composition root.
+        self.live: LiveBoards | None = None
 
     # --- views ----------------------------------------------------------------------------------
 
@@ -276,6 +279,21 @@ class LeaderboardService:
         body = orjson.loads(self._body(view, page, total, 0, [entry_json(e, names) for e in entries]))
         body["archived"] = True
         return orjson.dumps(body)
+
+    async def render_now(self, view: View, page: int) -> tuple[int, bytes]:
+        """The page as the board is now (live boards publish it): the cached render when the board has not
+        moved since it, else a new one (cached in turn)."""
+        try:
+            cached, version, alive = await self._boards.cached_render(view.cache_key(page), view.board)
+        except LeaderboardUnavailableError:
+            raise unavailable() from None
+        if not alive:
+            self._lost()
+        if cached is not None:
+            cached_version, _, body = unpack(cached)
+            if cached_version == version:
+                return version, body
+        return await self._render(view, page, ttl_s=_CACHE_KEEP_S if page <= CACHED_PAGES else 0)
 
     # --- around me --------------------------------------------------------------------------------
 

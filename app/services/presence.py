@@ -1,61 +1,60 @@
-"""Presence reads and writes: a player's heartbeat, and the statuses of their own (mutual) friends only.
+"""Where presence is: the caller's own shard and nodes, and each of their mutual friends' presence node.
 
-A player who hides their presence (``presence_visible`` false on their profile) has their heartbeats
-answered but not recorded, so every friend sees them offline with no last-seen time; hiding also drops the
-live one (``UserService.update_profile``).
-
-What a heartbeat is and how long it counts: ``app/domain/presence.py``.
+The API reads no presence itself: clients read their friends' nodes on the Realtime Database, under rules
+that check the friendship (``app/realtime/database.rules.json``). A friend who hides their presence is
+listed too; the rules refuse the read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from typing import Protocol
-
-from app.domain.presence import DEFAULT_TTL_S, Heartbeat
-from app.repositories.errors import PresenceUnavailableError
+from app.domain import realtime
+from app.domain.presence import RealtimeSetup
+from app.domain.realtime import Location, Shards
 from app.services.errors import Failure, ServiceError
 from app.services.users import UserService
 
 
-class PresenceStore(Protocol):
-    async def beat(self, uid: str, beat: Heartbeat, ttl_s: int) -> None: ...
-    async def beats(self, uids: Sequence[str]) -> list[Heartbeat | None]: ...
-
-
-def _unavailable() -> ServiceError:
-    return ServiceError(Failure.UNAVAILABLE, "presence_unavailable", "presence is unavailable; retry shortly")
+def _off() -> ServiceError:
+    # Only local runs and tests may run without it (the settings require it in dev and prod): there is
+    # no shard to name, as for an unknown resource, rather than an outage to retry.
+    return ServiceError(
+        Failure.NOT_FOUND,
+        "realtime_off",
+        "this deployment has no Realtime Database (POG_REALTIME_DATABASE_URLS is empty)",
+    )
 
 
 class PresenceService:
-    def __init__(
-        self,
-        store: PresenceStore,
-        users: UserService,
-        ttl_s: int = DEFAULT_TTL_S,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self._store = store
+    def __init__(self, users: UserService, shards: Shards | None) -> None:
+        """``shards`` is None when the Realtime Database is off (local runs and tests only)."""
         self._users = users
-        self.ttl_s = ttl_s
-        self._clock = clock
+        self._shards = shards
 
-    async def heartbeat(self, uid: str, token_name: str | None, status: str) -> Heartbeat:
-        beat = Heartbeat(status=status, at=self._clock())
-        if not (await self._users.my_profile(uid, token_name)).presence_visible:
-            return beat
-        try:
-            await self._store.beat(uid, beat, self.ttl_s)
-        except PresenceUnavailableError:
-            raise _unavailable() from None
-        return beat
+    def _layout(self) -> Shards:
+        if self._shards is None:
+            raise _off()
+        return self._shards
 
-    async def friends(self, uid: str, token_name: str | None) -> list[tuple[str, Heartbeat | None]]:
-        """The caller's mutual friends with their last heartbeat within the TTL (None: offline or hidden)."""
+    def _checked(self, uid: str) -> str:
+        if not realtime.is_key(uid):
+            raise ServiceError(
+                Failure.INVALID,
+                "uid_not_realtime",
+                "this account's uid cannot be a Realtime Database key (it holds . $ # [ ] or /)",
+            )
+        return uid
+
+    async def setup(self, uid: str) -> RealtimeSetup:
+        shards = self._layout()
+        self._checked(uid)
+        return RealtimeSetup(
+            presence=realtime.presence_location(shards, uid),
+            messages=realtime.messages_location(shards, uid),
+            database_urls=shards.urls,
+        )
+
+    async def friends(self, uid: str, token_name: str | None) -> list[Location]:
+        """Each mutual friend's presence node (hidden ones too: the rules refuse those reads)."""
+        shards = self._layout()
         friends = (await self._users.my_profile(uid, token_name)).friends
-        try:
-            beats = await self._store.beats(friends)
-        except PresenceUnavailableError:
-            raise _unavailable() from None
-        return list(zip(friends, beats, strict=True))
+        return [realtime.presence_location(shards, f) for f in friends if realtime.is_key(f)]

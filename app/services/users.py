@@ -5,7 +5,6 @@ Friendships: ``app/services/friends.py``."""
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
@@ -18,18 +17,16 @@ from app.domain.players import (
     Stats,
     default_display_name,
 )
-from app.repositories.errors import PresenceUnavailableError
+from app.domain.realtime import MirrorKey
 from app.services.errors import Failure, ServiceError
 from app.services.ports import Cache
-
-log = logging.getLogger("app.presence")
 
 #: The architecture's 1 hour for cached stats; the app passes ``POG_STATS_CACHE_TTL_S``.
 DEFAULT_STATS_TTL_S = 3600
 
 
-class PresenceEraser(Protocol):
-    async def forget(self, uid: str) -> None: ...
+class MirrorSync(Protocol):
+    async def sync(self, key: MirrorKey) -> bool: ...
 
 
 class UserStore(Protocol):
@@ -62,10 +59,12 @@ class UserService:
         profile_ttl_s: int,
         inventory_ttl_s: int,
         stats_ttl_s: int = DEFAULT_STATS_TTL_S,
-        presence: PresenceEraser | None = None,
+        mirror: MirrorSync | None = None,
     ) -> None:
+        """``mirror``: applies the hidden flag to the Realtime Database after a change to
+        ``presence_visible`` (the store records it in the outbox with the change); None: realtime off."""
         self._store = store
-        self._presence = presence
+        self._mirror = mirror
         self._cache = cache
         self._profile_ttl_s = profile_ttl_s
         self._inventory_ttl_s = inventory_ttl_s
@@ -120,12 +119,9 @@ class UserService:
         if changes.model_fields_set:
             await self._store.update_profile(uid, changes)
             await self._cache.delete(players.profile_key(uid))
-        if changes.presence_visible is False and self._presence is not None:
-            # Hidden from now on, not once the live heartbeat expires.
-            try:
-                await self._presence.forget(uid)
-            except PresenceUnavailableError:
-                log.warning("presence not forgotten: redis unavailable; it expires with its ttl")
+        if "presence_visible" in changes.model_fields_set and self._mirror is not None:
+            # /hidden/{uid} on the player's shard; a failure leaves the outbox record to realtime sync.
+            await self._mirror.sync(MirrorKey.hidden(uid))
         return await self.my_profile(uid, token_name)
 
     async def inventory(self, uid: str, token_name: str | None) -> Inventory:

@@ -46,15 +46,25 @@ FIRESTORE_WRITES_PER_DATABASE = 10_000
 FIRESTORE_WRITES_PER_DOCUMENT = 1.0
 #: The "500/50/5" rule: new traffic starts at 500 operations/s and grows 50 % every 5 minutes.
 FIRESTORE_RAMP_START = 500
-#: Realtime Database: 200,000 simultaneous connections per instance (Firebase's limits page).
+#: Realtime Database, per instance (Firebase's "Realtime Database Limits" page,
+#: firebase.google.com/docs/database/usage/limits): 200,000 simultaneous connections ("Simultaneous
+#: connections: 200,000"; to scale beyond, use multiple databases) ...
 RTDB_CONNECTIONS_PER_INSTANCE = 200_000
+#: ... and about 1,000 write operations per second, sustained (the same page, "Writes"; bursts above it are
+#: absorbed, a sustained rate above it is throttled). The figure the issue and the sharding guide size by.
+RTDB_WRITES_PER_INSTANCE = 1_000
+#: Share of each an instance may use at the peak: players hash to shards evenly (app/domain/realtime.py
+#: shard_for: sha256, imbalance ~sqrt(n), under 1 % at these counts), and a shard cannot be added at peak.
+RTDB_HEADROOM = 0.7
+
+#: A board per period (daily, weekly, monthly, all time: app/domain/leaderboards.py Period) and scope,
+#: global or one country; friends boards are computed per player and never reach the edge.
+BOARD_PERIODS = 4
 
 #: Redis bytes per cached entry beyond the measured boards. A cached profile: the Firestore profile's size
 #: (usage.yaml firestore.profile_bytes) plus ~90 B of key and expiry, kept 24 h (profile_cache_ttl_s) so
 #: every daily active player has one.
 CACHE_ENTRY_OVERHEAD_BYTES = 90
-#: ``presence:<uid>``: a heartbeat value of ~60 B, key and expiry: for the players online at peak.
-PRESENCE_BYTES = 160
 #: Sliding windows of ``limits``: two keys (previous and current window) per limit a player meets in a
 #: session (per-user API limit, per-IP limit, a route's own): six keys of ~110 B per online player.
 RATE_LIMIT_KEYS_PER_ONLINE_PLAYER = 6
@@ -122,8 +132,36 @@ def request_slots_per_region(load: Load, api_regions: int) -> float:
     return peak_requests_per_region(load, api_regions) * MEAN_REQUEST_SECONDS
 
 
-def live_viewers_per_region(load: Load, api_regions: int) -> float:
-    return load.peak_live_viewers / serving_regions(api_regions)
+def live_streams_per_region(load: Load, api_regions: int) -> float:
+    """Server-sent-events streams open at peak in one region: the friends boards' viewers only (public
+    boards are polled through the CDN)."""
+    return load.peak_friends_board_viewers / serving_regions(api_regions)
+
+
+def public_boards(load: Load) -> int:
+    """Boards the edge serves: each period's global board and one per country."""
+    return BOARD_PERIODS * (1 + load.model.players.countries)
+
+
+def edge_locations(load: Load, tiered: bool) -> int:
+    """Cloudflare data centers that ask the origin for a live page: the upper tiers with tiered caching,
+    otherwise every data center that has a viewer."""
+    edge = load.model.edge
+    return edge.upper_tier_locations if tiered else edge.locations_without_tiering
+
+
+def edge_origin_requests_per_interval(load: Load, tiered: bool) -> float:
+    """Requests the public live boards send to the origin per interval: each edge location fetches each
+    live page's latest document (cached one interval) and its new segment (immutable) once. Never more
+    than the viewers themselves would ask: one latest document and one segment each per interval."""
+    edge = load.model.edge
+    per_location = public_boards(load) * edge.live_pages_per_board * edge.requests_per_page_per_interval
+    viewers = load.peak_public_board_viewers * edge.requests_per_page_per_interval
+    return min(per_location * edge_locations(load, tiered), viewers)
+
+
+def edge_origin_requests_per_second(load: Load, tiered: bool) -> float:
+    return edge_origin_requests_per_interval(load, tiered) / load.model.edge.interval_seconds
 
 
 def api_throughput(load: Load, run: RunSizing, api_regions: int) -> Verdict:
@@ -143,10 +181,57 @@ def api_slots(load: Load, run: RunSizing, api_regions: int) -> Verdict:
 
 
 def live_slots(load: Load, run: RunSizing, api_regions: int) -> Verdict:
-    """Live board streams (one request slot each for as long as they are open) plus the requests in
+    """Friends-board streams (one request slot each for as long as they are open) plus the requests in
     flight, against max instances x concurrency."""
-    need = live_viewers_per_region(load, api_regions) + request_slots_per_region(load, api_regions)
+    need = live_streams_per_region(load, api_regions) + request_slots_per_region(load, api_regions)
     return Verdict(need, run.slots, INSTANCE_HEADROOM, "request slots")
+
+
+def live_throughput(load: Load, run: RunSizing, api_regions: int, tiered: bool) -> Verdict:
+    """The peak requests plus what the edge fetches for the public live boards, in one region (the load
+    balancer spreads the upper tiers' requests like any other), against its measured throughput."""
+    per_instance = load.model.measured.requests_per_second_per_vcpu * run.effective_vcpus
+    edge = edge_origin_requests_per_second(load, tiered) / serving_regions(api_regions)
+    return Verdict(
+        peak_requests_per_region(load, api_regions) + edge,
+        run.max_instances * per_instance,
+        INSTANCE_HEADROOM,
+        "requests/s",
+    )
+
+
+def realtime_online(load: Load, phase: int) -> float:
+    """Players online at once that a phase's shards must hold: the model's peak, or the phase's design
+    point where usage.yaml sets a larger one (realtime.design_online_players)."""
+    design = load.model.realtime.design_online_players.get(phase, 0)
+    return max(load.peak_concurrent_players, float(design))
+
+
+def realtime_connections(load: Load, phase: int, shards: int) -> Verdict:
+    """One connection per online player, on the shard their uid hashes to, against an instance's limit."""
+    return Verdict(
+        realtime_online(load, phase) / shards, RTDB_CONNECTIONS_PER_INSTANCE, RTDB_HEADROOM, "connections"
+    )
+
+
+def realtime_writes_per_second(load: Load, phase: int) -> float:
+    """Peak writes to all shards, scaled to the design point's players where that is larger."""
+    return load.peak_realtime_writes_per_second * realtime_online(load, phase) / load.peak_concurrent_players
+
+
+def realtime_writes(load: Load, phase: int, shards: int) -> Verdict:
+    """Peak writes per shard (presence, messages, mirrors) against an instance's sustained write rate."""
+    return Verdict(
+        realtime_writes_per_second(load, phase) / shards, RTDB_WRITES_PER_INSTANCE, RTDB_HEADROOM, "writes/s"
+    )
+
+
+def realtime_shards_for(load: Load, phase: int) -> int:
+    """The shards that hold both the connections and the writes of the phase with headroom."""
+    return max(
+        math.ceil(realtime_online(load, phase) / (RTDB_CONNECTIONS_PER_INSTANCE * RTDB_HEADROOM)),
+        math.ceil(realtime_writes_per_second(load, phase) / (RTDB_WRITES_PER_INSTANCE * RTDB_HEADROOM)),
+    )
 
 
 @dataclass(frozen=True)
@@ -155,17 +240,16 @@ class RedisMemory:
 
     boards: float
     profiles: float
-    presence: float
     rate_limits: float
 
     @property
     def total(self) -> float:
-        return self.boards + self.profiles + self.presence + self.rate_limits
+        return self.boards + self.profiles + self.rate_limits
 
     def describe(self) -> str:
         return (
-            f"boards {self.boards / GB:.2f} GB + profiles {self.profiles / GB:.2f} GB + presence"
-            f" {self.presence / GB:.3f} GB + rate limits {self.rate_limits / GB:.3f} GB"
+            f"boards {self.boards / GB:.2f} GB + profiles {self.profiles / GB:.2f} GB + rate limits"
+            f" {self.rate_limits / GB:.3f} GB"
         )
 
 
@@ -175,7 +259,6 @@ def redis_memory(load: Load) -> RedisMemory:
     return RedisMemory(
         boards=load.leaderboard_entries * model.measured.leaderboard_bytes_per_entry,
         profiles=load.daily_active * (model.firestore.profile_bytes + CACHE_ENTRY_OVERHEAD_BYTES),
-        presence=online * PRESENCE_BYTES,
         rate_limits=online * RATE_LIMIT_KEYS_PER_ONLINE_PLAYER * RATE_LIMIT_KEY_BYTES,
     )
 

@@ -40,6 +40,8 @@ class Players(_Strict):
     games_per_session: Positive
     purchases_per_monthly_active: Annotated[float, Field(ge=0)]
     live_viewer_share_of_online: Share
+    #: Of the live viewers, those on the friends board: a server-sent-events stream each (no edge caches it).
+    friends_board_share_of_viewers: Share
     countries: Annotated[int, Field(ge=1)]
     mfa_sms_per_monthly_active: Annotated[float, Field(ge=0)]
 
@@ -94,8 +96,31 @@ class Operations(_Strict):
     image_gib: Positive
     small_bucket_gib: Positive
     job_run_seconds: Positive
-    rtdb_download_bytes_per_session: Annotated[float, Field(ge=0)]
-    rtdb_bytes_per_player: Annotated[float, Field(ge=0)]
+
+
+class Realtime(_Strict):
+    """The Realtime Database: presence written by the clients, messages and mirrors by the server."""
+
+    presence_writes_per_session: Annotated[float, Field(ge=0)]
+    presence_writes_per_game: Annotated[float, Field(ge=0)]
+    messages_per_purchase: Annotated[float, Field(ge=0)]
+    review_messages_per_purchase: Annotated[float, Field(ge=0)]
+    reward_messages_per_monthly_active: Annotated[float, Field(ge=0)]
+    mirror_writes_per_session: Annotated[float, Field(ge=0)]
+    #: phase -> players online at once that phase's shards must hold, beyond the model's own peak.
+    design_online_players: dict[int, Annotated[int, Field(ge=0)]]
+    download_bytes_per_session: Annotated[float, Field(ge=0)]
+    stored_bytes_per_player: Annotated[float, Field(ge=0)]
+
+
+class Edge(_Strict):
+    """Public live boards through the CDN: what the edge asks of the origin per interval."""
+
+    interval_seconds: Positive
+    live_pages_per_board: Annotated[int, Field(ge=1)]
+    requests_per_page_per_interval: Positive
+    locations_without_tiering: Annotated[int, Field(ge=1)]
+    upper_tier_locations: Annotated[int, Field(ge=1)]
 
 
 class UsageModel(_Strict):
@@ -107,6 +132,8 @@ class UsageModel(_Strict):
     leaderboards: Leaderboards
     measured: Measured
     operations: Operations
+    realtime: Realtime
+    edge: Edge
     #: The architecture's figure for each user count (monthly USD).
     architecture_monthly_usd: dict[int, Positive]
 
@@ -128,6 +155,7 @@ class Load:
     peak_requests_per_second: float
     peak_concurrent_players: float
     peak_live_viewers: float
+    realtime_writes: float
     firestore_reads: float
     firestore_writes: float
     firestore_stored_gib: float
@@ -142,13 +170,28 @@ class Load:
         return self.requests / SECONDS_PER_MONTH
 
     @property
+    def peak_friends_board_viewers(self) -> float:
+        """Live viewers on the friends board: each holds a server-sent-events stream on Cloud Run."""
+        return self.peak_live_viewers * self.model.players.friends_board_share_of_viewers
+
+    @property
+    def peak_public_board_viewers(self) -> float:
+        """Live viewers on the global and country boards: they poll the CDN, not the API."""
+        return self.peak_live_viewers - self.peak_friends_board_viewers
+
+    @property
+    def peak_realtime_writes_per_second(self) -> float:
+        """Writes to the Realtime Database (all shards) at the evening peak."""
+        return self.realtime_writes / SECONDS_PER_MONTH * self.model.traffic.peak_to_average
+
+    @property
     def leaderboard_entries(self) -> float:
         """Entries on the live boards: every player on each board they belong to."""
         return self.users * self.model.leaderboards.boards_per_player
 
     @classmethod
     def of(cls, model: UsageModel, users: int) -> Load:
-        p, t, f = model.players, model.traffic, model.firestore
+        p, t, f, rt = model.players, model.traffic, model.firestore, model.realtime
         daily = users * p.daily_active_ratio
         sessions = daily * p.sessions_per_daily_active * 30
         games = sessions * p.games_per_session
@@ -171,6 +214,12 @@ class Load:
             + purchases * 12 * f.audit_entry_bytes
         )
         egress = requests * t.response_bytes * (1 - t.compression_ratio)
+        realtime_writes = (
+            sessions * (rt.presence_writes_per_session + rt.mirror_writes_per_session)
+            + games * rt.presence_writes_per_game
+            + purchases * (rt.messages_per_purchase + rt.review_messages_per_purchase)
+            + users * rt.reward_messages_per_monthly_active
+        )
         return cls(
             model=model,
             users=users,
@@ -182,6 +231,7 @@ class Load:
             peak_requests_per_second=requests / SECONDS_PER_MONTH * t.peak_to_average,
             peak_concurrent_players=concurrent,
             peak_live_viewers=concurrent * p.live_viewer_share_of_online,
+            realtime_writes=realtime_writes,
             firestore_reads=reads,
             firestore_writes=writes,
             firestore_stored_gib=stored / GIB,

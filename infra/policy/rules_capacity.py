@@ -2,8 +2,10 @@
 
 Each rule takes the load of ``PHASE_TOP_USERS[phase]`` monthly actives (infra/cost/usage.yaml) and
 compares it with what the planned resources declare (max instances, concurrency, vCPUs, Redis memory,
-databases), with the arithmetic of infra/cost/capacity.py. A failing rule names the resource, the need,
-the limit and the fix.
+databases, Realtime Database shards, the edge's tiered caching), with the arithmetic of
+infra/cost/capacity.py. The Realtime Database rules hold the larger of that load's players online and the
+phase's design point (usage.yaml realtime.design_online_players). A failing rule names the resource, the
+need, the limit and the fix.
 
 **Prod only.** Dev stacks serve testers and load tests, never the phase's players: their sizing is a
 deliberate fraction of prod's (5-10 instances, 1-2 GB of Redis), so measuring them against 100K-10M
@@ -25,6 +27,9 @@ from .model import Finding, Resource, RuleContext, RuleSet, Severity, StackView
 from .values import get, is_known
 
 rules = RuleSet()
+
+#: Cloudflare's tiered caching (zone-wide): with it only the upper tiers ask the origin for a live page.
+CF_TIERED_CACHING = "cloudflare:index/argoTieredCaching:ArgoTieredCaching"
 
 _PROMOTE = " If the players outgrow the phase, promote to the next phase (pog promote)."
 
@@ -114,27 +119,48 @@ def api_throughput(stack: StackView, ctx: RuleContext) -> Iterator[Finding]:
             )
 
 
+def _tiered(stack: StackView) -> bool:
+    return any(r.props.get("value") == "on" for r in stack.of_type(CF_TIERED_CACHING))
+
+
 @rules.stack(
     "POG-CAP-002",
     Severity.MEDIUM,
-    "Prod's API instances hold the peak live board viewers (one request slot per stream) beside the requests",
-    "Raise maxInstanceCount (infra/phases.py _RUN_SCALING) to the figure in the message." + _PROMOTE,
+    "Prod's API instances hold the live boards: the friends boards' streams and what the edge fetches for"
+    " the public boards, beside the requests",
+    "Raise maxInstanceCount (infra/phases.py _RUN_SCALING) to the figure in the message, or turn on the"
+    " edge's tiered caching (infra/stacks/edge.py) so only upper tiers ask the origin." + _PROMOTE,
 )
 def live_viewers(stack: StackView, ctx: RuleContext) -> Iterator[Finding]:
-    """A live board stream (server-sent events) holds one request slot of an instance while it is open:
-    the peak live viewers plus the requests in flight must fit in max instances x concurrency."""
+    """Two live paths. A friends-board stream (server-sent events) holds one request slot of an instance
+    while it is open: those viewers plus the requests in flight must fit in max instances x concurrency.
+    The public boards go through the CDN: per interval each edge location (every data center with viewers,
+    or the upper tiers with tiered caching) fetches each live page's latest document and new segment once,
+    never more than the viewers would ask; that plus the peak requests must fit the measured throughput."""
     load = _load(ctx)
     if load is None:
         return
     regions = len(stack.of_type(t.RUN_SERVICE))
+    tiered = _tiered(stack)
     for service, run in _services(stack):
-        verdict = cap.live_slots(load, run, regions)
-        if not verdict.holds:
-            viewers = cap.live_viewers_per_region(load, regions)
+        slots = cap.live_slots(load, run, regions)
+        if not slots.holds:
+            streams = cap.live_streams_per_region(load, regions)
             yield Finding(
-                f"{service.name} {verdict.describe()} for {viewers:,.0f} live viewers and the requests in"
-                f" flight {_where(load, regions)}: raise maxInstanceCount to"
-                f" {cap.instances_for(verdict.need, run.concurrency)}",
+                f"{service.name} {slots.describe()} for {streams:,.0f} friends-board streams and the"
+                f" requests in flight {_where(load, regions)}: raise maxInstanceCount to"
+                f" {cap.instances_for(slots.need, run.concurrency)}",
+                service.key,
+            )
+        throughput = cap.live_throughput(load, run, regions, tiered)
+        if not throughput.holds:
+            per_instance = load.model.measured.requests_per_second_per_vcpu * run.effective_vcpus
+            edge = cap.edge_origin_requests_per_second(load, tiered)
+            where = f"{cap.edge_locations(load, tiered)} {'upper tiers' if tiered else 'edge locations'}"
+            yield Finding(
+                f"{service.name} {throughput.describe()} with the public live boards' origin fetches"
+                f" ({edge:,.0f} requests/s from {where}) {_where(load, regions)}: raise maxInstanceCount"
+                f" to {cap.instances_for(throughput.need, per_instance)}",
                 service.key,
             )
 
@@ -146,8 +172,8 @@ def live_viewers(stack: StackView, ctx: RuleContext) -> Iterator[Finding]:
     "Raise memoryLimitInGb (infra/phases.py _REDIS_SIZING) to the figure in the message." + _PROMOTE,
 )
 def redis_memory(stack: StackView, ctx: RuleContext) -> Iterator[Finding]:
-    """Players x boards x the measured bytes per entry, plus a cached profile per daily active player, the
-    presence and rate-limit keys of the players online at peak (infra/cost/capacity.py states each)."""
+    """Players x boards x the measured bytes per entry, plus a cached profile per daily active player and
+    the rate-limit keys of the players online at peak (infra/cost/capacity.py states each)."""
     load = _load(ctx)
     if load is None:
         return
@@ -227,8 +253,7 @@ def _redis_endpoints(stack: StackView) -> list[tuple[Resource, bool]]:
 def redis_connections(stack: StackView, ctx: RuleContext) -> Iterator[Finding]:
     """Max instances x the connections each may hold (redis-py's pool grows to the requests in flight, up
     to its cap; two pools on a cluster) against the planning limit per endpoint (per node on a cluster,
-    per region Active-Active). The Realtime Database's 200,000 connections per instance would matter if
-    clients connected to it; nothing does today (app/ has no firebase_admin.db), so it is not checked."""
+    per region Active-Active). The Realtime Database's connections are the clients': POG-CAP-006."""
     if not ctx.is_prod:
         return
     services = list(_services(stack))
@@ -254,4 +279,64 @@ def redis_connections(stack: StackView, ctx: RuleContext) -> Iterator[Finding]:
             f" ({sum(r.max_instances for r in runs)} instances x {per_client} x {clients} client(s)); the"
             f" limit is {cap.REDIS_CONNECTIONS_PER_ENDPOINT:,}: lower maxInstanceCount to {fix}",
             database.key,
+        )
+
+
+def _shards(stack: StackView) -> list[Resource]:
+    return stack.of_type(t.RTDB_INSTANCE)
+
+
+def _online(load: Load, phase: int) -> str:
+    online = cap.realtime_online(load, phase)
+    if online > load.peak_concurrent_players:
+        return f"{online:,.0f} players online (the phase's design point)"
+    return f"{online:,.0f} players online at {load.users:,} monthly players"
+
+
+@rules.stack(
+    "POG-CAP-006",
+    Severity.HIGH,
+    "Prod's Realtime Database shards hold the players online (one connection each) with 30 % headroom",
+    "Raise realtime_shards (infra/phases.py _REALTIME_SHARDS) to the figure in the message, then run the"
+    " realtime-resync job (runbooks/procedures/phase-promotion.md)." + _PROMOTE,
+)
+def realtime_connections(stack: StackView, ctx: RuleContext) -> Iterator[Finding]:
+    """Each online player holds one connection to the shard their uid hashes to (presence, messages):
+    players online / shards against 70 % of an instance's 200,000 simultaneous connections."""
+    load = _load(ctx)
+    shards = _shards(stack)
+    if load is None or not shards:
+        return
+    verdict = cap.realtime_connections(load, ctx.phase, len(shards))
+    if not verdict.holds:
+        fix = cap.realtime_shards_for(load, ctx.phase)
+        yield Finding(
+            f"each of the {len(shards)} Realtime Database shard(s) {verdict.describe()} for"
+            f" {_online(load, ctx.phase)}: raise realtime_shards to {fix}",
+            shards[0].key,
+        )
+
+
+@rules.stack(
+    "POG-CAP-007",
+    Severity.HIGH,
+    "Prod's Realtime Database shards take the peak writes with 30 % headroom",
+    "Raise realtime_shards (infra/phases.py _REALTIME_SHARDS) to the figure in the message, then run the"
+    " realtime-resync job (runbooks/procedures/phase-promotion.md)." + _PROMOTE,
+)
+def realtime_writes(stack: StackView, ctx: RuleContext) -> Iterator[Finding]:
+    """Presence (online at connect, offline on disconnect, two state changes a game), the server's messages
+    (purchases, reviews, rewards) and the mirrors, at the evening peak, spread evenly over the shards,
+    against 70 % of an instance's ~1,000 sustained writes/s."""
+    load = _load(ctx)
+    shards = _shards(stack)
+    if load is None or not shards:
+        return
+    verdict = cap.realtime_writes(load, ctx.phase, len(shards))
+    if not verdict.holds:
+        fix = cap.realtime_shards_for(load, ctx.phase)
+        yield Finding(
+            f"each of the {len(shards)} Realtime Database shard(s) {verdict.describe()} for"
+            f" {_online(load, ctx.phase)}: raise realtime_shards to {fix}",
+            shards[0].key,
         )

@@ -1,5 +1,6 @@
 """Cloudflare rules: TLS mode and version, WAF managed rules, rate limits, admin allowlist, proxying,
-and the zone-setting and rate-limit values the provider passes through unchecked.
+the live boards' cache rules, and the zone-setting and rate-limit values the provider passes through
+unchecked.
 """
 
 from __future__ import annotations
@@ -7,6 +8,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import Any
+
+from infra.stacks.edge_cache import (
+    LIVE_INTERVAL_S,
+    NOT_CACHED_STATUS_RANGES,
+    OVERRIDE_ORIGIN,
+    LiveCacheRule,
+    live_cache_rules,
+)
 
 from . import tokens as t
 from .model import Finding, Resource, RuleContext, RuleSet, Severity, StackView
@@ -263,3 +272,116 @@ def admin_allowlist(stack: StackView, ctx: RuleContext) -> Iterator[Finding]:
         for expression in allowlisted:
             if re.search(r"(^|[\s{])(0\.0\.0\.0/0|::/0)([\s}]|$)", expression):
                 yield Finding(f"zone {zone}: the {ADMIN_PATH} allowlist includes every address")
+
+
+# --- the live boards' cache rules (infra/stacks/edge_cache.py) -------------------------------------
+
+_HOST = re.compile(r'http\.host eq "([^"]+)"')
+
+
+def _wildcard(live: LiveCacheRule) -> str:
+    return f'strict wildcard "{live.path}"'
+
+
+def _cached_errors(rule: dict[str, Any]) -> list[str]:
+    """The error ranges (of NOT_CACHED_STATUS_RANGES) the rule's status code TTLs do not keep out of the
+    cache: each code needs a TTL of -1 (no-store) or 0 (revalidated every time)."""
+    ttls = get(rule, "actionParameters.edgeTtl.statusCodeTtls")
+    if not is_known(ttls):
+        return []
+    uncached: set[int] = set()
+    for ttl in as_list(ttls):
+        if not isinstance(ttl, dict) or not isinstance(ttl.get("value"), int) or ttl["value"] > 0:
+            continue
+        if isinstance(ttl.get("statusCode"), int):
+            uncached.add(ttl["statusCode"])
+        if isinstance(span := ttl.get("statusCodeRange"), dict):
+            uncached.update(range(int(span.get("from", 100)), int(span.get("to", 599)) + 1))
+    return [
+        f"{low}-{high}" for low, high in NOT_CACHED_STATUS_RANGES if not set(range(low, high + 1)) <= uncached
+    ]
+
+
+def _live_rule_problems(live: LiveCacheRule, rule: dict[str, Any]) -> Iterator[str]:
+    where = f"cache rule {rule.get('ref', live.ref)!r} ({live.path})"
+    mode, ttl = get(rule, "actionParameters.edgeTtl.mode"), get(rule, "actionParameters.edgeTtl.default")
+    if live.edge_ttl_mode == OVERRIDE_ORIGIN and is_known(mode):
+        if mode != OVERRIDE_ORIGIN:
+            yield (
+                f"{where} edge TTL mode is {mode!r}: the edge keeps the latest document as long as the"
+                f" origin says; override it to at most the publish interval ({LIVE_INTERVAL_S} s)"
+            )
+        elif is_known(ttl) and (
+            not isinstance(ttl, int) or isinstance(ttl, bool) or not 1 <= ttl <= LIVE_INTERVAL_S
+        ):
+            yield (
+                f"{where} edge TTL is {ttl!r} s, not 1 to {LIVE_INTERVAL_S} (the publish interval):"
+                " viewers would see a publish late by that much"
+            )
+    if errors := _cached_errors(rule):
+        yield (
+            f"{where} may cache error answers ({', '.join(errors)}): a 404 for a version not published"
+            " yet would outlive the publish; give them a status code TTL of -1 (no-store)"
+        )
+    if dropped := _dropped_query_keys(live, get(rule, "actionParameters.cacheKey.customKey.queryString")):
+        yield (
+            f"{where} leaves {', '.join(dropped)} out of the cache key: different pages or countries would"
+            " share one cached answer"
+        )
+
+
+def _dropped_query_keys(live: LiveCacheRule, query: Any) -> list[str]:
+    """The live routes' query parameters a cache key's query-string settings leave out (none set: the
+    whole query string is in the key)."""
+    if not isinstance(query, dict):
+        return []
+    included, excluded = query.get("include") or {}, query.get("exclude") or {}
+    if excluded.get("all") is True:
+        return list(live.query_keys)
+    dropped = [key for key in live.query_keys if key in as_list(excluded.get("lists"))]
+    if included and included.get("all") is not True:
+        dropped += [key for key in live.query_keys if key not in as_list(included.get("lists"))]
+    return sorted(set(dropped), key=live.query_keys.index)
+
+
+@rules.stack(
+    "POG-CF-009",
+    Severity.HIGH,
+    "The live boards are cached at the edge: latest for at most one publish interval, errors never, nothing"
+    " else on the API hostname",
+    "Declare infra/stacks/edge_cache.py's live_cache_rules() first in the zone's http_request_cache_settings"
+    " Ruleset (edge.py _cache_rules): cache=True, the latest document's edge TTL override_origin at most the"
+    f" interval ({LIVE_INTERVAL_S} s), status code TTLs -1 for 400-599, page and country in the cache key;"
+    " and no other cacheable rule on the API hostname.",
+)
+def live_board_caching(stack: StackView, ctx: RuleContext) -> Iterator[Finding]:
+    for zone in _zones(stack):
+        cacheable = [
+            rule
+            for ruleset in _rulesets(stack, zone, "http_request_cache_settings")
+            for rule in _enabled_rules(ruleset)
+            if rule.get("action") == "set_cache_settings" and enabled(get(rule, "actionParameters.cache"))
+        ]
+        live_hosts: set[str] = set()
+        for live in live_cache_rules():
+            found = [rule for rule in cacheable if _wildcard(live) in str(rule.get("expression", ""))]
+            if not found:
+                yield Finding(
+                    f"zone {zone} has no cache rule for {live.path} ({live.ref}): every viewer's request"
+                    " reaches the origin"
+                )
+            for rule in found:
+                live_hosts.update(_HOST.findall(str(rule.get("expression", ""))))
+                for problem in _live_rule_problems(live, rule):
+                    yield Finding(f"zone {zone}: {problem}")
+        live_markers = [_wildcard(live) for live in live_cache_rules()]
+        for rule in cacheable:
+            expression = str(rule.get("expression", ""))
+            if any(marker in expression for marker in live_markers):
+                continue
+            hosts = set(_HOST.findall(expression)) & live_hosts
+            if hosts or expression == "true":
+                yield Finding(
+                    f"zone {zone}: cache rule {rule.get('ref', rule.get('description', '?'))!r} makes more"
+                    f" than the live boards cacheable on {', '.join(sorted(hosts)) or 'every hostname'}"
+                )

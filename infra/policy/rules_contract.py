@@ -8,6 +8,7 @@ project role, a consumer for every data resource, and the Redis client the provi
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,8 @@ CUSTOM_ROLE = "gcp:projects/iAMCustomRole:IAMCustomRole"
 SECRET_VERSION = "gcp:secretmanager/secretVersion:SecretVersion"
 TOPIC = "gcp:pubsub/topic:Topic"
 APP_CONTAINER = "api"  # the service's app container (infra/stacks/compute/service.py API_CONTAINER)
+#: The Realtime Database shards every process writes to, in shard order (comma-separated URLs).
+REALTIME_URLS = "POG_REALTIME_DATABASE_URLS"
 OPS_COMMAND = ["python", "-m", "app.ops"]
 CONTRACT = "contract/backend.yaml"
 #: `consumers` kinds of the contract -> (type, the input holding the name, what to call one)
@@ -293,12 +296,52 @@ def roles_granted(stack: StackView, ctx: RuleContext) -> Iterator[Finding]:
 # --- consumers ----------------------------------------------------------------------------------------
 
 
+def consumer_matches(physical: str, suffix: str) -> bool:
+    """A resource's name ends with ``-<suffix>``, where ``{n}`` in the suffix stands for a shard's number."""
+    if "{n}" not in suffix:
+        return physical.endswith(f"-{suffix}")
+    pattern = re.escape(f"-{suffix}").replace(re.escape("{n}"), r"\d+")
+    return re.search(f"{pattern}$", physical) is not None
+
+
+def _realtime_hosts(value: str) -> list[str]:
+    """The instance ids of a POG_REALTIME_DATABASE_URLS value, in shard order (a URL's first host label)."""
+    return [url.strip().removeprefix("https://").split(".", 1)[0] for url in value.split(",") if url.strip()]
+
+
+def _realtime_shards_read(stack: StackView) -> Iterator[Finding]:
+    """Every Realtime Database instance is a shard every process reads, and the processes agree on the
+    shards' order: a player's shard is shard_for(uid, len(urls)), so two lists would split the players."""
+    lists = {
+        process.label: process.value_of(REALTIME_URLS)
+        for process in processes(stack)
+        if isinstance(process.value_of(REALTIME_URLS), str) and is_known(process.value_of(REALTIME_URLS))
+    }
+    distinct = sorted(set(lists.values()))
+    if len(distinct) > 1:
+        first = next(label for label, value in sorted(lists.items()) if value != distinct[0])
+        yield Finding(
+            f"processes disagree on {REALTIME_URLS}: {first} reads {lists[first]!r}, others"
+            f" {distinct[0]!r}; every process must list the same shards in the same order"
+        )
+    read = {host for value in lists.values() for host in _realtime_hosts(value)}
+    for instance in stack.of_type(t.RTDB_INSTANCE):
+        instance_id = instance.props.get("instanceId")
+        if lists and is_known(instance_id) and instance_id not in read:
+            yield Finding(
+                f"Realtime Database instance {instance_id} is in no process's {REALTIME_URLS}: the"
+                " players hashed to it would have no server writes and no rules",
+                instance.key,
+            )
+
+
 @rules.stack(
     "POG-CTR-005",
     Severity.MEDIUM,
     "Every provisioned data resource has a consumer in the backend or a stated reason",
-    f"Point a process at it (POG_GAMES_DATABASE / POG_ALL_GAMES_DATABASES for databases), list its consumer"
-    f" under `consumers` in {CONTRACT}, or stop provisioning it.",
+    f"Point a process at it (POG_GAMES_DATABASE / POG_ALL_GAMES_DATABASES for databases, {REALTIME_URLS}"
+    f" for Realtime Database shards), list its consumer under `consumers` in {CONTRACT}, or stop"
+    " provisioning it.",
 )
 def data_resources_consumed(stack: StackView, ctx: RuleContext) -> Iterator[Finding]:
     read: set[str] = {"(default)"}
@@ -318,11 +361,12 @@ def data_resources_consumed(stack: StackView, ctx: RuleContext) -> Iterator[Find
         for resource in stack.of_type(type_):
             physical = resource.props.get(key)
             if is_known(physical) and not any(
-                str(physical).endswith(f"-{suffix}") for suffix in consumers.get(kind, {})
+                consumer_matches(str(physical), suffix) for suffix in consumers.get(kind, {})
             ):
                 yield Finding(
                     f"{label} {physical} has no consumer in the backend and no stated reason", resource.key
                 )
+    yield from _realtime_shards_read(stack)
 
 
 # --- Redis topology -----------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from . import tokens as t
@@ -115,6 +116,30 @@ def database_deletion_policy(r: Resource, ctx: RuleContext) -> Iterator[str]:
     value = r.props.get("deletionPolicy", "DELETE" if r.type == t.RTDB_INSTANCE else "ABANDON")
     if ctx.is_prod and is_known(value) and value != "ABANDON":
         yield f"deletionPolicy is {value!r}: removing it from the program deletes the data"
+
+
+#: The ids Firebase accepts for a Realtime Database instance we create (USER_DATABASE): 6-30 characters of
+#: lower-case letters, digits and hyphens. The default instance's id is Firebase's own choice.
+RTDB_INSTANCE_ID = re.compile(r"^[a-z0-9-]{6,30}$")
+
+
+@rules.resource(
+    "POG-RTDB-001",
+    Severity.HIGH,
+    "Realtime Database shards have ids Firebase accepts",
+    "Shorten the id: shards are named <gcpProject>-rtdb-<n> (infra/stacks/data.py rtdb_instance_ids), so a"
+    " project id of at most 22 characters fits 6-30 characters of [a-z0-9-] for up to 99 shards.",
+    types=[t.RTDB_INSTANCE],
+)
+def rtdb_instance_id(r: Resource, ctx: RuleContext) -> Iterator[str]:
+    instance_id, kind = r.props.get("instanceId"), r.props.get("type", "USER_DATABASE")
+    if kind != "USER_DATABASE" or not is_known(instance_id):
+        return
+    if not RTDB_INSTANCE_ID.fullmatch(str(instance_id)):
+        yield (
+            f"instanceId {instance_id!r} ({len(str(instance_id))} characters) is not 6-30 characters of"
+            " [a-z0-9-]: Firebase refuses to create the shard"
+        )
 
 
 _DATA_TYPES = (t.FIRESTORE_DATABASE, t.RTDB_INSTANCE, t.IDENTITY_PLATFORM, t.SECRET)

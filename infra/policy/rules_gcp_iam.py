@@ -109,6 +109,9 @@ def no_basic_roles(r: Resource, ctx: RuleContext) -> Iterator[str]:
 # Admin roles a service account may hold on the project, each with the reason no narrower grant exists.
 PROJECT_ADMIN_ROLES_ALLOWED: dict[str, str] = {
     "roles/datastore.importExportAdmin": "exportDocuments is authorised on the project only",
+    # Realtime Database instances have no IAM of their own, and the only predefined role that writes
+    # data (the server's messages and mirrors, the rules deployment) is the admin one (contract/backend.yaml).
+    "roles/firebasedatabase.admin": "the only predefined role that writes Realtime Database data",
 }
 
 

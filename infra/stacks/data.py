@@ -1,4 +1,5 @@
-"""Data: Firebase project, Firestore databases, TTL, indexes, rules, Realtime Database, Identity Platform."""
+"""Data: Firebase project, Firestore databases, TTL, indexes, rules, Realtime Database shards, Identity
+Platform."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ GAME_TTL_FIELD = "expires_at"
 RULES_FILE = Path(__file__).resolve().with_name("firestore.rules")
 
 TOTP_ADJACENT_INTERVALS = 5
+
+#: The one region whose databases keep the legacy firebaseio.com host (Firebase, "Database URLs").
+RTDB_LEGACY_HOST_REGION = "us-central1"
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,21 @@ def _slug(database_id: str) -> str:
     return "default" if database_id == DEFAULT_DATABASE else database_id
 
 
+def rtdb_instance_ids(project: str, shards: int) -> list[str]:
+    """Shard order: the project's default instance, then one USER_DATABASE instance per further shard.
+
+    Firebase takes 6-30 characters of [a-z0-9-] for an instance we create: a project id over 22 characters
+    leaves no room for "-rtdb-NN"; policy POG-RTDB-001 refuses such a plan before Firebase would."""
+    return [f"{project}-default-rtdb", *(f"{project}-rtdb-{shard}" for shard in range(1, shards))]
+
+
+def rtdb_url(instance_id: str, region: str) -> str:
+    """An instance's database URL, as Firebase forms it from the id and the region."""
+    if region == RTDB_LEGACY_HOST_REGION:
+        return f"https://{instance_id}.firebaseio.com"
+    return f"https://{instance_id}.{region}.firebasedatabase.app"
+
+
 @dataclass
 class DataArgs:
     prefix: str
@@ -111,7 +130,9 @@ class Data(pulumi.ComponentResource):
     databases: dict[str, gcp.firestore.Database]  keyed by database id: "(default)", and per phase
                 "game-sessions" (phase 2+), "games-<region>" (phase 3)
     game_database_ids: dict[str, str]  API region -> database id holding that region's game sessions
-    rtdb_instance: gcp.firebase.DatabaseInstance
+    rtdb_instances: list[gcp.firebase.DatabaseInstance]  the Realtime Database shards, shard 0 first
+    realtime_database_urls: tuple[str, ...]  their URLs in shard order (POG_REALTIME_DATABASE_URLS and the
+                                             client config): a player's shard is shard_for(uid, len(urls))
     app_check: dict[str, gcp.firebase.AppCheckServiceConfig]  keyed by service id (infra/stacks/app_check.py)
     """
 
@@ -152,16 +173,7 @@ class Data(pulumi.ComponentResource):
         self._rules()
         self._iam()
 
-        self.rtdb_instance = gcp.firebase.DatabaseInstance(
-            f"{p}-rtdb",
-            project=args.project,
-            region=rtdb_region_for(args.primary_region),
-            # The project's default instance (no Blaze-only USER_DATABASE); it cannot be deleted.
-            instance_id=f"{args.project}-default-rtdb",
-            type="DEFAULT_DATABASE",
-            deletion_policy="ABANDON",
-            opts=child(self, protect=prod, depends_on=firebase),
-        )
+        self.rtdb_instances, self.realtime_database_urls = self._realtime_shards(firebase)
 
         self.identity_platform = self._identity_platform(firebase)
         # App Check on the services clients call directly, once they exist (infra/stacks/app_check.py).
@@ -170,16 +182,44 @@ class Data(pulumi.ComponentResource):
             p,
             args.project,
             args.profile,
-            [*firebase, *self.databases.values(), self.rtdb_instance, self.identity_platform],
+            [*firebase, *self.databases.values(), *self.rtdb_instances, self.identity_platform],
         )
 
         self.register_outputs(
             {
                 "databases": {database_id: db.name for database_id, db in self.databases.items()},
                 "gameDatabaseIds": self.game_database_ids,
-                "rtdbUrl": self.rtdb_instance.database_url,
+                "realtimeDatabaseUrls": list(self.realtime_database_urls),
             }
         )
+
+    def _realtime_shards(
+        self, firebase: list[pulumi.Resource]
+    ) -> tuple[list[gcp.firebase.DatabaseInstance], tuple[str, ...]]:
+        """The Realtime Database shards (infra/phases.py realtime_shards), all in one region: players are
+        assigned by a hash of their uid (app/domain/realtime.py shard_for), not by geography, so every
+        shard serves players everywhere and the primary region's nearest RTDB region serves them best."""
+        args, p, prod = self._args, self._args.prefix, self._args.profile.is_prod
+        region = rtdb_region_for(args.primary_region)
+        ids = rtdb_instance_ids(args.project, args.profile.realtime_shards)
+        instances = [
+            gcp.firebase.DatabaseInstance(
+                # Shard 0 keeps the name it had before sharding: a new name would replace the instance.
+                f"{p}-rtdb" if shard == 0 else f"{p}-rtdb-{shard}",
+                project=args.project,
+                region=region,
+                instance_id=instance_id,
+                # Shard 0 is the project's default instance, which cannot be deleted; the others are
+                # Blaze USER_DATABASE instances.
+                type="DEFAULT_DATABASE" if shard == 0 else "USER_DATABASE",
+                # An instance id can never be reused once deleted: a removed shard is abandoned, so a later
+                # promotion can import it back under the same id (and URL) instead of failing.
+                deletion_policy="ABANDON",
+                opts=child(self, protect=prod, depends_on=firebase),
+            )
+            for shard, instance_id in enumerate(ids)
+        ]
+        return instances, tuple(rtdb_url(instance_id, region) for instance_id in ids)
 
     def _identity_platform(self, firebase: list[pulumi.Resource]) -> gcp.identityplatform.Config:
         args, p, prod = self._args, self._args.prefix, self._args.profile.is_prod

@@ -1,4 +1,5 @@
-"""Edge: Cloudflare DNS, TLS, WAF, rate limits, admin allowlist, caching (phase 2+)."""
+"""Edge: Cloudflare DNS, TLS, WAF, rate limits, admin allowlist, the live boards' cache rules, asset caching
+(phase 2+)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pulumi_gcp as gcp
 
 from infra.phases import PhaseProfile
 from infra.stacks.common import child
+from infra.stacks.edge_cache import NOT_CACHED_STATUS_RANGES, OVERRIDE_ORIGIN, LiveCacheRule, live_cache_rules
 
 # Ruleset ids of Cloudflare's WAF managed rulesets (developers.cloudflare.com/waf/managed-rules/).
 CLOUDFLARE_MANAGED_RULESET_ID = "efb7b8c949ac4650a09736fc376e9aee"
@@ -135,7 +137,7 @@ class Edge(pulumi.ComponentResource):
     waf_managed, waf_custom, rate_limits: cloudflare.Ruleset
     ddos: cloudflare.Ruleset                           the HTTP DDoS managed ruleset's overrides
     response_headers: cloudflare.Ruleset               security headers on the API hostname
-    cache_rules: cloudflare.Ruleset | None             phase 2+
+    cache_rules: cloudflare.Ruleset                    live boards on the API hostname; assets (phase 2+)
     image_rules: cloudflare.Ruleset | None             phase 2+: Polish (and WebP) on the assets hostname
     tiered_cache: cloudflare.TieredCache | None        phase 2+ (smart topology)
     """
@@ -176,12 +178,13 @@ class Edge(pulumi.ComponentResource):
         self._response_headers(args)
 
         self.assets_record: cloudflare.DnsRecord | None = None
-        self.cache_rules: cloudflare.Ruleset | None = None
         self.image_rules: cloudflare.Ruleset | None = None
         self.argo_tiered_caching: cloudflare.ArgoTieredCaching | None = None
         self.tiered_cache: cloudflare.TieredCache | None = None
+        assets_hostname = args.assets_hostname if args.profile.edge_asset_caching else None
         if args.profile.edge_asset_caching:
             self._asset_caching(args)
+        self._cache_rules(args, assets_hostname)
 
         self.register_outputs(
             {
@@ -324,12 +327,33 @@ class Edge(pulumi.ComponentResource):
             opts=child(self),
         )
 
+    def _cache_rules(self, args: EdgeArgs, assets_hostname: str | None) -> None:
+        """The zone's one http_request_cache_settings ruleset (Cloudflare allows one entry point per phase):
+        the live boards on the API hostname in every phase, then the assets hostname's rule where it has one.
+        The name stays ``{prefix}-cache-rules`` so the phase 2+ stacks that had the assets rule alone update
+        it in place."""
+        rules = [_live_cache_rule(rule, args.api_hostname) for rule in live_cache_rules()]
+        description = "Cache the live leaderboards' latest documents, full pages and segments at the edge"
+        if assets_hostname is not None:
+            rules.append(_assets_cache_rule(assets_hostname))
+            description += ", and the game assets at the edge and in browsers"
+        self.cache_rules = cloudflare.Ruleset(
+            f"{args.prefix}-cache-rules",
+            zone_id=args.zone_id,
+            kind="zone",
+            phase="http_request_cache_settings",
+            name=f"{args.prefix} cache rules",
+            description=description,
+            rules=rules,
+            opts=child(self),
+        )
+
     def _asset_caching(self, args: EdgeArgs) -> None:
         prefix, zone_id = args.prefix, args.zone_id
         if args.assets_hostname is None:
             pulumi.log.warn(
                 "phase 2+ caches the assets hostname, but the compute layer gave none: no assets record"
-                " and no cache rules",
+                " and no assets cache rule",
                 resource=self,
             )
         else:
@@ -346,7 +370,7 @@ class Edge(pulumi.ComponentResource):
         )
 
     def _assets_hostname(self, args: EdgeArgs, hostname: str) -> None:
-        """The assets hostname's record, cached at the edge and in browsers, its images polished."""
+        """The assets hostname's record, its images polished (its cache rule: ``_cache_rules``)."""
         prefix, zone_id = args.prefix, args.zone_id
         self.assets_record = cloudflare.DnsRecord(
             f"{prefix}-dns-assets",
@@ -357,33 +381,6 @@ class Edge(pulumi.ComponentResource):
             proxied=True,
             ttl=1,
             comment=f"{prefix}: game assets bucket behind the GCP load balancer",
-            opts=child(self),
-        )
-        self.cache_rules = cloudflare.Ruleset(
-            f"{prefix}-cache-rules",
-            zone_id=zone_id,
-            kind="zone",
-            phase="http_request_cache_settings",
-            name=f"{prefix} cache rules",
-            description="Cache the game assets at the edge and in browsers",
-            rules=[
-                cloudflare.RulesetRuleArgs(
-                    ref="assets",
-                    description=f"Cache everything on {hostname}",
-                    expression=f'http.host eq "{hostname}"',
-                    action="set_cache_settings",
-                    action_parameters=cloudflare.RulesetRuleActionParametersArgs(
-                        cache=True,
-                        edge_ttl=cloudflare.RulesetRuleActionParametersEdgeTtlArgs(
-                            mode="override_origin", default=ASSETS_EDGE_TTL_SECONDS
-                        ),
-                        browser_ttl=cloudflare.RulesetRuleActionParametersBrowserTtlArgs(
-                            mode="override_origin", default=ASSETS_BROWSER_TTL_SECONDS
-                        ),
-                    ),
-                    enabled=True,
-                )
-            ],
             opts=child(self),
         )
         self._image_polish(args, hostname)
@@ -415,6 +412,64 @@ class Edge(pulumi.ComponentResource):
         self.webp = cloudflare.ZoneSetting(
             f"{prefix}-zone-webp", zone_id=zone_id, setting_id="webp", value="on", opts=child(self)
         )
+
+
+_StatusRange = cloudflare.RulesetRuleActionParametersEdgeTtlStatusCodeTtlStatusCodeRangeArgs
+
+
+def _live_cache_rule(rule: LiveCacheRule, api_hostname: str) -> cloudflare.RulesetRuleArgs:
+    """A live-board rule: cache eligible, its edge TTL, errors never cached, the browser TTL the origin's,
+    the cache key's query string only the parameters the route reads."""
+    query = cloudflare.RulesetRuleActionParametersCacheKeyCustomKeyQueryStringArgs(
+        include=cloudflare.RulesetRuleActionParametersCacheKeyCustomKeyQueryStringIncludeArgs(
+            lists=list(rule.query_keys)
+        )
+    )
+    return cloudflare.RulesetRuleArgs(
+        ref=rule.ref,
+        description=rule.description,
+        expression=rule.expression(api_hostname),
+        action="set_cache_settings",
+        action_parameters=cloudflare.RulesetRuleActionParametersArgs(
+            cache=True,
+            edge_ttl=cloudflare.RulesetRuleActionParametersEdgeTtlArgs(
+                mode=rule.edge_ttl_mode,
+                default=rule.edge_ttl_s if rule.edge_ttl_mode == OVERRIDE_ORIGIN else None,
+                status_code_ttls=[
+                    cloudflare.RulesetRuleActionParametersEdgeTtlStatusCodeTtlArgs(
+                        status_code_range=_StatusRange(from_=low, to=high),
+                        value=-1,  # -1: no-store
+                    )
+                    for low, high in NOT_CACHED_STATUS_RANGES
+                ],
+            ),
+            browser_ttl=cloudflare.RulesetRuleActionParametersBrowserTtlArgs(mode=rule.browser_ttl_mode),
+            cache_key=cloudflare.RulesetRuleActionParametersCacheKeyArgs(
+                ignore_query_strings_order=True,
+                custom_key=cloudflare.RulesetRuleActionParametersCacheKeyCustomKeyArgs(query_string=query),
+            ),
+        ),
+        enabled=True,
+    )
+
+
+def _assets_cache_rule(hostname: str) -> cloudflare.RulesetRuleArgs:
+    return cloudflare.RulesetRuleArgs(
+        ref="assets",
+        description=f"Cache everything on {hostname}",
+        expression=f'http.host eq "{hostname}"',
+        action="set_cache_settings",
+        action_parameters=cloudflare.RulesetRuleActionParametersArgs(
+            cache=True,
+            edge_ttl=cloudflare.RulesetRuleActionParametersEdgeTtlArgs(
+                mode="override_origin", default=ASSETS_EDGE_TTL_SECONDS
+            ),
+            browser_ttl=cloudflare.RulesetRuleActionParametersBrowserTtlArgs(
+                mode="override_origin", default=ASSETS_BROWSER_TTL_SECONDS
+            ),
+        ),
+        enabled=True,
+    )
 
 
 def _set(value: str) -> cloudflare.RulesetRuleActionParametersHeadersArgs:

@@ -139,4 +139,25 @@ def test_the_file_parses_as_written() -> None:
         "leaderboards-reconcile",
         "events-announce",
         "audit-anchor",
+        "realtime-rules",
+        "realtime-sync",
+        "realtime-resync",
     }
+
+
+def test_the_realtime_jobs_are_the_designs() -> None:
+    """Issue 20's jobs: the rules hourly (and after every deploy), the mirror sync every minute, the resync
+    on demand after a promotion that changes the shard count; all in the primary region."""
+    jobs = {name: BACKEND.job(name) for name in ("realtime-rules", "realtime-sync", "realtime-resync")}
+
+    assert {name: (job.args, job.regions, job.schedule) for name, job in jobs.items()} == {
+        "realtime-rules": (("realtime", "rules"), "primary", "23 * * * *"),
+        "realtime-sync": (("realtime", "sync"), "primary", "* * * * *"),
+        "realtime-resync": (("realtime", "resync"), "primary", None),
+    }
+    assert (jobs["realtime-rules"].timeout, jobs["realtime-rules"].retries) == ("300s", 1)
+    assert (jobs["realtime-sync"].timeout, jobs["realtime-sync"].retries) == ("120s", 0)
+    assert "phase-promotion.md" in str(jobs["realtime-resync"].unscheduled)
+    assert "firebasedatabase.googleapis.com" in BACKEND.google_apis
+    assert "roles/firebasedatabase.admin" in BACKEND.roles["api"]
+    assert set(BACKEND.consumers["realtime_databases"]) == {"default-rtdb", "rtdb-{n}"}

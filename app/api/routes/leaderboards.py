@@ -1,4 +1,5 @@
-"""Leaderboards: pages, around-me, deltas and the live stream (docs/architecture.md#the-http-contract).
+"""Leaderboards: pages, around-me, deltas, the live stream and live pages through the CDN
+(docs/architecture.md#the-http-contract, docs/game-api.md#live-boards-through-the-cdn).
 
 Pages and deltas of the global board, and of a country board named with ``?country=``, are public (the
 same for every caller): they need no token and a hot page is answered from process memory; a page that
@@ -9,23 +10,29 @@ without ``?country=``) need a token.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Header, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from sse_starlette import EventSourceResponse
 
 from app.api.deps import ContainerDep, caller_ip, current_user, limit_ip
-from app.api.errors import service_errors
+from app.api.errors import ApiError, service_errors
 from app.api.fast_path import fast_path_route
 from app.api.leaderboard_schemas import (
     MAX_PAGE,
     AroundMe,
     Changes,
     CountryQuery,
+    LiveLatest,
+    LiveSegment,
+    LiveVersionPath,
     PageQuery,
+    PeriodIdPath,
     PeriodIdQuery,
     Periods,
     RadiusQuery,
@@ -36,8 +43,10 @@ from app.api.precompressed import BrotliCopies
 from app.api.routing import Router
 from app.core.auth import Principal
 from app.domain.leaderboards import Period, Scope
+from app.repositories.errors import StoreError
 from app.services.errors import Failure, ServiceError
 from app.services.leaderboard_views import View, resolve
+from app.services.leaderboards_live import LiveBoards, not_public
 from app.services.leaderboards_service import PAGE_TTL_S
 
 router = Router(prefix="/v1/leaderboards", tags=["leaderboards"])
@@ -259,4 +268,144 @@ async def stream(
 
     return EventSourceResponse(
         events(), headers={"Cache-Control": "no-store"}, ping=min(interval, STREAM_KEEPALIVE_S)
+    )
+
+
+# --- live boards through the CDN (docs/game-api.md#live-boards-through-the-cdn) ---------------------------
+
+#: A full page or a segment never changes: the edge and the client keep it for good.
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+class NoStoreErrors(APIRoute):
+    """Every error of a live route says ``Cache-Control: no-store``: a version not kept yet (or no longer)
+    must never be remembered at the edge as missing."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        full = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                return await full(request)
+            except (ServiceError, StoreError, ApiError, RequestValidationError) as exc:
+                handlers = request.app.exception_handlers
+                answer = next(handlers[cls] for cls in type(exc).__mro__ if cls in handlers)
+                response: Response = await answer(request, exc)
+                response.headers["Cache-Control"] = "no-store"
+                return response
+
+        return handler
+
+
+def _one_spelling(request: Request) -> None:
+    """The edge keys a live document on ``page`` and ``country`` as written, the framework reads the last
+    of a repeated one: ``?page=1&page=2`` would store page 2 under page 1's key for every viewer. So each
+    is refused (422, never cached) unless given once, in its one spelling (no leading zeros)."""
+    query = request.query_params
+    for name in ("page", "country"):
+        if len(query.getlist(name)) > 1:
+            raise ServiceError(
+                Failure.INVALID,
+                "repeated_parameter",
+                f"?{name}= is given {len(query.getlist(name))} times: give it once",
+            )
+    page = query.get("page")
+    if page is not None and not _PAGE.match(page):
+        raise ServiceError(
+            Failure.INVALID,
+            "page_not_canonical",
+            f"?page={page[:16]} is not a page number as the live paths write it: 1, 2, ... (no leading 0)",
+        )
+
+
+async def _live(request: Request, c: ContainerDep, board: BoardQuery) -> tuple[LiveBoards, View]:
+    """The live boards and the public board named (404 ``board_not_public`` for any other), counted
+    against the caller's per-IP limit (behind the CDN: the edge's misses only)."""
+    live = c.leaderboards.live
+    _one_spelling(request)
+    if not board.public:
+        raise not_public()
+    if live is None:  # only a service built without the composition root
+        raise ServiceError(Failure.UNAVAILABLE, "live_boards_off", "live boards are not configured here")
+    await limit_ip(c, await caller_ip(request, c))
+    return live, await c.leaderboards.view(board.period, board.scope, None, None, board.country)
+
+
+def _live_paths(view: View, page: int, version: int) -> tuple[str, str]:
+    """The latest document's ``full`` and ``segment``: one spelling of each URL (the edge's cache key)."""
+    base = f"{router.prefix}/{view.period.value}/{view.scope.value}/live/{view.period_id}"
+    query = f"?page={page}" + (f"&country={view.country}" if view.country else "")
+    return f"{base}/{version}{query}", f"{base}/{{from}}-{{to}}{query}"
+
+
+_LIVE_ERRORS = service_errors(404, 422, 429, 503)
+
+
+async def live_latest(board: BoardDep, request: Request, c: ContainerDep, page: PageQuery = 1) -> Response:
+    """A public page's latest live document: its live ``version``, the ``versions`` kept (oldest first),
+    the paths of the ``full`` page and of a ``segment``. The edge keeps it one interval; requesting it
+    publishes the page (at most once per interval of all origins) when the board moved."""
+    live, view = await _live(request, c, board)
+    latest = await live.latest(view, page)
+    full, segment = _live_paths(view, page, latest.version)
+    body = {
+        "period": view.period.value,
+        "scope": view.scope.value,
+        "period_id": view.period_id,
+        "country": view.country,
+        "page": page,
+        "version": latest.version,
+        "published_at": latest.published_at,
+        "interval_s": latest.interval_s,
+        "versions": latest.versions,
+        "full": full,
+        "segment": segment,
+    }
+    edge_s = max(1, int(latest.interval_s))
+    return _json(orjson.dumps(body), f"public, max-age=0, s-maxage={edge_s}")
+
+
+async def live_full(
+    board: BoardDep,
+    request: Request,
+    c: ContainerDep,
+    period_id: PeriodIdPath,
+    version: LiveVersionPath,
+    page: PageQuery = 1,
+) -> Response:
+    """The page as published at a live version (its ``version`` says the live version); immutable.
+    404 ``version_not_published`` when that version is not kept."""
+    live, view = await _live(request, c, board)
+    return _json(await live.full(live.at_period(view, period_id), page, version), IMMUTABLE)
+
+
+async def live_segment(
+    board: BoardDep,
+    request: Request,
+    c: ContainerDep,
+    period_id: PeriodIdPath,
+    from_version: LiveVersionPath,
+    to_version: LiveVersionPath,
+    page: PageQuery = 1,
+) -> Response:
+    """What changed on the page from a live version to the next one: the entries whose rank, score or
+    display name changed (or that are new) and the uids that left; immutable. 404
+    ``segment_not_available`` unless ``to`` follows ``from`` and both are kept: fetch the full page."""
+    live, view = await _live(request, c, board)
+    segment = await live.segment(live.at_period(view, period_id), page, from_version, to_version)
+    return _json(orjson.dumps(segment), IMMUTABLE)
+
+
+for _path, _endpoint, _model in (
+    ("/{period}/{scope}/live", live_latest, LiveLatest),
+    ("/{period}/{scope}/live/{period_id}/{version:int}", live_full, PageBody),
+    ("/{period}/{scope}/live/{period_id}/{from_version:int}-{to_version:int}", live_segment, LiveSegment),
+):
+    router.add_api_route(
+        _path,
+        _endpoint,
+        methods=["GET"],
+        response_model=_model,
+        responses=_LIVE_ERRORS,
+        route_class_override=NoStoreErrors,
     )

@@ -1,4 +1,5 @@
-"""The caller's own profile, stats and inventory (friends and blocks: ``friends.py``)."""
+"""The caller's own profile, stats, inventory and Realtime Database setup (friends and blocks:
+``friends.py``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from typing import Annotated
 from fastapi import Body, Request, Response
 
 from app.api.deps import Container, ContainerDep, CurrentUser, caller_ip, count_caller, known_caller
+from app.api.errors import service_errors
 from app.api.fast_path import fast_path_route
+from app.api.leaderboard_schemas import RealtimeSetupOut
 from app.api.routing import Router
 from app.api.schemas import ProfilePatch
 from app.domain.players import Inventory, Profile, ProfileChanges, Stats
@@ -80,6 +83,23 @@ async def patch_me(
 async def get_stats(user: CurrentUser, c: ContainerDep, response: Response) -> Stats:
     response.headers["Cache-Control"] = CACHE_CONTROL
     return await c.users.my_stats(user.uid, user.name)
+
+
+@router.get("/realtime", responses=service_errors(404, 422))
+async def get_realtime(user: CurrentUser, c: ContainerDep, response: Response) -> RealtimeSetupOut:
+    """Where I connect for presence and messages (docs/realtime.md): my Realtime Database shard, my nodes
+    there, and every shard's URL (my friends' presence is on theirs)."""
+    setup = await c.presence.setup(user.uid)
+    # The same for as long as the stack's shard count: a client may keep it for the session.
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return RealtimeSetupOut(
+        database_url=setup.presence.database_url,
+        shard=setup.presence.shard,
+        shard_count=len(setup.database_urls),
+        database_urls=list(setup.database_urls),
+        presence_path=setup.presence.path,
+        messages_path=setup.messages.path,
+    )
 
 
 @router.get("/inventory")

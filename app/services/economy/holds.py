@@ -1,6 +1,7 @@
 """Grants held for review and the admins' decisions: approving applies the grant once (and the
 revocations that arrived while it was held), rejecting records why; both go on the admin's audit chain.
-An approved held purchase sends its receipt once the approval has committed."""
+An approved held purchase sends its receipt once the approval has committed; any other decision sends the
+player a ``review_decided`` message then."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from app.domain.ledger import (
     ReviewStatus,
     Wallet,
 )
-from app.domain.notifications import Receipt
+from app.domain.notifications import Receipt, ReviewDecision
 from app.services.economy.audit_trail import Chains, with_balances
 from app.services.economy.purchases import approved_receipt
 from app.services.economy.requests import UNMATCHED_CHAIN, Outcome, valid_uid
@@ -62,6 +63,10 @@ class ReviewDecisions(EconomyBase):
             # After the commit (only the approval that committed gets here; a decided item raised 409).
             # The sender never raises: the approval stands whatever the push does.
             await self._receipts.purchase_granted(decided.uid, receipt)
+        elif self._decisions is not None and valid_uid(decided.uid):
+            # Any other decision: one message, after the commit too (the receipt above says it all).
+            decision = ReviewDecision(decided.id, approve, decided.source)
+            await self._decisions.review_decided(decided.uid, decision)
         return decided
 
     async def _decide_txn(

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from app.domain.fraud import PurchaseFacts
 from app.domain.ledger import PaymentRecord, PaymentState, ReviewItem
-from app.domain.notifications import Receipt
+from app.domain.notifications import Receipt, ReviewDecision
 from app.services.grant_port import GrantRequest
 
 
@@ -33,6 +33,12 @@ class Purchase:
 class ReceiptSender(Protocol):
     async def purchase_granted(self, uid: str, receipt: Receipt) -> bool:
         """Push the receipt to the player's devices; never raises (a failure is logged and counted)."""
+        ...
+
+
+class DecisionSender(Protocol):
+    async def review_decided(self, uid: str, decision: ReviewDecision) -> bool:
+        """Tell the player an admin decided their held grant; never raises."""
         ...
 
 

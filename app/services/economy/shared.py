@@ -14,7 +14,7 @@ from app.domain.fraud import Thresholds
 from app.domain.ledger import Ledger, PaymentRecord, Velocity, Wallet
 from app.domain.players import inventory_key
 from app.services.economy.audit_trail import Chains, with_balances
-from app.services.economy.purchases import ReceiptSender
+from app.services.economy.purchases import DecisionSender, ReceiptSender
 from app.services.economy.requests import Outcome, Result, valid_uid
 from app.services.economy.revocation_share import describe, settle
 from app.services.economy.wallet import flag
@@ -39,10 +39,15 @@ class EconomyBase:
         self._clock = clock
         self._flights: dict[str, tuple[asyncio.Lock, int]] = {}
         self._receipts: ReceiptSender | None = None
+        self._decisions: DecisionSender | None = None
 
     def send_receipts_through(self, sender: ReceiptSender) -> None:
         """Wired by the app once the live events' notifier exists: receipts of approved held purchases."""
         self._receipts = sender
+
+    def send_decisions_through(self, sender: DecisionSender) -> None:
+        """Wired by the app: the player hears of a review decision that sends no receipt."""
+        self._decisions = sender
 
     @asynccontextmanager
     async def _single_flight(self, source_id: str) -> AsyncIterator[None]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from infra.cost.meters import cloudflare, gcp_data, gcp_ops, gcp_serving, redis_cloud
 from infra.cost.meters.base import (
+    RTDB_INSTANCE,
     RUN_SERVICE,
     Charge,
     Context,
@@ -30,7 +31,7 @@ METERS: dict[str, Meter] = {
     "gcp:firestore/database:Database": gcp_data.firestore_database,
     "gcp:firestore/backupSchedule:BackupSchedule": gcp_data.backup_schedule,
     "gcp:storage/bucket:Bucket": gcp_data.bucket,
-    "gcp:firebase/databaseInstance:DatabaseInstance": gcp_data.realtime_database,
+    RTDB_INSTANCE: gcp_data.realtime_database,
     "gcp:artifactregistry/repository:Repository": gcp_data.artifact_repository,
     "gcp:cloudscheduler/job:Job": gcp_ops.scheduler_job,
     "gcp:kms/cryptoKey:CryptoKey": gcp_ops.crypto_key,

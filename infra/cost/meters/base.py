@@ -22,6 +22,7 @@ RUN_SERVICE = "gcp:cloudrunv2/service:Service"
 RUN_JOB = "gcp:cloudrunv2/job:Job"
 SCHEDULER_JOB = "gcp:cloudscheduler/job:Job"
 FIRESTORE_DATABASE = "gcp:firestore/database:Database"
+RTDB_INSTANCE = "gcp:firebase/databaseInstance:DatabaseInstance"
 DEFAULT_DATABASE = "(default)"
 #: Firestore's multi-region locations; every other location is a single region.
 MULTI_REGIONS = ("nam5", "eur3")

@@ -9,6 +9,7 @@ from infra.cost.meters.base import (
     DAYS_PER_MONTH,
     DEFAULT_DATABASE,
     MULTI_REGIONS,
+    RTDB_INSTANCE,
     Charge,
     Context,
     Resource,
@@ -145,11 +146,17 @@ def bucket(resource: Resource, ctx: Context) -> list[Charge]:
 
 
 def realtime_database(resource: Resource, ctx: Context) -> list[Charge]:
-    """Presence in the Realtime Database: a node per player, friends' presence downloaded per session."""
-    ops = ctx.load.model.operations
+    """One shard of presence and messages: its share of the players' nodes and of the bytes their sessions
+    download (players hash to shards evenly). An instance has no fixed fee; connections and writes are
+    not billed, only storage and downloads."""
+    realtime = ctx.load.model.realtime
+    shards = max(1, sum(1 for _ in ctx.of_type(RTDB_INSTANCE)))
+    note = f"1 of {shards} shards" if shards > 1 else ""
     return [
-        Charge("rtdb.stored_gib", ctx.load.users * ops.rtdb_bytes_per_player / GIB),
-        Charge("rtdb.download_gib", ctx.load.sessions * ops.rtdb_download_bytes_per_session / GIB),
+        Charge("rtdb.stored_gib", ctx.load.users * realtime.stored_bytes_per_player / GIB / shards, note),
+        Charge(
+            "rtdb.download_gib", ctx.load.sessions * realtime.download_bytes_per_session / GIB / shards, note
+        ),
     ]
 
 

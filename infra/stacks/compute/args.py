@@ -35,6 +35,8 @@ class ComputeArgs:
     #: Every database that may hold finished games: the regions' and those an earlier phase wrote to,
     #: whose games live out their TTL (POG_ALL_GAMES_DATABASES: leaderboard rebuilds, event progress).
     all_games_databases: Sequence[str] = ()
+    #: The Realtime Database shards' URLs in shard order (Data.realtime_database_urls).
+    realtime_database_urls: Sequence[str] = ()
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ BACKEND = contract.load()
 #: to X-Forwarded-For; the app reads the connecting address one entry left of the end (app/core/net.py):
 #: on Cloud Run the socket's peer is Google's infrastructure and proves nothing.
 LB_FORWARDED_FOR_HOPS = 1
+#: The Realtime Database shards' URLs, comma-separated in shard order (Data.realtime_database_urls).
+REALTIME_URLS = "POG_REALTIME_DATABASE_URLS"
 
 _Env = TypeVar(
     "_Env", gcp.cloudrunv2.ServiceTemplateContainerEnvArgs, gcp.cloudrunv2.JobTemplateTemplateContainerEnvArgs
@@ -77,6 +79,9 @@ def env_values(
     )
     if BACKEND.redis[args.profile.redis.topology.value].client == "cluster":
         plain["POG_REDIS_CLUSTER"] = "true"
+    if args.realtime_database_urls and REALTIME_URLS not in plain:
+        # Shard order matters: a player's shard is shard_for(uid, len(urls)) (app/domain/realtime.py).
+        plain[REALTIME_URLS] = ",".join(args.realtime_database_urls)
     secrets = {env_var: by_region[region] for env_var, by_region in args.secrets.items()}
     clash = sorted(plain.keys() & secrets.keys())
     if clash:

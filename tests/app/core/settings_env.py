@@ -22,6 +22,10 @@ PROD = {
     "POG_AUDIT_KMS_KEY": "projects/p/locations/europe-west1/keyRings/r/cryptoKeys/audit",
     "POG_AUDIT_WRAPPED_KEY": "d3JhcHBlZA==",
     "POG_APP_CHECK": "enforce",
+    "POG_REALTIME_DATABASE_URLS": (
+        "https://pot-of-gold-prod-default-rtdb.europe-west1.firebasedatabase.app,"
+        "https://pot-of-gold-prod-rtdb-1.europe-west1.firebasedatabase.app"
+    ),
     "POG_AUDIT_SIGNING_KEY": (
         "projects/p/locations/europe-west1/keyRings/r/cryptoKeys/audit-heads/cryptoKeyVersions/1"
     ),

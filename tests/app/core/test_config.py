@@ -71,6 +71,7 @@ def test_a_deployed_environment_refuses_the_built_in_audit_key(
 def test_deployed_dev_may_use_its_own_local_audit_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POG_ENVIRONMENT", "dev")
     monkeypatch.setenv("POG_AUDIT_LOCAL_KEY", "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=")
+    monkeypatch.setenv("POG_REALTIME_DATABASE_URLS", "https://pot-of-gold-dev-default-rtdb.firebaseio.com")
     assert Settings().environment == "dev"
 
 

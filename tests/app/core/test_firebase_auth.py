@@ -24,7 +24,13 @@ def test_a_deployed_stack_asks_google_as_its_runtime_account(
 ) -> None:
     """Failed before issue 18: deployed dev used anonymous credentials, so its revocation checks (and App
     Check's token consumption) could not authenticate to Google."""
-    settings = Settings(environment=environment, audit_local_key=LOCAL_KEY)  # type: ignore[arg-type]
+    # Deployed dev also needs its Realtime Database shards named (unused here).
+    urls = ["https://demo-default-rtdb.firebaseio.com"] if environment == "dev" else []
+    settings = Settings(
+        environment=environment,  # type: ignore[arg-type]
+        audit_local_key=LOCAL_KEY,
+        realtime_database_urls=urls,
+    )
     verifier = TokenVerifier(settings)
     try:
         assert isinstance(verifier.app.credential, expected)

@@ -138,7 +138,11 @@ def test_signing_settings_are_checked() -> None:
         Settings(environment="test", audit_signing_key="projects/p/locations/l/keyRings/r/cryptoKeys/k")
     with pytest.raises(SigningError, match="built-in signing key is for local and test"):
         load_signer(
-            Settings(environment="dev", audit_local_key="a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s=")
+            Settings(
+                environment="dev",
+                audit_local_key="a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s=",
+                realtime_database_urls="https://pot-of-gold-dev-default-rtdb.firebaseio.com",
+            )
         )
 
 

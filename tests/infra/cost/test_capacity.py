@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -34,7 +35,8 @@ def test_redis_memory_counts_boards_at_the_measured_bytes_per_entry_and_the_cach
 
     assert memory.boards == pytest.approx(10_000_000 * 12 * 117.7)
     assert memory.profiles == pytest.approx(load.daily_active * (2048 + cap.CACHE_ENTRY_OVERHEAD_BYTES))
-    assert 0 < memory.presence < memory.rate_limits < memory.profiles < memory.boards
+    assert 0 < memory.rate_limits < memory.profiles < memory.boards
+    assert memory.total == memory.boards + memory.profiles + memory.rate_limits  # presence left Redis
     assert cap.redis_gb_for(load) == 25
 
 
@@ -50,6 +52,11 @@ def test_prod_holds_the_top_of_its_phase(phase: int) -> None:
     assert cap.api_throughput(load, run, regions).holds
     assert cap.api_slots(load, run, regions).holds
     assert cap.live_slots(load, run, regions).holds
+    # Phase 1 has no tiered caching at the edge (infra/phases.py edge_asset_caching).
+    assert cap.live_throughput(load, run, regions, tiered=profile.edge_asset_caching).holds
+    assert cap.realtime_connections(load, phase, profile.realtime_shards).holds
+    assert cap.realtime_writes(load, phase, profile.realtime_shards).holds
+    assert cap.realtime_shards_for(load, phase) == profile.realtime_shards, "the shards are not oversized"
     assert cap.redis_memory_verdict(load, profile.redis.memory_gb).holds
     assert cap.redis_connections(run, clustered) <= cap.REDIS_CONNECTIONS_PER_ENDPOINT
     assert max(cap.firestore_writes(load, 3 if phase == 3 else 0, regions).values()) < (
@@ -107,3 +114,52 @@ def test_no_firestore_document_is_a_shared_counter() -> None:
 @pytest.mark.parametrize(("quantity", "cores"), [("1", 1.0), ("2", 2.0), ("500m", 0.5)])
 def test_cpu_quantities(quantity: str, cores: float) -> None:
     assert vcpus(quantity) == cores
+
+
+def test_presence_writes_count_connect_disconnect_and_two_changes_a_game() -> None:
+    load = load_usage().at(1_000_000)
+    realtime = load.model.realtime
+    presence = load.sessions * 2 + load.games * 2
+
+    assert (realtime.presence_writes_per_session, realtime.presence_writes_per_game) == (2, 2)
+    assert presence < load.realtime_writes < presence * 1.05  # messages and mirrors are the rest
+    assert load.peak_realtime_writes_per_second == pytest.approx(load.realtime_writes / 2_628_000 * 3)
+
+
+def test_phase_3_holds_the_design_point_of_a_million_players_online() -> None:
+    """The model's peak at 10M monthly players is ~123,000 online; issue 20 sizes phase 3 for a million."""
+    load = load_usage().at(10_000_000)
+
+    assert load.peak_concurrent_players == pytest.approx(123_288, abs=1)
+    assert cap.realtime_online(load, 3) == 1_000_000
+    assert cap.realtime_online(load, 2) == load.peak_concurrent_players  # no design point before phase 3
+    # Connections alone would need 8 shards; the writes (scaled to a million online) need 20.
+    assert cap.realtime_connections(load, 3, 8).holds
+    assert not cap.realtime_connections(load, 3, 7).holds
+    assert not cap.realtime_writes(load, 3, 19).holds
+    assert cap.realtime_shards_for(load, 3) == 20
+
+
+def test_friends_boards_stream_and_public_boards_go_through_the_edge() -> None:
+    load = load_usage().at(1_000_000)
+
+    assert load.peak_friends_board_viewers == pytest.approx(load.peak_live_viewers * 0.25)
+    assert load.peak_public_board_viewers + load.peak_friends_board_viewers == pytest.approx(
+        load.peak_live_viewers
+    )
+    assert cap.public_boards(load) == 4 * (1 + 50)
+
+
+def test_the_edge_asks_per_location_never_more_than_the_viewers() -> None:
+    """Per interval each edge location fetches each live page's latest document and new segment once; the
+    origin never sees more than the viewers would ask it without a cache (one of each per viewer)."""
+    few = load_usage().at(100_000)
+    assert cap.edge_origin_requests_per_interval(few, tiered=False) == pytest.approx(
+        few.peak_public_board_viewers * 2
+    )
+    edge = few.model.edge
+    per_location = cap.public_boards(few) * edge.live_pages_per_board * edge.requests_per_page_per_interval
+    many = dataclasses.replace(few, peak_live_viewers=10_000_000.0)
+    assert cap.edge_origin_requests_per_interval(many, tiered=False) == per_location * 330
+    assert cap.edge_origin_requests_per_interval(many, tiered=True) == per_location * 60
+    assert cap.edge_origin_requests_per_second(many, tiered=True) == per_location * 60 / 30

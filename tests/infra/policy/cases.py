@@ -1361,3 +1361,13 @@ CASES += [
         expect="cut before 3600 s",
     ),
 ]
+
+# The live boards' cache rules (rules_cloudflare.py POG-CF-009, issue 20), beside their builders.
+from .edge_cache_cases import EDGE_CACHE_CASES  # noqa: E402
+
+CASES += EDGE_CACHE_CASES
+
+# The Realtime Database shards' ids (rules_gcp.py POG-RTDB-001, issue 20).
+from .realtime_cases import REALTIME_CASES  # noqa: E402
+
+CASES += REALTIME_CASES

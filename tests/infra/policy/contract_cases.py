@@ -27,6 +27,19 @@ SA = f"pog-prod-api@{PROJECT}.iam.gserviceaccount.com"
 REGIONS = ("us-central1", "us-east4", "europe-west4")
 
 
+def rtdb_url(shard: int) -> str:
+    instance = f"{PROJECT}-default-rtdb" if shard == 0 else f"{PROJECT}-rtdb-{shard}"
+    return f"https://{instance}.firebaseio.com"
+
+
+def rtdb_urls(shards: int) -> str:
+    return ",".join(rtdb_url(shard) for shard in range(shards))
+
+
+#: Plain settings whose value a rule reads; every other plain setting is "x".
+PLAIN_VALUES = {"POG_REDIS_CLUSTER": "true", "POG_REALTIME_DATABASE_URLS": rtdb_urls(1)}
+
+
 def secret_name(env_var: str, region: str | None = None) -> str:
     slug = f"{PREFIX}-{env_var.removeprefix('POG_').lower().replace('_', '-')}"
     return slug if region is None else f"{slug}-{region}"
@@ -50,9 +63,7 @@ def envs(
             ref = {"secret": secret_name(setting.name), "version": "latest"}
             entries.append({"name": setting.name, "valueSource": {"secretKeyRef": ref}})
         else:
-            entries.append(
-                {"name": setting.name, "value": "true" if setting.name == "POG_REDIS_CLUSTER" else "x"}
-            )
+            entries.append({"name": setting.name, "value": PLAIN_VALUES.get(setting.name, "x")})
     required = {s.name for s in BACKEND.settings_in(environment, phase)}
     entries += [{"name": n, **o} for n, o in overrides.items() if n not in required and isinstance(o, dict)]
     return entries
@@ -152,6 +163,14 @@ def consumed(*extra: Resource) -> tuple[Resource, ...]:
         res(t.RTDB_INSTANCE, "rtdb", instanceId=f"{PROJECT}-default-rtdb"),
         res(t.FIRESTORE_DATABASE, "db-default", name="(default)"),
         *extra,
+    )
+
+
+def rtdb_shards(count: int) -> tuple[Resource, ...]:
+    """The shards after the default instance (consumed() declares shard 0)."""
+    return tuple(
+        res(t.RTDB_INSTANCE, f"rtdb-{shard}", instanceId=f"{PROJECT}-rtdb-{shard}")
+        for shard in range(1, count)
     )
 
 
@@ -310,6 +329,36 @@ CONTRACT_CASES: list[Case] = [
         service(),
         *consumed(res(t.BUCKET, "b-scratch", name=f"{PREFIX}-scratch")),
         expect="bucket pog-prod-scratch has no consumer",
+    ),
+    ok(
+        "POG-CTR-005",
+        "every-realtime-shard-read",
+        service(POG_REALTIME_DATABASE_URLS=rtdb_urls(3)),
+        service("us-east4", POG_REALTIME_DATABASE_URLS=rtdb_urls(3)),
+        *consumed(*rtdb_shards(3)),
+    ),
+    bad(
+        "POG-CTR-005",
+        "realtime-shard-nobody-reads",
+        service(POG_REALTIME_DATABASE_URLS=rtdb_urls(2)),
+        *consumed(*rtdb_shards(3)),
+        expect=f"Realtime Database instance {PROJECT}-rtdb-2 is in no process's POG_REALTIME_DATABASE_URLS",
+    ),
+    bad(
+        "POG-CTR-005",
+        "realtime-shards-in-another-order",
+        service(POG_REALTIME_DATABASE_URLS=rtdb_urls(3)),
+        service("us-east4", POG_REALTIME_DATABASE_URLS=",".join(rtdb_url(s) for s in (0, 2, 1))),
+        *consumed(*rtdb_shards(3)),
+        expect="processes disagree on POG_REALTIME_DATABASE_URLS",
+    ),
+    bad(
+        "POG-CTR-005",
+        "realtime-instance-not-a-shard",
+        service(),
+        *consumed(res(t.RTDB_INSTANCE, "rtdb-scratch", instanceId=f"{PROJECT}-scratch")),
+        violations=2,  # no consumer in the contract, and no process reads it
+        expect=f"Realtime Database instance {PROJECT}-scratch has no consumer",
     ),
     bad(
         "POG-CTR-005",

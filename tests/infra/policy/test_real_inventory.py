@@ -346,13 +346,68 @@ MUTATIONS: list[tuple[str, int, Callable[[Inventory], None], str]] = [
 # The capacity rules (rules_capacity.py): prod's sizing cut below the top of its phase.
 MUTATIONS += [
     ("POG-CAP-001", 3, set_input(t.RUN_SERVICE, API, "template.scaling.maxInstanceCount", 1), API),
-    ("POG-CAP-002", 2, set_input(t.RUN_SERVICE, API, "template.scaling.maxInstanceCount", 20), API),
+    ("POG-CAP-002", 2, set_input(t.RUN_SERVICE, API, "template.scaling.maxInstanceCount", 4), API),
     ("POG-CAP-003", 3, set_input(t.REDIS_AA_DATABASE, None, "memoryLimitInGb", 10), "pog-prod-redis-aa-db"),
     ("POG-CAP-005", 3, set_input(t.RUN_SERVICE, API, "template.scaling.maxInstanceCount", 200), "redis-aa"),
 ]
 
+
+def keep_rtdb_shards(count: int) -> Callable[[Inventory], None]:
+    """Phase 3's Realtime Database shards cut to ``count`` (the URLs the processes read stay as planned)."""
+
+    def mutate(inventory: Inventory) -> None:
+        inventory["resources"][:] = [
+            r
+            for r in inventory["resources"]
+            if r["type"] != t.RTDB_INSTANCE or r["name"] == RTDB or int(r["name"].rsplit("-", 1)[1]) < count
+        ]
+
+    return mutate
+
+
+def one_service_drops_the_last_shard(inventory: Inventory) -> None:
+    envs = inputs(t.RUN_SERVICE, API)(inventory)["template"]["containers"][0]["envs"]
+    urls = next(e for e in envs if e["name"] == "POG_REALTIME_DATABASE_URLS")
+    urls["value"] = ",".join(urls["value"].split(",")[:-1])
+
+
+# The Realtime Database shards (issue 20): fewer shards than the design point needs (connections at 7, the
+# writes at 19), a shard id Firebase refuses, and a process that hashes players over other shards.
+RTDB = "pog-prod-rtdb"
+MUTATIONS += [
+    ("POG-CAP-006", 3, keep_rtdb_shards(7), "needs 142,857 connections"),
+    ("POG-CAP-007", 3, keep_rtdb_shards(19), "needs 711 writes/s"),
+    (
+        "POG-RTDB-001",
+        3,
+        set_input(t.RTDB_INSTANCE, f"{RTDB}-1", "instanceId", "pot-of-gold-production-eu-rtdb-1"),
+        f"{RTDB}-1",
+    ),
+    ("POG-CTR-005", 3, one_service_drops_the_last_shard, "processes disagree on POG_REALTIME_DATABASE_URLS"),
+]
+
 # The API's request timeout back to Cloud Run's 300 s default: every live stream cut (issue 20).
 MUTATIONS += [("POG-RUN-006", 1, set_input(t.RUN_SERVICE, API, "template.timeout", "300s"), API)]
+
+
+# The live boards' cache rules (POG-CF-009, issue 20): the latest document held an hour at the edge, the
+# immutable rule caching errors, the zone's cache-settings ruleset gone.
+CACHE_RULES = "pog-prod-cache-rules"
+MUTATIONS += [
+    (
+        "POG-CF-009",
+        1,
+        set_input(t.CF_RULESET, CACHE_RULES, "rules.0.actionParameters.edgeTtl.default", 3600),
+        "edge TTL is 3600 s",
+    ),
+    (
+        "POG-CF-009",
+        2,
+        set_input(t.CF_RULESET, CACHE_RULES, "rules.1.actionParameters.edgeTtl.statusCodeTtls", []),
+        "may cache error answers",
+    ),
+    ("POG-CF-009", 3, remove(t.CF_RULESET, CACHE_RULES), "no cache rule"),
+]
 
 
 @pytest.mark.parametrize(

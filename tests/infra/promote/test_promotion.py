@@ -118,13 +118,14 @@ def test_dry_run_shows_both_changes_and_the_diff_and_writes_nothing(
     # Only the digest moves: prod keeps pulling from its own project's repository.
     assert f"+ {PROD_IMAGE_REPO}@{NEW_DIGEST}" in output
     assert "pog diff prod → prod promoted" in output
-    # The 11th change is the budget's amount: each phase has its own (infra/stacks/budgets.json).
-    assert "24 to add, 11 to change, 0 to replace, 0 to destroy" in output
+    # Changed: the service and the eight jobs (the image), the budget's amount (each phase has its own,
+    # infra/stacks/budgets.json), the live boards' cache rules, the URL map, the datastore grant and Redis.
+    assert "23 to add, 15 to change, 0 to replace, 0 to destroy" in output
     assert "+ gcp:firestore/database:Database pog-prod-firestore-game-sessions (protected)" in output
     assert f'~ template.containers[api].image: "{PROD_IMAGE_REPO}@sha256:3f1c9a0' in output
     assert "prod at phase 2 passes check (" in output
     assert [(r.stack, r.environment, r.phase) for r in checked] == [("prod", "prod", 2)]
-    assert checked[0].resources == len(promote.plan_with_config("prod", {}, root)[0].resources) + 24
+    assert checked[0].resources == len(promote.plan_with_config("prod", {}, root)[0].resources) + 23
     assert output.rstrip().endswith("(dry run: pass --write to update Pulumi.prod.yaml)")
     assert snapshot(root) == before
 
@@ -182,7 +183,7 @@ def test_only_a_new_digest_is_a_promotion_at_the_same_phase(root: Path, checked:
 
     assert code == 0, output
     assert "pot-of-gold:phase: 1 (unchanged)" in output
-    assert "0 to add, 6 to change, 0 to replace, 0 to destroy" in output  # the service and the five jobs
+    assert "0 to add, 9 to change, 0 to replace, 0 to destroy" in output  # the service and the eight jobs
     assert stack_file(root, "prod").read_text() == re.sub(_DIGEST, NEW_DIGEST, old_text)
 
 

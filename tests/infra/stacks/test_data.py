@@ -10,7 +10,7 @@ import pytest
 import infra.stacks.data as data_module
 from infra.phases import profile_for
 from infra.plan.engine import Plan, PlannedResource
-from infra.stacks.data import RULES_FILE, game_database_ids
+from infra.stacks.data import RULES_FILE, game_database_ids, rtdb_instance_ids, rtdb_url
 from tests.infra.stacks.layers import Layer, api_member, prefix, project
 
 DATABASE = "gcp:firestore/database:Database"
@@ -62,6 +62,10 @@ def test_children_are_parented_and_prefixed(plan: Plan) -> None:
         assert r.provider == f"pulumi:providers:gcp::{prefix(plan)}-gcp", r.name
 
 
+#: Realtime Database shards per stack and phase (infra/phases.py _REALTIME_SHARDS).
+SHARDS = {("dev", 1): 1, ("dev", 2): 1, ("dev", 3): 2, ("prod", 1): 1, ("prod", 2): 1, ("prod", 3): 20}
+
+
 def test_resource_counts(plan: Plan, stack_phase: tuple[str, int]) -> None:
     databases_, indexes = {1: (1, 7), 2: (2, 11), 3: (5, 23)}[stack_phase[1]]
     counts: dict[str, int] = {}
@@ -75,7 +79,7 @@ def test_resource_counts(plan: Plan, stack_phase: tuple[str, int]) -> None:
         RULESET: 1,
         RELEASE: databases_,
         PROJECT_IAM: 2,
-        RTDB: 1,
+        RTDB: SHARDS[stack_phase],
         IDENTITY: 1,
         APP_CHECK: 3,  # enforcement on Auth, Firestore and the Realtime Database
     }
@@ -242,12 +246,64 @@ def test_api_gets_firestore_on_this_stacks_databases_and_auth_viewer(plan: Plan)
     assert named == set(databases(plan))
 
 
-def test_realtime_database_is_the_default_instance_in_an_rtdb_region(plan: Plan) -> None:
-    (rtdb,) = mine(plan, RTDB)
-    assert rtdb.inputs["instanceId"] == f"{project(plan)}-default-rtdb"
-    assert rtdb.inputs["type"] == "DEFAULT_DATABASE"
-    assert rtdb.inputs["region"] == "us-central1"
-    assert rtdb.protect is (plan.stack == "prod")
+def shards(plan: Plan) -> list[PlannedResource]:
+    """The Realtime Database instances in shard order (pog-<env>-rtdb, then pog-<env>-rtdb-<n>)."""
+    found = sorted(
+        mine(plan, RTDB), key=lambda r: int(r.name.rsplit("-", 1)[1]) if r.name[-1].isdigit() else 0
+    )
+    assert found  # shard 0 always exists: loops over the shards must run
+    return found
+
+
+def test_shard_0_is_the_default_instance_under_its_old_name(plan: Plan) -> None:
+    """Sharding must not replace the instance clients already use: same resource name, id and type."""
+    first = shards(plan)[0]
+    assert first.name == f"{prefix(plan)}-rtdb"
+    assert first.inputs["instanceId"] == f"{project(plan)}-default-rtdb"
+    assert first.inputs["type"] == "DEFAULT_DATABASE"
+
+
+def test_realtime_shards_per_phase_in_one_rtdb_region(plan: Plan, stack_phase: tuple[str, int]) -> None:
+    found = shards(plan)
+    assert len(found) == SHARDS[stack_phase]
+    assert [r.inputs["instanceId"] for r in found] == rtdb_instance_ids(project(plan), len(found))
+    for shard, instance in enumerate(found[1:], start=1):
+        assert instance.name == f"{prefix(plan)}-rtdb-{shard}"
+        assert instance.inputs["instanceId"] == f"{project(plan)}-rtdb-{shard}"
+        assert instance.inputs["type"] == "USER_DATABASE"
+    for instance in found:
+        # Players are hashed to shards, not placed by geography: all in the primary's RTDB region.
+        assert instance.inputs["region"] == "us-central1"
+        assert instance.protect is (plan.stack == "prod")
+        # An instance id cannot be reused after a delete: a removed shard is abandoned, never deleted.
+        assert instance.inputs["deletionPolicy"] == "ABANDON"
+
+
+def test_the_shards_urls_reach_every_process_and_the_client_config_in_shard_order(plan: Plan) -> None:
+    urls = [f"https://{r.inputs['instanceId']}.firebaseio.com" for r in shards(plan)]
+    assert plan.outputs["clientConfig"] == {"realtimeDatabaseUrls": urls}
+    processes = [*plan.of_type("gcp:cloudrunv2/service:Service"), *plan.of_type("gcp:cloudrunv2/job:Job")]
+    assert processes
+    for process in processes:
+        template = process.inputs["template"]
+        containers = template.get("template", template)["containers"]
+        envs = {e["name"]: e.get("value") for c in containers for e in c.get("envs") or []}
+        assert envs["POG_REALTIME_DATABASE_URLS"] == ",".join(urls), process.name
+
+
+def test_app_check_covers_every_shard(plan: Plan) -> None:
+    """The Realtime Database's App Check enforcement is created once every shard exists."""
+    [rtdb_check] = [
+        r for r in mine(plan, APP_CHECK) if r.inputs["serviceId"] == "firebasedatabase.googleapis.com"
+    ]
+    for instance in shards(plan):
+        assert instance.key in rtdb_check.depends_on
+
+
+def test_database_urls_follow_firebases_hosts_per_region() -> None:
+    assert rtdb_url("p-rtdb-1", "us-central1") == "https://p-rtdb-1.firebaseio.com"
+    assert rtdb_url("p-rtdb-1", "europe-west1") == "https://p-rtdb-1.europe-west1.firebasedatabase.app"
+    assert rtdb_instance_ids("p", 3) == ["p-default-rtdb", "p-rtdb-1", "p-rtdb-2"]
 
 
 def test_identity_platform_sign_in_and_totp_mfa(plan: Plan) -> None:

@@ -1,8 +1,11 @@
-"""Edge layer: Cloudflare DNS, TLS settings, WAF, admin allowlist, rate limits, caching (phase 2+)."""
+"""Edge layer: Cloudflare DNS, TLS settings, WAF, admin allowlist, rate limits, asset caching (phase 2+).
+
+The live boards' cache rules, in the same ruleset in every phase: test_edge_cache.py."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -135,6 +138,13 @@ def test_rate_limits_on_webhooks_admin_and_auth_failures(plan: Plan) -> None:
     assert "http.response.code in {401 403}" in counting[0]["ratelimit"]["countingExpression"]
 
 
+def assets_rule(plan: Plan) -> dict[str, Any]:
+    """The assets hostname's rule: last in the zone's cache-settings ruleset, after the live boards'."""
+    rules = ruleset(plan, "http_request_cache_settings").inputs["rules"]
+    assert rules[-1]["ref"] == "assets", [r["ref"] for r in rules]
+    return rules[-1]  # type: ignore[no-any-return]
+
+
 def test_one_ruleset_per_zone_phase(plan: Plan) -> None:
     phases = [r.inputs["phase"] for r in mine(plan, RULESET)]
     assert len(phases) == len(set(phases))
@@ -142,11 +152,11 @@ def test_one_ruleset_per_zone_phase(plan: Plan) -> None:
 
 def test_asset_caching_only_from_phase_2(plan: Plan, stack_phase: tuple[str, int]) -> None:
     phase = stack_phase[1]
-    caching = [r for r in mine(plan, RULESET) if r.inputs["phase"] == "http_request_cache_settings"]
+    cache_refs = [r["ref"] for r in ruleset(plan, "http_request_cache_settings").inputs["rules"]]
     tiered, argo = mine(plan, TIERED), mine(plan, ARGO_TIERED)
     assets_records = [r for r in mine(plan, DNS) if r.inputs["name"].startswith("assets.")]
     if phase == 1:
-        assert not caching
+        assert "assets" not in cache_refs
         assert not tiered
         assert not argo
         assert not assets_records
@@ -155,7 +165,7 @@ def test_asset_caching_only_from_phase_2(plan: Plan, stack_phase: tuple[str, int
     assets_host = assets_records[0].inputs["name"]
     assert assets_records[0].inputs["proxied"] is True
     assert assets_records[0].inputs["content"] == plan.outputs["loadBalancerAddress"]
-    [rule] = caching[0].inputs["rules"]
+    rule = assets_rule(plan)
     assert rule["expression"] == f'http.host eq "{assets_host}"'
     assert rule["action"] == "set_cache_settings"
     parameters = rule["actionParameters"]
@@ -174,7 +184,7 @@ def test_images_on_the_assets_hostname_are_polished_to_webp(stack: str) -> None:
     """The architecture serves WebP: Polish recompresses images at the edge, only on the assets host."""
     plan = plan_for(stack, 2)
     [rule] = ruleset(plan, "http_config_settings").inputs["rules"]
-    assert rule["expression"] == ruleset(plan, "http_request_cache_settings").inputs["rules"][0]["expression"]
+    assert rule["expression"] == assets_rule(plan)["expression"]
     assert rule["action"] == "set_config"
     assert rule["actionParameters"] == {"polish": "lossy"}
     assert {r.inputs["settingId"]: r.inputs["value"] for r in mine(plan, SETTING)}["webp"] == "on"
@@ -185,7 +195,7 @@ def test_images_on_the_assets_hostname_are_polished_to_webp(stack: str) -> None:
 def test_cache_rules_target_the_assets_hostname_the_load_balancer_serves(stack: str) -> None:
     plan = plan_for(stack, 2)
     served = {r.inputs["hostname"] for r in plan.of_type(CERT_MAP_ENTRY)}
-    expression = ruleset(plan, "http_request_cache_settings").inputs["rules"][0]["expression"]
+    expression = assets_rule(plan)["expression"]
     assert expression.removeprefix("http.host eq ").strip('"') in served - {config(plan, "apiHostname")}
 
 

@@ -60,7 +60,7 @@ def test_resource_counts(plan: Plan, stack_phase: tuple[str, int]) -> None:
     assert counts == {
         SERVICE: 21,
         ACCOUNT: 2,
-        PROJECT_IAM: 5,
+        PROJECT_IAM: 6,
         CUSTOM_ROLE: 1,
         KEY_RING: 1,
         CRYPTO_KEY: 1,
@@ -112,6 +112,8 @@ def test_api_project_roles_are_only_those_without_a_resource_level_grant(plan: P
         ("roles/monitoring.metricWriter", api_member(plan)),
         ("roles/cloudtrace.agent", api_member(plan)),
         ("roles/firebaseappcheck.tokenVerifier", api_member(plan)),  # consumes limited-use App Check tokens
+        # Realtime Database instances have no IAM of their own; the server writes messages and mirrors.
+        ("roles/firebasedatabase.admin", api_member(plan)),
         (f"projects/{project(plan)}/roles/fcmSender", api_member(plan)),
     }
 

@@ -1,4 +1,5 @@
-"""The leaderboard and presence routes over HTTP: every error path, authorization, the stream."""
+"""The leaderboard routes over HTTP: every error path, authorization, the stream (presence:
+test_presence.py)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,10 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from google.cloud import firestore
 
 from app.api.routes import leaderboards as leaderboards_route
 from app.domain.leaderboards import Period, period_id
 from tests.app.conftest import MakeClient, Mint
-from tests.app.fixtures.leaderboards import store_user
-from tests.waiting import wait_until
 
 
 def _played(client: TestClient, headers: dict[str, str], score: int) -> dict[str, Any]:
@@ -249,55 +247,6 @@ def test_the_stream_sets_the_retry_delay_and_keeps_an_idle_connection_alive(
     assert comment.startswith(": ping")
     # Cloudflare closes a proxied connection idle for 100 s: the default keep-alive comes well before.
     assert leaderboards_route.STREAM_KEEPALIVE_S < 100
-
-
-# --- presence -------------------------------------------------------------------------------------------
-
-
-def test_presence_of_my_friends_only_with_a_ttl(client: TestClient, auth: Mint, db: firestore.Client) -> None:
-    store_user(db, "alice", "Alice", friends=["bob", "carol"])
-    store_user(db, "bob", "Bob")
-    store_user(db, "carol", "Carol")
-    store_user(db, "mallory", "Mallory")
-    r = client.post("/v1/presence/heartbeat", headers=auth("bob"), json={"status": "in_game"})
-    assert r.status_code == 200, r.text
-    assert r.json()["ttl_s"] == 60
-    client.post("/v1/presence/heartbeat", headers=auth("mallory"))
-    friends = client.get("/v1/presence/friends", headers=auth("alice")).json()["friends"]
-    assert [(f["uid"], f["online"], f["status"]) for f in friends] == [
-        ("bob", True, "in_game"),
-        ("carol", False, None),
-    ]  # mallory is online but not alice's friend: not shown
-    assert client.get("/v1/presence/friends", headers=auth("bob")).json() == {"friends": []}
-
-
-def test_presence_expires_after_the_ttl(make_client: Any, auth: Mint, db: firestore.Client, rds: Any) -> None:
-    client = make_client(presence_ttl_s=5)
-    store_user(db, "alice", "Alice", friends=["bob"])
-    store_user(db, "bob", "Bob")
-    client.post("/v1/presence/heartbeat", headers=auth("bob"))
-    assert 0 < rds.ttl("presence:bob") <= 5
-    rds.pexpire("presence:bob", 1)  # the TTL elapsing, without sleeping
-    wait_until(lambda: not rds.exists("presence:bob"), timeout=5, interval=0.001, what="the key expired")
-    friends = client.get("/v1/presence/friends", headers=auth("alice")).json()["friends"]
-    assert friends == [{"uid": "bob", "online": False, "status": None, "last_seen_at": None}]
-
-
-@pytest.mark.parametrize(
-    ("body", "status"),
-    [({"status": "busy"}, 422), ({"status": "online", "uid": "bob"}, 422), ({"status": 1}, 422)],
-)
-def test_heartbeat_bad_bodies(client: TestClient, auth: Mint, body: dict[str, Any], status: int) -> None:
-    _error(
-        client.post("/v1/presence/heartbeat", headers=auth("alice"), json=body), status, "validation_error"
-    )
-
-
-@pytest.mark.parametrize(
-    ("method", "path"), [("post", "/v1/presence/heartbeat"), ("get", "/v1/presence/friends")]
-)
-def test_presence_needs_a_token(client: TestClient, method: str, path: str) -> None:
-    _error(client.request(method, path), 401, "unauthorized")
 
 
 def test_a_signed_in_board_counts_the_callers_own_address(make_client: MakeClient, auth: Mint) -> None:

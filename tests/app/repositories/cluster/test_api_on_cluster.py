@@ -1,6 +1,6 @@
 """The API's Redis paths on a real Redis Cluster (POG_REDIS_CLUSTER=true): the profile cache, the rate
 limits (batched scripts and the ``limits`` cluster storage), finished games on the boards and every board
-read, presence of friends whose keys live on other shards, the purchase velocity check, /readyz."""
+read, the purchase velocity check, /readyz."""
 
 from __future__ import annotations
 
@@ -12,9 +12,7 @@ from fastapi.testclient import TestClient
 from google.cloud import firestore
 
 from app.domain import players
-from app.repositories.presence import presence_key
 from tests.app.conftest import MakeClient, Mint
-from tests.app.fixtures.leaderboards import store_user
 from tests.app.fixtures.payments import (
     AUDIT_KEY,
     STRIPE_SECRET,
@@ -152,21 +150,6 @@ def test_finished_games_rank_on_every_board_read(cluster_client: TestClient, aut
         False,
         [(1, "bob"), (2, "alice")],
     )
-
-
-def test_presence_of_friends_whose_keys_are_on_other_shards(
-    cluster_client: TestClient, auth: Mint, db: firestore.Client, shards: Shards
-) -> None:
-    friends = [f"f{i}" for i in range(12)]
-    store_user(db, "alice", "Alice", friends=friends)
-    for uid in friends:
-        store_user(db, uid, uid.upper())
-    online = friends[::2]
-    for uid in online:
-        assert cluster_client.post("/v1/presence/heartbeat", headers=auth(uid)).status_code == 200
-    assert len({shards.owner(presence_key(uid)) for uid in online}) > 1  # one read spans several shards
-    found = cluster_client.get("/v1/presence/friends", headers=auth("alice")).json()["friends"]
-    assert [(f["uid"], f["online"]) for f in found] == [(uid, uid in online) for uid in friends]
 
 
 def test_purchase_velocity_holds_the_excess_on_the_cluster(

@@ -1,5 +1,5 @@
 """Where the keys land on a 3-node Redis Cluster after traffic from many players: the per-player keys
-(profile cache, rate limits, presence) spread over the shards; every leaderboard key shares the ``{lb}``
+(profile cache, rate limits) spread over the shards; every leaderboard key shares the ``{lb}``
 slot, so one shard (docs/redis-topology.md)."""
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ def _traffic(client: TestClient, auth: Mint) -> None:
     for uid in PLAYERS:
         headers = auth(uid)
         assert client.get("/v1/me", headers=headers).status_code == 200
-        assert client.post("/v1/presence/heartbeat", headers=headers).status_code == 200
     for n, uid in enumerate(PLAYERS[:FINISHED]):
         headers = auth(uid)
         game_id = client.post("/v1/games", headers=headers).json()["game_id"]
@@ -38,11 +37,9 @@ def test_player_keys_spread_and_leaderboard_keys_share_one_shard(
 
     profiles = shards.keys("user:*:profile")
     assert sum(len(keys) for keys in profiles.values()) == len(PLAYERS) - FINISHED
-    presence = shards.keys("presence:*")
-    assert sum(len(keys) for keys in presence.values()) == len(PLAYERS)
     user_limits = shards.keys("ratelimit:{LIMITER/user/*")
     assert sum(len(keys) for keys in user_limits.values()) >= len(PLAYERS)
-    for found in (profiles, presence, user_limits):
+    for found in (profiles, user_limits):
         assert len([port for port, keys in found.items() if keys]) == len(shards.clients)
 
     boards = shards.keys(f"{TAG}:*")
