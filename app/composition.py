@@ -29,10 +29,12 @@ from app.core.config import Settings
 from app.core.crypto import FieldCipher, load_cipher
 from app.core.firebase_auth import TokenVerifier
 from app.core.signing import HeadSigner, load_signer
+from app.domain.analytics import avro_json
 from app.domain.catalog import Catalog, load_catalog
 from app.domain.fraud import Thresholds
 from app.domain.leaderboards import BoardRules
 from app.domain.realtime import Shards
+from app.repositories.analytics import PubSubSink, SessionMarks, Tuning, pubsub_publisher
 from app.repositories.audit import AuditReader
 from app.repositories.breaker import RedisBreaker
 from app.repositories.cache import RedisCache
@@ -65,6 +67,7 @@ from app.repositories.realtime import RealtimeDatabase
 from app.repositories.realtime_outbox import RealtimeOutbox
 from app.repositories.redis_batch import RedisBatcher
 from app.repositories.users import UserRepository
+from app.services.analytics import Analytics
 from app.services.economy.grants import GrantService
 from app.services.friends import FriendService
 from app.services.games import GameService
@@ -101,6 +104,10 @@ class Overrides:
     revenuecat_transport: httpx.AsyncBaseTransport | None = None
     #: The stripe library's HTTP client (default: its httpx one, async).
     stripe_http_client: stripe.HTTPClient | None = None
+
+
+def _breaker_opened(analytics: Analytics) -> None:
+    analytics.emit("breaker_opened", None, {"dependency": "redis"})
 
 
 async def _rebuild_lost(jobs: LeaderboardJobs) -> object:
@@ -288,7 +295,14 @@ class Parts:
     def games(self) -> GameService:
         store = GameRepository.for_settings(self.settings, self.db)
         self._closes(store.close)
-        return GameService(store, self.users, self.cache, self.leaderboards.sink, clock=self.overrides.clock)
+        return GameService(
+            store,
+            self.users,
+            self.cache,
+            self.leaderboards.sink,
+            clock=self.overrides.clock,
+            analytics=self.analytics,
+        )
 
     @cached_property
     def leaderboards(self) -> Leaderboards:
@@ -422,6 +436,39 @@ class Parts:
         """The announcement job's part (``pog events announce``): no economy, no game progress."""
         return Announcer(EventRepository(self.db), self.notifier, self.cache, clock=self.overrides.clock)
 
+    # --- analytics (docs/analytics-events.md) -------------------------------------------------------
+
+    @cached_property
+    def analytics_sink(self) -> PubSubSink | None:
+        """Pub/Sub off the request path, the Redis outbox behind it (app/repositories/analytics.py); None
+        while POG_ANALYTICS_TOPIC is empty (analytics off). PUBSUB_EMULATOR_HOST points it at an emulator."""
+        topic = self.settings.analytics_topic
+        if not topic:
+            return None
+        publisher = pubsub_publisher(Tuning().batch_max)
+        outbox_max = self.settings.analytics_outbox_max
+        sink = PubSubSink(publisher, topic, self.redis, self.breaker, avro_json, outbox_max)
+        self._closes(sink.aclose)  # registered after Redis: the queue's last events may go to the outbox
+        return sink
+
+    @cached_property
+    def analytics(self) -> Analytics:
+        """Events checked against the catalogue, stamped and offered to the sink (None: dropped)."""
+        sink = self.analytics_sink
+        sessions = SessionMarks(self.redis, self.breaker) if sink is not None else None
+        analytics = Analytics(
+            sink, self.settings.analytics_key, clock=self.overrides.clock, sessions=sessions
+        )
+        if self.analytics_sink is not None:
+            self.breaker.on_opened(partial(_breaker_opened, analytics))
+        return analytics
+
+    def start_analytics(self) -> None:
+        """The API's lifespan: the publisher and the outbox's drain start with the app (a job's sink starts
+        at its first event) and stop, flushing, when the parts close."""
+        if self.analytics_sink is not None:
+            self.analytics_sink.start()
+
     # --- the API ----------------------------------------------------------------------------------
 
     async def container(self) -> Container:
@@ -445,10 +492,13 @@ class Parts:
             notifier=self.notifier,
             checkout=self.checkout,
             app_check=AppCheckVerifier(self.verifier.app),
+            analytics=self.analytics,
         )
         self.payments.send_receipts_through(self.notifier)  # purchase receipts are pushes
         self.grants.send_receipts_through(self.notifier)  # and so are those of approved held purchases
         self.grants.send_decisions_through(self.notifier)  # other review decisions are messages
+        self.grants.send_events_through(self.analytics)  # grant, purchase_held, review_decided
+        self.live_events.send_events_through(self.analytics)  # live_event_joined, ..._reward_claimed
         self.breaker.on_recovered(self.reconcile_trigger)  # scores a Redis outage left pending
         return container
 

@@ -7,6 +7,7 @@ import pulumi
 from infra import config
 from infra.phases import profile_for
 from infra.providers import Providers
+from infra.stacks.analytics import Analytics, AnalyticsArgs
 from infra.stacks.audit import Audit, AuditArgs
 from infra.stacks.backups import Backups, BackupsArgs
 from infra.stacks.budget import Budget, BudgetArgs, pinned_budget_usd
@@ -47,6 +48,20 @@ audit = Audit(
         key_ring=foundation.key_ring,
         runtime_account=foundation.service_accounts["api"],
         profile=profile,
+    ),
+    opts,
+)
+
+# Events from the API through Pub/Sub into BigQuery, in every phase (docs/analytics.md).
+analytics = Analytics(
+    f"{prefix}-analytics",
+    AnalyticsArgs(
+        prefix=prefix,
+        project=cfg.gcp_project,
+        primary_region=cfg.region,
+        publisher_account=foundation.service_accounts["api"],
+        profile=profile,
+        depends_on=apis,
     ),
     opts,
 )
@@ -111,6 +126,8 @@ compute = Compute(
             # Stripe Checkout sends the player back to the game's site (POST /v1/purchases/stripe/checkout).
             "POG_STRIPE_CHECKOUT_SUCCESS_URL": f"https://{cfg.domain}/purchase/complete",
             "POG_STRIPE_CHECKOUT_CANCEL_URL": f"https://{cfg.domain}/purchase/cancelled",
+            # The API and the jobs publish analytics events here (the topic enforces their schema).
+            "POG_ANALYTICS_TOPIC": analytics.topic_path,
         },
         games_databases=data.game_database_ids,
         all_games_databases=tuple(data.databases),
@@ -206,6 +223,9 @@ pulumi.export("secretRotationSubscription", foundation.rotation_subscription.nam
 # GitHub variable GCP_SNAPSHOT_SERVICE_ACCOUNT of the stack's environment (.github/workflows/snapshot.yml).
 pulumi.export("exporterServiceAccount", backups.exporter_email)
 pulumi.export("redisBackupBucket", cache.backup_bucket.name)
+# Where the events land and where BigQuery refuses them (docs/analytics.md).
+pulumi.export("analyticsDataset", analytics.dataset.dataset_id)
+pulumi.export("analyticsDeadLetterSubscription", analytics.dead_letter_subscription.name)
 pulumi.export("redisEndpoints", pulumi.Output.secret(cache.endpoints))
 # What game clients are configured with: the Realtime Database shards in shard order (a player connects to
 # shard_for(uid, len(urls)), app/domain/realtime.py); after a promotion that changes the count, run the

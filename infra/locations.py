@@ -51,3 +51,23 @@ def rtdb_region_for(region: str) -> str:
 def firestore_spans(location: str) -> frozenset[str]:
     """The GCP regions a Firestore location stores data in."""
     return FIRESTORE_MULTI_REGIONS.get(location, frozenset({location}))
+
+
+# BigQuery multi-regions and the Cloud KMS location whose keys can encrypt a dataset there (a multi-region
+# dataset takes its CMEK from the matching multi-region: US -> us, EU -> europe).
+BIGQUERY_MULTI_REGIONS: dict[str, str] = {"US": "us", "EU": "europe"}
+
+
+def bigquery_location_for(region: str) -> str:
+    """The analytics dataset's location for a primary region: its multi-region (US, EU), where Firebase's
+    exports live by default, or the region itself where BigQuery has no multi-region (asia, ...)."""
+    if region.startswith("us-"):
+        return "US"
+    if region.startswith("europe-"):
+        return "EU"
+    return region
+
+
+def kms_location_for(bigquery_location: str) -> str:
+    """The Cloud KMS location of keys that may encrypt a dataset in ``bigquery_location``."""
+    return BIGQUERY_MULTI_REGIONS.get(bigquery_location, bigquery_location)

@@ -19,12 +19,13 @@ os.environ.setdefault("POG_ENVIRONMENT", "test")
 #: Fixture modules shared across folders (pytest allows ``pytest_plugins`` only in this root conftest): the
 #: Auth emulator (tests/app/core/auth_revocation/, tests/app/ops/), the fake FCM and live events
 #: (routes, ops, repositories), the economy (routes, services, ops, the cluster suite), the fake Realtime
-#: Database (tests/app/realtime/, routes). tests/README.md.
+#: Database (tests/app/realtime/, routes), the Pub/Sub emulator (analytics). tests/README.md.
 pytest_plugins = [
     "tests.app.fixtures.app_check",
     "tests.app.fixtures.auth_emulator",
     "tests.app.fixtures.events",
     "tests.app.fixtures.payments",
+    "tests.app.fixtures.pubsub",
     "tests.app.fixtures.realtime",
 ]
 
@@ -32,6 +33,7 @@ pytest_plugins = [
 SERVICE_FIXTURES = frozenset(
     {
         "backends",  # redis-server + Firestore emulator (tests/app/conftest.py)
+        "pubsub",  # the Pub/Sub emulator (tests/app/fixtures/pubsub.py)
         "auth_emulator",  # the Firebase Auth emulator, through npm (tests/app/fixtures/auth_emulator.py)
         "redis_cluster",  # six redis-server processes (tests/app/repositories/cluster/conftest.py)
         "small_source",  # Firestore emulators (tests/backups/conftest.py)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # built by app/composition.py at start-up: the API module doe
     from app.core.config import Settings
     from app.core.firebase_auth import TokenVerifier
     from app.repositories.rate_limits import RateLimiter, Verdict
+    from app.services.analytics import Analytics
     from app.services.economy.grants import GrantService
     from app.services.friends import FriendService
     from app.services.games import GameService
@@ -56,6 +57,8 @@ class Container:
     checkout: StripeCheckout
     #: Firebase App Check tokens on the sensitive routes (app/api/app_check.py).
     app_check: AppCheckVerifier
+    #: Analytics events (docs/analytics-events.md): the clients' batches.
+    analytics: Analytics
 
 
 async def container(request: Request) -> Container:
@@ -96,11 +99,13 @@ def _too_many(retry_after_s: int) -> ApiError:
 
 async def limit_ip(c: ContainerDep, ip: Annotated[Address | None, Depends(caller_ip)]) -> None:
     """The per-IP limit alone, for routes without a caller (``current_user`` counts it itself)."""
-    _enforce(await c.limiter.hit(c.ip_limits, "ip", str(ip)))
+    _enforce(await c.limiter.hit(c.ip_limits, "ip", str(ip)), c, None, "ip")
 
 
-def _enforce(verdict: Verdict) -> None:
+def _enforce(verdict: Verdict, c: Container, uid: str | None, limit: str) -> None:
     if not verdict.allowed:
+        # ``rate_limited`` (per-IP limits: no player); the sink never blocks the 429.
+        c.analytics.emit("rate_limited", uid, {"limit": limit})
         raise _too_many(verdict.retry_after_s)
 
 
@@ -124,11 +129,12 @@ def count_caller(c: Container, ip: Address | None, uid: str) -> Coroutine[Any, A
 
     Queued when called (``RateLimiter.hit_many``): a cache read queued before the await shares the trip.
     """
-    return _enforced(c.limiter.hit_many([(c.ip_limits, ("ip", str(ip))), (c.user_limits, ("user", uid))]))
+    checks = [(c.ip_limits, ("ip", str(ip))), (c.user_limits, ("user", uid))]
+    return _enforced(c.limiter.hit_many(checks), c, uid)
 
 
-async def _enforced(verdict: Awaitable[Verdict]) -> None:
-    _enforce(await verdict)
+async def _enforced(verdict: Awaitable[Verdict], c: Container, uid: str) -> None:
+    _enforce(await verdict, c, uid, "ip_or_user")
 
 
 async def current_user(request: Request, c: Container, ip: Address | None) -> Principal:
@@ -143,7 +149,7 @@ async def current_user(request: Request, c: Container, ip: Address | None) -> Pr
     if known is not None:
         await count_caller(c, ip, known.uid)
         return known
-    _enforce(await c.limiter.hit(c.ip_limits, "ip", str(ip)))
+    _enforce(await c.limiter.hit(c.ip_limits, "ip", str(ip)), c, None, "ip")
     if not header:
         raise _unauthorized("missing bearer token")
     if not well_formed:
@@ -154,7 +160,7 @@ async def current_user(request: Request, c: Container, ip: Address | None) -> Pr
         raise _unauthorized("invalid or expired token") from exc
     except AuthUnavailableError as exc:  # certificate fetch or revocation check could not be made
         raise ApiError(503, "auth_unavailable", "token verification is unavailable, retry") from exc
-    _enforce(await c.limiter.hit(c.user_limits, "user", principal.uid))
+    _enforce(await c.limiter.hit(c.user_limits, "user", principal.uid), c, principal.uid, "user")
     return principal
 
 

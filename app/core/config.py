@@ -6,6 +6,8 @@ the error names the variable.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from functools import lru_cache
@@ -32,6 +34,11 @@ PROD_REQUIRED_SECRETS = (
 #: Environments the stacks deploy; the others (local, test) run on a developer's machine or in CI.
 DEPLOYED_ENVIRONMENTS = ("dev", "prod")
 EMULATOR_VARIABLES = ("FIRESTORE_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST")
+#: Share of requests traced (Cloud Trace and Sentry's transactions) unless set: none on a developer's
+#: machine or in CI (no tracer, no cost); every request in dev (little traffic, and whole paths to debug);
+#: 1 in 20 in prod, which still gives thousands of traces per route per hour at the expected load while
+#: keeping Cloud Trace's span bill and the recording cost per request small (docs/operations.md#traces).
+DEFAULT_TRACE_SAMPLING: dict[str, float] = {"local": 0.0, "test": 0.0, "dev": 1.0, "prod": 0.05}
 
 
 class SettingsError(ValueError):
@@ -40,6 +47,14 @@ class SettingsError(ValueError):
 
 #: A Firestore database id (Google's rule) or the default database.
 DATABASE_ID = re.compile(r"^(\(default\)|[a-z][a-z0-9-]{2,61}[a-z0-9])$")
+#: The analytics topic's full path (Pub/Sub's own rules for the project and the topic id).
+ANALYTICS_TOPIC = re.compile(
+    r"^projects/(?P<project>[a-z][a-z0-9-]{4,28}[a-z0-9])/topics/(?P<topic>[A-Za-z][\w.~+%-]{2,254})$"
+)
+#: The pseudonym key of local runs and tests: public, so the pseudonyms it makes are not secret (dev and prod
+#: refuse it). Base64 of 32 bytes, like the key a stack's secret holds.
+BUILT_IN_ANALYTICS_KEY = base64.b64encode(b"pot-of-gold-local-analytics-key!").decode()
+ANALYTICS_KEY_BYTES = 32
 #: A Realtime Database instance's URL (no path: the app addresses every node from the root).
 REALTIME_URL = re.compile(
     r"^https://[a-z0-9][a-z0-9-]{4,61}[a-z0-9](\.[a-z0-9-]+)?\.(firebasedatabase\.app|firebaseio\.com)/?$"
@@ -120,6 +135,13 @@ class Settings(BaseSettings):
     gc_freeze_after_startup: bool = True
     #: One JSON object per log line on stdout (Cloud Logging's structured format); off: stdlib default.
     log_json: bool = True
+    #: Share of requests traced to Cloud Trace (app/core/tracing.py, docs/operations.md#traces) when the
+    #: caller did not decide (a sampled traceparent or X-Cloud-Trace-Context is followed). Unset: the
+    #: environment's default, ``DEFAULT_TRACE_SAMPLING``. 0 starts no tracer at all.
+    trace_sample_ratio: float | None = Field(default=None, ge=0, le=1)
+    #: Share of requests Sentry records as transactions (its performance view), sampled by Sentry itself,
+    #: independently of ``trace_sample_ratio``. Unset: the environment's default, as above.
+    sentry_traces_sample_rate: float | None = Field(default=None, ge=0, le=1)
     #: Leaderboards (app/domain/leaderboards.py): score rules per board, e.g. "daily:global=incr"
     #: (default: every board keeps each player's best); the live stream's push interval.
     leaderboard_rules: str = ""
@@ -179,6 +201,12 @@ class Settings(BaseSettings):
     #: Base URL that FCM calls go to instead of Google (a local fake); dev and test only. Unset outside prod:
     #: push notifications are off (device tokens are still kept).
     fcm_endpoint: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    #: Analytics (docs/analytics-events.md): the HMAC key of the players' pseudonyms (base64 of 32 bytes;
+    #: local and test fall back to a built-in one), the Pub/Sub topic the events go to (empty: analytics
+    #: off, local and test only) and the most events the outbox keeps while Pub/Sub is unreachable.
+    analytics_pseudonym_key: SecretStr | None = None
+    analytics_topic: str = ""
+    analytics_outbox_max: int = Field(default=100_000, ge=100, le=10_000_000)
     #: Google's own variables, read without the prefix.
     firestore_emulator_host: str | None = Field(
         default=None, validation_alias=AliasChoices("FIRESTORE_EMULATOR_HOST")
@@ -265,6 +293,20 @@ class Settings(BaseSettings):
         return self.environment in DEPLOYED_ENVIRONMENTS
 
     @property
+    def trace_sampling(self) -> float:
+        """``trace_sample_ratio``, or the environment's default."""
+        if self.trace_sample_ratio is not None:
+            return self.trace_sample_ratio
+        return DEFAULT_TRACE_SAMPLING[self.environment]
+
+    @property
+    def sentry_traces_sampling(self) -> float:
+        """``sentry_traces_sample_rate``, or the environment's default."""
+        if self.sentry_traces_sample_rate is not None:
+            return self.sentry_traces_sample_rate
+        return DEFAULT_TRACE_SAMPLING[self.environment]
+
+    @property
     def databases_with_games(self) -> list[str]:
         """Every database to read a player's or a period's finished games from."""
         return self.all_games_databases or [self.games_database]
@@ -311,6 +353,48 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("analytics_pseudonym_key")
+    @classmethod
+    def _analytics_key_bytes(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            _analytics_key(value.get_secret_value())  # raises naming the variable
+        return value
+
+    @field_validator("analytics_topic")
+    @classmethod
+    def _analytics_topic_path(cls, value: str) -> str:
+        if value and not ANALYTICS_TOPIC.match(value):
+            raise ValueError(
+                f"{value!r} is not a Pub/Sub topic path: use "
+                "projects/<project id>/topics/pog-<environment>-analytics"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _deployed_analytics(self) -> Settings:
+        if self.environment not in DEPLOYED_ENVIRONMENTS:
+            return self
+        key = self.analytics_pseudonym_key
+        if key is None or key.get_secret_value() == BUILT_IN_ANALYTICS_KEY:
+            raise SettingsError(
+                f"POG_ANALYTICS_PSEUDONYM_KEY is required in {self.environment}: the built-in pseudonym key "
+                "is for POG_ENVIRONMENT=local and test only (set the stack's secret: 32 random bytes, base64)"
+            )
+        expected = f"pog-{self.environment}-analytics"
+        found = ANALYTICS_TOPIC.match(self.analytics_topic)
+        if found is None or found["topic"] != expected:
+            raise SettingsError(
+                f"POG_ANALYTICS_TOPIC must be projects/<project id>/topics/{expected} in {self.environment}, "
+                f"not {self.analytics_topic!r} (empty turns analytics off: local and test only)"
+            )
+        return self
+
+    @property
+    def analytics_key(self) -> bytes:
+        """The pseudonyms' HMAC key: the configured one, or the built-in one (local and test only)."""
+        key = self.analytics_pseudonym_key
+        return _analytics_key(key.get_secret_value() if key is not None else BUILT_IN_ANALYTICS_KEY)
+
     @model_validator(mode="after")
     def _realtime_required(self) -> Settings:
         if self.environment in DEPLOYED_ENVIRONMENTS and not self.realtime_database_urls:
@@ -320,6 +404,19 @@ class Settings(BaseSettings):
                 "leave it empty)"
             )
         return self
+
+
+def _analytics_key(value: str) -> bytes:
+    try:
+        key = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("POG_ANALYTICS_PSEUDONYM_KEY is not valid base64") from exc
+    if len(key) != ANALYTICS_KEY_BYTES:
+        raise ValueError(
+            f"POG_ANALYTICS_PSEUDONYM_KEY must decode to {ANALYTICS_KEY_BYTES} bytes, got {len(key)} "
+            "(make one with: head -c 32 /dev/urandom | base64)"
+        )
+    return key
 
 
 def read_settings() -> Settings:

@@ -15,7 +15,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 
 # A `<name>_created` gauge per counter and histogram series would be written to Managed Prometheus
 # (and billed) as series of their own; nothing reads them.
@@ -145,6 +152,33 @@ LIVE_RENDERS = Counter(
     ["kind"],
     registry=REGISTRY,
 )
+#: Analytics events (app/repositories/analytics.py): published to Pub/Sub, put in the Redis outbox (Pub/Sub
+#: down), or dropped (outbox full or Redis down too). Alert: monitoring/alerts/analytics-dropped.yaml.
+ANALYTICS_EVENTS = Counter(
+    "pog_analytics_events",
+    "Analytics events per result: published (Pub/Sub acknowledged), outboxed (kept in the Redis outbox "
+    "while Pub/Sub is unreachable) or dropped (the outbox full or unreachable).",
+    ["result"],
+    registry=REGISTRY,
+)
+ANALYTICS_OUTBOX = Gauge(
+    "pog_analytics_outbox_length",
+    "Analytics events waiting in the Redis outbox (analytics:outbox) for Pub/Sub, as last read here.",
+    registry=REGISTRY,
+)
+for _result in ("published", "outboxed", "dropped"):
+    ANALYTICS_EVENTS.labels(result=_result)
+
+
+def count_analytics(result: str, events: int = 1) -> None:
+    if events > 0:
+        ANALYTICS_EVENTS.labels(result=result).inc(events)
+
+
+def set_analytics_outbox(length: int) -> None:
+    ANALYTICS_OUTBOX.set(length)
+
+
 for _result in ("published", "unchanged"):
     LIVE_PUBLISHES.labels(result=_result)
 for _kind in ("latest", "full", "segment"):

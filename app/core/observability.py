@@ -2,7 +2,9 @@
 
 One JSON object per line on stdout: ``severity``, ``message``, ``logger``, the request id and, when the
 load balancer sent ``X-Cloud-Trace-Context``, ``logging.googleapis.com/trace`` so Cloud Logging groups the
-lines of a request. Fields passed with ``extra=`` (``event``, ``provider``, ...) become top-level keys, which
+lines of a request. While tracing is on (app/core/tracing.py) the trace is the request's span's, which
+continues the caller's, with ``spanId`` and ``trace_sampled``: Cloud Trace then shows a trace's log lines.
+Fields passed with ``extra=`` (``event``, ``provider``, ...) become top-level keys, which
 the log-based metrics of monitoring/metrics/ filter on (``jsonPayload.event="payment_failed"``).
 No personal data: no IPs, tokens, headers, query strings or bodies are logged.
 """
@@ -14,7 +16,9 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -25,11 +29,34 @@ from app.core.metrics import observe_request
 
 REQUEST_ID_HEADER = "X-Request-ID"
 TRACE_FIELD = "logging.googleapis.com/trace"
+SPAN_FIELD = "logging.googleapis.com/spanId"
+SAMPLED_FIELD = "logging.googleapis.com/trace_sampled"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 _TRACE = re.compile(r"^([0-9a-fA-F]{32})(?:/\d+)?(?:;o=\d)?$")
 
 request_id_var: ContextVar[str | None] = ContextVar("pog_request_id", default=None)
 trace_var: ContextVar[str | None] = ContextVar("pog_trace", default=None)
+#: The request's span id and whether its trace is recorded, while tracing is on.
+span_var: ContextVar[tuple[str, bool] | None] = ContextVar("pog_span", default=None)
+
+
+@dataclass(frozen=True)
+class SpanIds:
+    trace_id: str  # 32 hex digits
+    span_id: str  # 16 hex digits
+    sampled: bool
+
+
+#: The current span's ids, set by app/core/tracing.py while tracing is on (None: no tracer in the process).
+_span_ids: Callable[[], SpanIds | None] | None = None
+
+
+def read_span_ids_with(reader: Callable[[], SpanIds | None] | None) -> None:
+    """Where the request's log lines take their trace from: the tracer's current span, or (None) the
+    ``X-Cloud-Trace-Context`` header alone."""
+    global _span_ids
+    _span_ids = reader
+
 
 #: LogRecord attributes that are not "extra" fields.
 _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
@@ -51,6 +78,9 @@ class JsonFormatter(logging.Formatter):
         trace = trace_var.get()
         if trace is not None:
             entry[TRACE_FIELD] = trace
+            span = span_var.get()
+            if span is not None:
+                entry[SPAN_FIELD], entry[SAMPLED_FIELD] = span
         for key, value in vars(record).items():
             if key not in _RESERVED and not key.startswith("_"):
                 entry[key] = value
@@ -127,7 +157,13 @@ class RequestContext:
                 trace_header = value.decode("latin-1")
         request_id = supplied if supplied and _REQUEST_ID.match(supplied) else uuid.uuid4().hex
         rid_token = request_id_var.set(request_id)
-        trace_token = trace_var.set(trace_resource(trace_header, self.project))
+        ids = _span_ids() if _span_ids is not None else None
+        if ids is None:
+            trace_token = trace_var.set(trace_resource(trace_header, self.project))
+            span_token = span_var.set(None)
+        else:  # inside the server span (app/core/tracing.py wraps the whole stack)
+            trace_token = trace_var.set(f"projects/{self.project}/traces/{ids.trace_id}")
+            span_token = span_var.set((ids.span_id, ids.sampled))
         status = 500
 
         async def send_with_id(message: Message) -> None:
@@ -163,3 +199,4 @@ class RequestContext:
             )
             request_id_var.reset(rid_token)
             trace_var.reset(trace_token)
+            span_var.reset(span_token)

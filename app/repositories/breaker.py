@@ -33,6 +33,7 @@ class RedisBreaker:
         self._state = "closed"
         self._on_recovered: list[Callable[[], None]] = []
         self._on_failure: list[Callable[[], None]] = []
+        self._on_opened: list[Callable[[], None]] = []
 
     def on_recovered(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` each time the breaker closes again after being open (Redis is back).
@@ -40,6 +41,11 @@ class RedisBreaker:
         Called synchronously inside the call that closed it: a callback only sets a flag or schedules a task.
         """
         self._on_recovered.append(callback)
+
+    def on_opened(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` each time the breaker opens (the analytics event ``breaker_opened``, passed in
+        by the composition root: repositories do not import services). Synchronous, like ``on_recovered``."""
+        self._on_opened.append(callback)
 
     def on_failure(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` on each failed Redis call through the breaker, whoever made it (the cache, the
@@ -60,7 +66,11 @@ class RedisBreaker:
             extra = {"event": "breaker_state", "state": state}
             log.log(level, "redis circuit breaker %s", state, extra=extra)
         recovered = state == "closed" and self._state != "closed"
+        opened = state == "opened" and self._state != "opened"
         self._state = state
+        if opened:
+            for callback in self._on_opened:
+                callback()
         if recovered:
             for callback in self._on_recovered:
                 callback()

@@ -35,6 +35,7 @@ from app.domain.games import (
     GAME_TTL,
     MAX_COMPRESSED_BYTES,
     MAX_EVENTS_PER_GAME,
+    MAX_SCORE,
     Accept,
     EventChunk,
     Finished,
@@ -51,6 +52,7 @@ from app.domain.games import (
     plausibility,
 )
 from app.domain.players import Stats
+from app.services.analytics import Analytics
 from app.services.errors import Failure, ServiceError
 from app.services.ports import Cache
 from app.services.users import UserService
@@ -171,17 +173,23 @@ class GameService:
         cache: Cache,
         leaderboard: LeaderboardSink,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        analytics: Analytics | None = None,
     ) -> None:
         self._store = store
         self._users = users
         self._cache = cache
         self._leaderboard = leaderboard
         self._clock = clock
+        self._analytics = analytics
 
     async def start(self, uid: str, token_name: str | None, mode: GameMode) -> str:
         await self._users.my_profile(uid, token_name)  # the profile exists before a game can finish
         now = self._clock()
-        return await self._store.create(uid, mode, now, now + GAME_TTL)
+        game_id = await self._store.create(uid, mode, now, now + GAME_TTL)
+        if self._analytics is not None:  # after the commit; the sink publishes off the request path
+            params = {"game_id": game_id, "mode": str(mode)}
+            self._analytics.emit("game_started", uid, params, event_id=f"game_started:{game_id}")
+        return game_id
 
     async def add_events(self, uid: str, game_id: str, events: Sequence[dict[str, Any]]) -> EventChunk:
         if not events:
@@ -203,6 +211,7 @@ class GameService:
 
         done = await self._store.finish(game_id, now, judge, add_game_to_stats)
         game = done.game
+        self._finished(uid, game, score)
         if game.status is GameStatus.rejected:
             raise ServiceError(
                 Failure.INVALID, "implausible_score", game.reject_reason or "implausible score"
@@ -216,3 +225,16 @@ class GameService:
             count_board_pending()
             return FinishResult(final_score=game.final_score, ranks=Ranks(), ranks_pending=True)
         return FinishResult(final_score=game.final_score, ranks=ranks)
+
+    def _finished(self, uid: str, game: Game, score: int) -> None:
+        """``game_finished``, after the finish committed; a retried finish makes the same event id."""
+        if self._analytics is None or game.finished_at is None:
+            return
+        params = {
+            "game_id": game.game_id,
+            # A rejected score may be out of range: the event records it clamped, the verdict says why.
+            "score": game.final_score if game.final_score is not None else min(max(score, 0), MAX_SCORE),
+            "duration_ms": max(0, int((game.finished_at - game.started_at).total_seconds() * 1000)),
+            "verdict": "rejected" if game.status is GameStatus.rejected else "accepted",
+        }
+        self._analytics.emit("game_finished", uid, params, event_id=f"game_finished:{game.game_id}")

@@ -18,6 +18,7 @@ grant (safe: the grant dedups on ``source_id``). Concurrent duplicates of a fres
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, replace
@@ -39,6 +40,7 @@ from app.domain.live_events import (
     grant_source_id,
 )
 from app.repositories.errors import StoreError
+from app.services.analytics import Analytics
 from app.services.errors import Failure, ServiceError
 from app.services.grant_port import Granter, GrantOutcome, GrantRequest, GrantSource
 from app.services.live_events_announce import ACTIVE_EVENTS_KEY, Announcer
@@ -192,6 +194,11 @@ class LiveEventService:
         self._known_items = frozenset(known_items)
         self._clock = clock
         self.announcer = Announcer(store, notifier, cache, clock)
+        #: Wired by the app (``send_events_through``): live_event_joined and live_event_reward_claimed.
+        self._analytics: Analytics | None = None
+
+    def send_events_through(self, analytics: Analytics) -> None:
+        self._analytics = analytics
 
     # --- admin ------------------------------------------------------------------------------------------
 
@@ -276,7 +283,13 @@ class LiveEventService:
             raise ServiceError(
                 Failure.CONFLICT, "event_ended", f"the event ended at {event.ends_at.isoformat()}"
             )
-        return await self._store.join(event_id, uid, now)
+        joined = await self._store.join(event_id, uid, now)
+        if self._analytics is not None:  # after the join committed; joining again makes the same event id
+            params = {"live_event_id": event_id}
+            self._analytics.emit(
+                "live_event_joined", uid, params, event_id=f"live_event_joined:{event_id}:{uid}"
+            )
+        return joined
 
     async def _player_progress(self, uid: str, event: LiveEvent, part: Participation, now: datetime) -> int:
         until = min(now, event.ends_at)
@@ -346,6 +359,14 @@ class LiveEventService:
         status = _STATUS_BY_OUTCOME[outcome]
         await self._store.set_claim_status(record.event_id, record.uid, status, failed=False)
         settled = replace(record, status=status, grant_failed=False)
+        if self._analytics is not None and outcome is GrantOutcome.GRANTED:  # after the grant committed
+            params = {
+                "live_event_id": record.event_id,
+                "coins": record.coins,
+                "items": sum(record.items.values()),
+            }
+            event_id = f"live_event_reward_claimed:{request.source_id}"
+            self._analytics.emit("live_event_reward_claimed", record.uid, params, event_id=event_id)
         return ClaimResult(event, settled, first=first, newly_granted=outcome is GrantOutcome.GRANTED)
 
     # --- push notifications (run after the response; they never fail a request) ----------------------
@@ -358,3 +379,8 @@ class LiveEventService:
         if not result.newly_granted:
             return False
         return await self._notifier.reward_granted(result.claim.uid, result.event, result.claim)
+
+
+def _event_key(name: str, action: str) -> str:
+    """A deterministic analytics event id that does not carry the uid the action's id holds."""
+    return hashlib.sha256(f"{name}:{action}".encode()).hexdigest()[:32]

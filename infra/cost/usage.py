@@ -123,6 +123,14 @@ class Edge(_Strict):
     upper_tier_locations: Annotated[int, Field(ge=1)]
 
 
+class Analytics(_Strict):
+    """Analytics events: how many a daily active player produces, their size on the wire and in BigQuery."""
+
+    events_per_daily_active: Annotated[float, Field(ge=0)]
+    message_bytes: Positive
+    stored_bytes_per_event: Positive
+
+
 class UsageModel(_Strict):
     #: Monthly actives of the dev stack, whatever its phase: testers, QA devices, bots and load tests.
     dev_monthly_active: Annotated[int, Field(ge=1)]
@@ -134,6 +142,7 @@ class UsageModel(_Strict):
     operations: Operations
     realtime: Realtime
     edge: Edge
+    analytics: Analytics
     #: The architecture's figure for each user count (monthly USD).
     architecture_monthly_usd: dict[int, Positive]
 
@@ -160,6 +169,10 @@ class Load:
     firestore_writes: float
     firestore_stored_gib: float
     egress_gib: float
+
+    @property
+    def analytics_events_per_day(self) -> float:
+        return self.daily_active * self.model.analytics.events_per_daily_active
 
     @property
     def requests(self) -> float:

@@ -105,6 +105,12 @@ INVOKES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
         "number": PROJECT_NUMBER,
         "projectId": args.get("projectId", "project"),
     },
+    # BigQuery's encryption account (the analytics dataset's CMEK grant, infra/stacks/analytics.py).
+    "gcp:bigquery/getDefaultServiceAccount:getDefaultServiceAccount": lambda args: {
+        "email": f"bq-{PROJECT_NUMBER}@bigquery-encryption.iam.gserviceaccount.com",
+        "member": f"serviceAccount:bq-{PROJECT_NUMBER}@bigquery-encryption.iam.gserviceaccount.com",
+        "project": args.get("project", "project"),
+    },
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import (
+    rules_analytics,
     rules_app_check,
     rules_audit,
     rules_capacity,
@@ -24,6 +25,7 @@ def _collect() -> tuple[Rule, ...]:
     rules = sorted(
         (
             *rules_gcp.rules,
+            *rules_analytics.rules,
             *rules_app_check.rules,
             *rules_audit.rules,
             *rules_capacity.rules,

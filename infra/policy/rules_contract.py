@@ -38,6 +38,7 @@ CONSUMED_KINDS = {
     "buckets": (t.BUCKET, "name", "bucket"),
     "topics": (TOPIC, "name", "Pub/Sub topic"),
     "realtime_databases": (t.RTDB_INSTANCE, "instanceId", "Realtime Database instance"),
+    "datasets": ("gcp:bigquery/dataset:Dataset", "datasetId", "BigQuery dataset"),
 }
 
 
@@ -360,8 +361,10 @@ def data_resources_consumed(stack: StackView, ctx: RuleContext) -> Iterator[Find
     for kind, (type_, key, label) in CONSUMED_KINDS.items():
         for resource in stack.of_type(type_):
             physical = resource.props.get(key)
+            # BigQuery ids take underscores where the other names take dashes (pog_prod_analytics).
             if is_known(physical) and not any(
-                consumer_matches(str(physical), suffix) for suffix in consumers.get(kind, {})
+                consumer_matches(str(physical).replace("_", "-"), suffix)
+                for suffix in consumers.get(kind, {})
             ):
                 yield Finding(
                     f"{label} {physical} has no consumer in the backend and no stated reason", resource.key

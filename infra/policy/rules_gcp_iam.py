@@ -81,8 +81,8 @@ def kms_not_public(r: Resource, ctx: RuleContext) -> Iterator[str]:
     "Grant to named principals; public content goes through Cloudflare and the load balancer.",
     types=t.IAM_TYPES,
     checkov="CKV_GCP_28",
-    # KMS and Cloud Run grants have their own rules (POG-KMS-003, POG-RUN-001).
-    exclude=[*t.KMS_IAM_TYPES, *t.RUN_IAM_TYPES],
+    # KMS, Cloud Run and BigQuery grants have their own rules (POG-KMS-003, POG-RUN-001, POG-ANL-001).
+    exclude=[*t.KMS_IAM_TYPES, *t.RUN_IAM_TYPES, *t.BIGQUERY_IAM_TYPES],
 )
 def iam_not_public(r: Resource, ctx: RuleContext) -> Iterator[str]:
     for member in public_members(r.props):

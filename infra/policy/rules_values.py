@@ -7,7 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from infra.locations import FIRESTORE_LOCATIONS, GCP_REGIONS, RTDB_REGIONS, STORAGE_MULTI_REGIONS
+from infra.locations import (
+    BIGQUERY_MULTI_REGIONS,
+    FIRESTORE_LOCATIONS,
+    GCP_REGIONS,
+    RTDB_REGIONS,
+    STORAGE_MULTI_REGIONS,
+)
 
 from . import tokens as t
 from .model import Resource, RuleContext, RuleSet, Severity
@@ -19,7 +25,9 @@ _LOWER_MULTI_REGIONS = frozenset(m.lower() for m in STORAGE_MULTI_REGIONS)
 # (type, path) -> the location ids accepted there, for inputs other than a plain GCP region.
 _LOCATIONS: dict[tuple[str, str], frozenset[str]] = {
     (t.BUCKET, "location"): GCP_REGIONS | _LOWER_MULTI_REGIONS,
-    (t.KEY_RING, "location"): GCP_REGIONS | {"global"},
+    (t.KEY_RING, "location"): GCP_REGIONS | {"global"} | frozenset(BIGQUERY_MULTI_REGIONS.values()),
+    # BigQuery datasets: a region or a multi-region (US, EU; case as written).
+    ("gcp:bigquery/dataset:Dataset", "location"): GCP_REGIONS | frozenset(BIGQUERY_MULTI_REGIONS),
     ("gcp:artifactregistry/repository:Repository", "location"): GCP_REGIONS | _LOWER_MULTI_REGIONS,
     (t.RTDB_INSTANCE, "region"): RTDB_REGIONS,
 }

@@ -54,6 +54,8 @@ PROJECT_IAM_TYPES: tuple[str, ...] = (
     "gcp:folder/iAMPolicy:IAMPolicy",
 )
 KMS_IAM_TYPES: tuple[str, ...] = tuple(t.replace("gcp:*:", "gcp:kms/*:") for t in IAM_TYPES)
+#: IAM on BigQuery datasets and tables (POG-ANL-001 judges them, with the datasets' own access lists).
+BIGQUERY_IAM_TYPES: tuple[str, ...] = tuple(t.replace("gcp:*:", "gcp:bigquery/*:") for t in IAM_TYPES)
 RUN_IAM_TYPES: tuple[str, ...] = tuple(
     t.replace("gcp:*:", f"gcp:{package}/*:") for package in ("cloudrunv2", "cloudrun") for t in IAM_TYPES
 )

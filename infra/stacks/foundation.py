@@ -23,6 +23,7 @@ APP_SECRETS: tuple[str, ...] = BACKEND.secrets
 # The APIs this program's own resources need; the app's clients add theirs (contract google_apis).
 PROGRAM_APIS: tuple[str, ...] = (
     "artifactregistry.googleapis.com",
+    "bigquery.googleapis.com",  # the analytics dataset (infra/stacks/analytics.py)
     "certificatemanager.googleapis.com",
     "cloudkms.googleapis.com",
     "cloudresourcemanager.googleapis.com",
@@ -30,6 +31,8 @@ PROGRAM_APIS: tuple[str, ...] = (
     "compute.googleapis.com",
     "firebase.googleapis.com",
     "firebasedatabase.googleapis.com",
+    # Firebase Performance Monitoring of the game client (its SDK reports here; docs/operations.md#traces)
+    "firebaseperformance.googleapis.com",
     "firebaserules.googleapis.com",
     "firestore.googleapis.com",
     "iam.googleapis.com",

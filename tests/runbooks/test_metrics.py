@@ -167,4 +167,5 @@ def test_every_prometheus_metric_read_is_covered(definitions: defs.MonitoringDef
         "push-sent",
         "push-failed",
         "guard-fallback",
+        "analytics-events",
     }

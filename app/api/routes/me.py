@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Body, Request, Response
+from starlette.background import BackgroundTask
 
 from app.api.deps import Container, ContainerDep, CurrentUser, caller_ip, count_caller, known_caller
 from app.api.errors import service_errors
@@ -52,11 +53,19 @@ async def _known_caller_profile(request: Request) -> Response | None:
     body = await cached
     if body is None:
         body = await c.users.load_profile_json(user.uid, user.name)
-    return _profile(request, body)
+    return _session_seen(c, user.uid, _profile(request, body))
 
 
 async def get_me(request: Request, user: CurrentUser, c: ContainerDep) -> Response:
-    return _profile(request, await c.users.my_profile_json(user.uid, user.name))
+    return _session_seen(c, user.uid, _profile(request, await c.users.my_profile_json(user.uid, user.name)))
+
+
+def _session_seen(c: Container, uid: str, response: Response) -> Response:
+    """``session_started`` after the response, when analytics is on: the session mark's Redis call never
+    delays the profile."""
+    if c.analytics.tracks_sessions:
+        response.background = BackgroundTask(c.analytics.session_seen, uid)
+    return response
 
 
 router.add_api_route(

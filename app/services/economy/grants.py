@@ -118,7 +118,8 @@ class GrantService(ReviewDecisions, Revocations):
         )
         if result.outcome in (Outcome.granted, Outcome.revoked):
             await self._invalidate(request.uid)
-        elif result.outcome is Outcome.held:
+        self._emit_outcome(request, purchase, result)
+        if result.outcome is Outcome.held:
             # Counted by the log-based metric behind the suspicious-activity alert (monitoring/metrics/).
             log.warning(
                 "grant held for review",
@@ -130,6 +131,17 @@ class GrantService(ReviewDecisions, Revocations):
                 },
             )
         return result
+
+    def _emit_outcome(self, request: GrantRequest, purchase: Purchase | None, result: Result) -> None:
+        """After the commit; the event id follows the source id, so a retried webhook makes the same."""
+        product_id = purchase.product_id if purchase is not None else None
+        if result.outcome is Outcome.granted:
+            items = sum(request.items.values())
+            params = {"reason": request.source.value, "product_id": product_id, "coins": request.coins}
+            self._emit("grant", request.uid, {**params, "items": items}, f"grant:{request.source_id}")
+        elif result.outcome is Outcome.held:
+            params = {"reason": ",".join(result.reasons)[:64] or "review", "product_id": product_id}
+            self._emit("purchase_held", request.uid, params, f"purchase_held:{request.source_id}")
 
     async def _apply_txn(
         self, txn: LedgerTxn, request: GrantRequest, purchase: Purchase | None, pre_reasons: list[str]

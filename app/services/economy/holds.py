@@ -57,6 +57,8 @@ class ReviewDecisions(EconomyBase):
             return await self._decide_txn(txn, item_id, admin_uid, note, approve=approve)
 
         decided, receipt = await self._ledger.run(work)
+        params = {"decision": decided.status.value, "product_id": None}
+        self._emit("review_decided", decided.uid, params, f"review_decided:{decided.id}")
         if approve:
             await self._invalidate(decided.uid)
         if receipt is not None and self._receipts is not None:

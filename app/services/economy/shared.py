@@ -4,21 +4,27 @@ processed-source check, the take-back of revocations in force, and the cache inv
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from app.core.crypto import FieldCipher
 from app.domain.audit import AuditRecord
 from app.domain.fraud import Thresholds
 from app.domain.ledger import Ledger, PaymentRecord, Velocity, Wallet
 from app.domain.players import inventory_key
+from app.services.analytics import Analytics
 from app.services.economy.audit_trail import Chains, with_balances
 from app.services.economy.purchases import DecisionSender, ReceiptSender
 from app.services.economy.requests import Outcome, Result, valid_uid
 from app.services.economy.revocation_share import describe, settle
 from app.services.economy.wallet import flag
 from app.services.ports import Cache
+
+log = logging.getLogger("app.grants")
 
 
 class EconomyBase:
@@ -40,10 +46,25 @@ class EconomyBase:
         self._flights: dict[str, tuple[asyncio.Lock, int]] = {}
         self._receipts: ReceiptSender | None = None
         self._decisions: DecisionSender | None = None
+        self._analytics: Analytics | None = None
 
     def send_receipts_through(self, sender: ReceiptSender) -> None:
         """Wired by the app once the live events' notifier exists: receipts of approved held purchases."""
         self._receipts = sender
+
+    def send_events_through(self, analytics: Analytics) -> None:
+        """Wired by the app: analytics events (grant, purchase_held, review_decided), after each commit."""
+        self._analytics = analytics
+
+    def _emit(self, name: str, uid: str, params: dict[str, Any], event_id: str) -> None:
+        if self._analytics is None:
+            return
+        try:
+            # The action's id (a source id) may hold the uid: the event id is its hash.
+            key = hashlib.sha256(event_id.encode()).hexdigest()[:32]
+            self._analytics.emit(name, uid if valid_uid(uid) else None, params, event_id=key)
+        except ValueError:  # a bug in the params must not fail a committed grant: logged, never raised
+            log.exception("analytics event refused: %s", name)
 
     def send_decisions_through(self, sender: DecisionSender) -> None:
         """Wired by the app: the player hears of a review decision that sends no receipt."""

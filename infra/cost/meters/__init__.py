@@ -40,6 +40,8 @@ METERS: dict[str, Meter] = {
     "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig": gcp_ops.uptime_check,
     "gcp:monitoring/alertPolicy:AlertPolicy": gcp_ops.alert_policy,
     "gcp:pubsub/topic:Topic": gcp_ops.pubsub_topic,
+    "gcp:pubsub/subscription:Subscription": gcp_ops.pubsub_subscription,
+    "gcp:bigquery/table:Table": gcp_data.bigquery_table,
     "gcp:certificatemanager/certificate:Certificate": gcp_ops.certificate,
     "gcp:identityplatform/config:Config": gcp_ops.identity_platform,
     "rediscloud:index/subscriptionDatabase:SubscriptionDatabase": redis_cloud.database,

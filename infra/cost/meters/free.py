@@ -20,9 +20,10 @@ FREE: dict[str, str] = {
     # Containers of billed things.
     "gcp:kms/keyRing:KeyRing": "key rings are free; their keys' versions are billed",
     "gcp:secretmanager/secretVersion:SecretVersion": "billed on its secret (one active version each)",
-    "gcp:pubsub/subscription:Subscription": (
-        "billed on its topic's throughput; acknowledged messages are not retained"
-    ),
+    "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": "IAM grants are free",
+    "gcp:bigquery/datasetIamMember:DatasetIamMember": "IAM grants are free",
+    "gcp:pubsub/schema:Schema": "Pub/Sub schemas are free; validation is part of the publish",
+    "gcp:bigquery/dataset:Dataset": "billed through its tables' storage",
     "rediscloud:index/subscription:Subscription": "billed through its databases' memory",
     "rediscloud:index/activeActiveSubscription:ActiveActiveSubscription": (
         "billed through its database's memory"

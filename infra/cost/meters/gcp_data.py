@@ -167,3 +167,28 @@ def artifact_repository(resource: Resource, ctx: Context) -> list[Charge]:
         if policy.get("action") == "KEEP" and "mostRecentVersions" in policy:
             kept = int(policy["mostRecentVersions"].get("keepCount", kept))
     return [Charge("ar.storage_gib", kept * ctx.load.model.operations.image_gib, f"{kept} image(s) kept")]
+
+
+#: BigQuery moves a partition nobody modified for this long to long-term storage, at half the price.
+LONG_TERM_AFTER_DAYS = 90
+
+
+def bigquery_table(resource: Resource, ctx: Context) -> list[Charge]:
+    """A table's stored events: a day's worth per retained partition (timePartitioning.expirationMs), active
+    for 90 days and long-term after; a view stores nothing (its queries bill per byte scanned, by whoever
+    runs them: not modelled)."""
+    inputs = resource["inputs"]
+    if inputs.get("view") or not inputs.get("timePartitioning"):
+        return []
+    expiration_ms = inputs["timePartitioning"].get("expirationMs") or 0
+    retained_days = expiration_ms / 86_400_000 if expiration_ms else 365.0
+    per_day_gib = ctx.load.analytics_events_per_day * ctx.load.model.analytics.stored_bytes_per_event / GIB
+    active_days = min(retained_days, LONG_TERM_AFTER_DAYS)
+    return [
+        Charge("bq.active_storage_gib", per_day_gib * active_days, f"{active_days:g} days of events"),
+        Charge(
+            "bq.long_term_storage_gib",
+            per_day_gib * max(0.0, retained_days - LONG_TERM_AFTER_DAYS),
+            "partitions older than 90 days",
+        ),
+    ]

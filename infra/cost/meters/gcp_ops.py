@@ -98,9 +98,29 @@ def alert_policy(resource: Resource, ctx: Context) -> list[Charge]:
 
 
 def pubsub_topic(resource: Resource, ctx: Context) -> list[Charge]:
-    """Secret rotation notifications: a message per secret a month, billed at the 1,000-byte minimum."""
+    """The analytics events published (analytics.message_bytes each); the dead letters, a trickle not
+    modelled; secret rotation notices, a message per secret a month at the 1,000-byte minimum."""
+    name = str(resource["inputs"].get("name", ""))
+    if name.endswith("-analytics"):
+        return [Charge("pubsub.throughput_tib", _analytics_tib(ctx), "analytics events published")]
+    if name.endswith("-dead-letter"):
+        return [Charge("pubsub.throughput_tib", 0.0, "only what BigQuery refuses: none in a healthy month")]
     secrets = sum(1 for _ in ctx.of_type("gcp:secretmanager/secret:Secret"))
     return [Charge("pubsub.throughput_tib", secrets * 1000 / 1024**4, "rotation notifications")]
+
+
+def pubsub_subscription(resource: Resource, ctx: Context) -> list[Charge]:
+    """A BigQuery subscription bills what it writes (every event of its topic); a pull subscription is
+    billed on its topic's throughput, and acknowledged messages are not retained."""
+    if not resource["inputs"].get("bigqueryConfig"):
+        return []
+    return [Charge("pubsub.bigquery_tib", _analytics_tib(ctx), "events written into BigQuery")]
+
+
+def _analytics_tib(ctx: Context) -> float:
+    """The month's analytics events in TiB, as published (and written by the BigQuery subscription)."""
+    events = ctx.load.analytics_events_per_day * DAYS_PER_MONTH
+    return events * ctx.load.model.analytics.message_bytes / 1024**4
 
 
 def certificate(resource: Resource, ctx: Context) -> list[Charge]:

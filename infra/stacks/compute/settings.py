@@ -20,6 +20,12 @@ BACKEND = contract.load()
 LB_FORWARDED_FOR_HOPS = 1
 #: The Realtime Database shards' URLs, comma-separated in shard order (Data.realtime_database_urls).
 REALTIME_URLS = "POG_REALTIME_DATABASE_URLS"
+#: Share of requests traced, to Cloud Trace (POG_TRACE_SAMPLE_RATIO) and as Sentry transactions
+#: (POG_SENTRY_TRACES_SAMPLE_RATE), per environment: every request in dev (little traffic, whole paths to
+#: debug); 1 in 20 in prod, thousands of traces per route per hour for a small span bill
+#: (docs/operations.md#traces). plain_env overrides either.
+TRACE_SAMPLING: dict[str, str] = {"dev": "1.0", "prod": "0.05"}
+TRACE_SETTINGS = ("POG_TRACE_SAMPLE_RATIO", "POG_SENTRY_TRACES_SAMPLE_RATE")
 
 _Env = TypeVar(
     "_Env", gcp.cloudrunv2.ServiceTemplateContainerEnvArgs, gcp.cloudrunv2.JobTemplateTemplateContainerEnvArgs
@@ -79,6 +85,8 @@ def env_values(
     )
     if BACKEND.redis[args.profile.redis.topology.value].client == "cluster":
         plain["POG_REDIS_CLUSTER"] = "true"
+    for name in TRACE_SETTINGS:
+        plain.setdefault(name, TRACE_SAMPLING[args.profile.environment])
     if args.realtime_database_urls and REALTIME_URLS not in plain:
         # Shard order matters: a player's shard is shard_for(uid, len(urls)) (app/domain/realtime.py).
         plain[REALTIME_URLS] = ",".join(args.realtime_database_urls)

@@ -29,6 +29,14 @@ PROD = {
     "POG_AUDIT_SIGNING_KEY": (
         "projects/p/locations/europe-west1/keyRings/r/cryptoKeys/audit-heads/cryptoKeyVersions/1"
     ),
+    "POG_ANALYTICS_PSEUDONYM_KEY": "cHJvZC1wc2V1ZG9ueW0ta2V5LWZvci10aGUtdGVzdHM=",
+    "POG_ANALYTICS_TOPIC": "projects/pot-of-gold-prod/topics/pog-prod-analytics",
+}
+#: What dev requires beyond local (tests build dev settings with ``Settings(environment="dev", **DEV)``).
+DEV = {
+    "audit_local_key": "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s=",
+    "analytics_pseudonym_key": "ZGV2LXBzZXVkb255bS1rZXktZm9yLXRoZS10ZXN0cyE=",
+    "analytics_topic": "projects/pot-of-gold-dev/topics/pog-dev-analytics",
 }
 
 

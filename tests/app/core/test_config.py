@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.core.config import Settings
-from tests.app.core.settings_env import use_prod_env
+from tests.app.core.settings_env import DEV, use_prod_env
 
 pytestmark = pytest.mark.unit
 
@@ -72,6 +72,9 @@ def test_deployed_dev_may_use_its_own_local_audit_key(monkeypatch: pytest.Monkey
     monkeypatch.setenv("POG_ENVIRONMENT", "dev")
     monkeypatch.setenv("POG_AUDIT_LOCAL_KEY", "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=")
     monkeypatch.setenv("POG_REALTIME_DATABASE_URLS", "https://pot-of-gold-dev-default-rtdb.firebaseio.com")
+    for name, value in DEV.items():
+        if name.startswith("analytics_"):
+            monkeypatch.setenv(f"POG_{name.upper()}", value)
     assert Settings().environment == "dev"
 
 

@@ -9,6 +9,7 @@ from firebase_admin import credentials
 
 from app.core.config import Settings
 from app.core.firebase_auth import HTTP_TIMEOUT_S, AnonymousCredential, TokenVerifier
+from tests.app.core.settings_env import DEV
 
 pytestmark = pytest.mark.unit
 
@@ -26,10 +27,13 @@ def test_a_deployed_stack_asks_google_as_its_runtime_account(
     Check's token consumption) could not authenticate to Google."""
     # Deployed dev also needs its Realtime Database shards named (unused here).
     urls = ["https://demo-default-rtdb.firebaseio.com"] if environment == "dev" else []
+    # And its analytics key and topic.
+    analytics = {k: v for k, v in DEV.items() if k.startswith("analytics_")} if environment == "dev" else {}
     settings = Settings(
         environment=environment,  # type: ignore[arg-type]
         audit_local_key=LOCAL_KEY,
         realtime_database_urls=urls,
+        **analytics,
     )
     verifier = TokenVerifier(settings)
     try:

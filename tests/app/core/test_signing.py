@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from app.core.config import Settings
 from app.core.signing import KmsSigner, LocalSigner, SignatureChecker, SigningError, load_signer
+from tests.app.core.settings_env import DEV
 
 pytestmark = pytest.mark.unit
 
@@ -140,8 +141,8 @@ def test_signing_settings_are_checked() -> None:
         load_signer(
             Settings(
                 environment="dev",
-                audit_local_key="a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s=",
                 realtime_database_urls="https://pot-of-gold-dev-default-rtdb.firebaseio.com",
+                **DEV,
             )
         )
 

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from app.core.config import Settings
 from app.domain import realtime
 from app.domain.realtime import MirrorKey, MirrorWrite, PlayerMirror, Shards, shard_for
+from tests.app.core.settings_env import DEV
 
 pytestmark = pytest.mark.unit
 
@@ -147,9 +148,7 @@ def test_the_setting_takes_a_list_or_commas_and_one_spelling_per_database() -> N
     ],
 )
 def test_bad_urls_name_the_setting_and_the_fix(environment: str, urls: str, message: str) -> None:
-    extra = (
-        {"audit_local_key": "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s="} if environment == "dev" else {}
-    )
+    extra = DEV if environment == "dev" else {}
     with pytest.raises((ValidationError, ValueError), match=message):
         Settings(environment=environment, realtime_database_urls=urls, **extra)  # type: ignore[arg-type]
 
@@ -157,9 +156,5 @@ def test_bad_urls_name_the_setting_and_the_fix(environment: str, urls: str, mess
 def test_a_fake_is_allowed_off_the_stacks_only() -> None:
     fake = "http://127.0.0.1:9000/?ns=pog-test-0"
     assert Settings(environment="local", realtime_database_urls=fake).realtime_database_urls == [fake]
-    dev = Settings(
-        environment="dev",
-        realtime_database_urls=PROD_URLS,
-        audit_local_key="a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s=",
-    )
+    dev = Settings(environment="dev", realtime_database_urls=PROD_URLS, **DEV)
     assert len(dev.realtime_database_urls) == 2

@@ -35,6 +35,9 @@ EXPECTED_SETS = {
         "secret-rotation-due",
         "push-failures",
         "guard-fallback",
+        # Analytics fails open; what it drops is lost for good, so the drops are watched from phase 1.
+        "analytics-dropped",
+        "analytics-dead-letters",
     },
     "multi_region": {"region-down", "regional-failover"},
 }

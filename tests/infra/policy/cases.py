@@ -1371,3 +1371,8 @@ CASES += EDGE_CACHE_CASES
 from .realtime_cases import REALTIME_CASES  # noqa: E402
 
 CASES += REALTIME_CASES
+
+# The analytics pipeline (rules_analytics.py POG-ANL-*, issue 21), beside their builders.
+from .analytics_cases import ANALYTICS_CASES  # noqa: E402
+
+CASES += ANALYTICS_CASES

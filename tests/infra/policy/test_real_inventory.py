@@ -410,6 +410,72 @@ MUTATIONS += [
 ]
 
 
+def add_dataset(inventory: Inventory) -> None:
+    dataset = dict(entry(inventory, ANALYTICS_DATASET_TYPE, ANALYTICS_DATASET))
+    inventory["resources"].append(
+        {
+            **dataset,
+            "name": "pog-prod-scratch",
+            "inputs": {**dataset["inputs"], "datasetId": "pog_prod_scratch"},
+        }
+    )
+
+
+# The analytics pipeline (rules_analytics.py, issue 21): a public dataset, prod's data under Google's key,
+# the dead letters dropped or never sent, an unbounded table, a topic that takes any message.
+ANALYTICS_DATASET_TYPE = "gcp:bigquery/dataset:Dataset"
+ANALYTICS_DATASET = "pog-prod-analytics-dataset"
+ANALYTICS_TOPIC = "pog-prod-analytics"
+ANALYTICS_TO_BIGQUERY = "pog-prod-analytics-bigquery"
+PUBSUB_TOPIC = "gcp:pubsub/topic:Topic"
+PUBSUB_SUBSCRIPTION = "gcp:pubsub/subscription:Subscription"
+MUTATIONS += [
+    (
+        "POG-ANL-001",
+        1,
+        set_input(
+            ANALYTICS_DATASET_TYPE,
+            ANALYTICS_DATASET,
+            "accesses",
+            [{"role": "READER", "specialGroup": "allAuthenticatedUsers"}],
+        ),
+        "allAuthenticatedUsers",
+    ),
+    (
+        "POG-ANL-002",
+        1,
+        set_input(ANALYTICS_DATASET_TYPE, ANALYTICS_DATASET, "defaultEncryptionConfiguration", None),
+        ANALYTICS_DATASET,
+    ),
+    ("POG-ANL-002", 3, set_input(PUBSUB_TOPIC, ANALYTICS_TOPIC, "kmsKeyName", None), ANALYTICS_TOPIC),
+    (
+        "POG-ANL-003",
+        1,
+        remove(PUBSUB_SUBSCRIPTION, "pog-prod-analytics-dead-letter-inspect"),
+        "nothing subscribes to dead-letter topic pog-prod-analytics-dead-letter",
+    ),
+    (
+        "POG-ANL-003",
+        2,
+        set_input(PUBSUB_SUBSCRIPTION, ANALYTICS_TO_BIGQUERY, "deadLetterPolicy", None),
+        ANALYTICS_TO_BIGQUERY,
+    ),
+    (
+        "POG-ANL-004",
+        1,
+        set_input("gcp:bigquery/table:Table", "pog-prod-analytics-events", "requirePartitionFilter", False),
+        "pog-prod-analytics-events",
+    ),
+    (
+        "POG-ANL-005",
+        1,
+        set_input(PUBSUB_TOPIC, ANALYTICS_TOPIC, "schemaSettings", None),
+        "enforces no schema",
+    ),
+    ("POG-CTR-005", 1, add_dataset, "BigQuery dataset pog_prod_scratch"),
+]
+
+
 @pytest.mark.parametrize(
     ("rule_id", "phase", "mutate", "where"), MUTATIONS, ids=[f"{m[0]}-p{m[1]}" for m in MUTATIONS]
 )

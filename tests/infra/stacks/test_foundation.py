@@ -56,9 +56,9 @@ def test_resource_counts(plan: Plan, stack_phase: tuple[str, int]) -> None:
     for r in children(plan):
         counts[r.type] = counts.get(r.type, 0) + 1
     # Phase 3: the Redis URL has a secret per further API region (each region's Active-Active endpoint).
-    secrets = 7 + (regions - 1)
+    secrets = 8 + (regions - 1)
     assert counts == {
-        SERVICE: 21,
+        SERVICE: 23,
         ACCOUNT: 2,
         PROJECT_IAM: 6,
         CUSTOM_ROLE: 1,
