@@ -87,6 +87,12 @@ bench-leaderboards: setup
 bench-payments: setup
 	$(VENV)/python -m bench.payments_bench $(BENCH_ARGS)
 
+# The finish-game flow with analytics on (a Pub/Sub emulator) against the same flow with it off, in one run
+# (about a minute; bench/README.md). BENCH_ARGS="--games 40 --rounds 5 --json analytics.json"
+.PHONY: bench-analytics
+bench-analytics: setup
+	$(VENV)/python -m bench.analytics_bench $(BENCH_ARGS)
+
 # Live boards through nginx configured like the Cloudflare cache rules: 100, 1,000 and 10,000 viewers while
 # games finish, origin requests per interval and finish-to-seen delays (about 6 minutes; nginx from
 # scripts/system-deps; bench/README.md). BENCH_ARGS="--viewers 100,1000 --interval 5 --duration 60"

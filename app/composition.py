@@ -312,6 +312,7 @@ class Parts:
         archive = LeaderboardArchive.for_settings(self.settings, self.db)
         self._closes(archive.close)
         jobs = LeaderboardJobs(sink.boards, archive, rules, clock)
+        jobs.send_events_through(self.analytics)
         rebuild = OneRunAtATime(partial(_rebuild_lost, jobs), "leaderboard rebuild")
         self._closes(rebuild.cancel)
         sink.on_lost = rebuild
@@ -358,7 +359,7 @@ class Parts:
     @cached_property
     def grants(self) -> GrantService:
         """The one writer of the ledger and the audit log (purchases, rewards, admin changes)."""
-        return GrantService(
+        grants = GrantService(
             LedgerRepository(self.db, self.cipher, self.signer),
             self.cache,
             self.cipher,
@@ -366,6 +367,9 @@ class Parts:
             Thresholds.from_settings(self.settings),
             clock=self.overrides.clock,
         )
+        # grant, refund, purchase_held, review_decided: from the API and the jobs (leaderboard rewards).
+        grants.send_events_through(self.analytics)
+        return grants
 
     @cached_property
     def admin_audit(self) -> GrantService:
@@ -420,7 +424,7 @@ class Parts:
         transactions (so on the ledger's database)."""
         progress = GameProgressRepository.for_settings(self.settings, self.db)
         self._closes(progress.close)
-        return LiveEventService(
+        service = LiveEventService(
             EventRepository(self.db),
             progress,
             self.grants,
@@ -430,6 +434,8 @@ class Parts:
             audit=self.grants,
             clock=self.overrides.clock,
         )
+        service.send_events_through(self.analytics)  # live_event_joined, live_event_reward_claimed
+        return service
 
     @cached_property
     def announcer(self) -> Announcer:
@@ -497,8 +503,6 @@ class Parts:
         self.payments.send_receipts_through(self.notifier)  # purchase receipts are pushes
         self.grants.send_receipts_through(self.notifier)  # and so are those of approved held purchases
         self.grants.send_decisions_through(self.notifier)  # other review decisions are messages
-        self.grants.send_events_through(self.analytics)  # grant, purchase_held, review_decided
-        self.live_events.send_events_through(self.analytics)  # live_event_joined, ..._reward_claimed
         self.breaker.on_recovered(self.reconcile_trigger)  # scores a Redis outage left pending
         return container
 

@@ -38,7 +38,8 @@ from app.domain.leaderboards import (
     previous_period_id,
 )
 from app.domain.standings import ArchiveInfo, ScoredGame, fold_games
-from app.services.grant_port import Granter, GrantRequest, GrantSource
+from app.services.analytics import Analytics
+from app.services.grant_port import Granter, GrantOutcome, GrantRequest, GrantSource
 from app.services.leaderboard_views import parse_period_id
 
 log = logging.getLogger("app.leaderboard.jobs")
@@ -145,6 +146,11 @@ class LeaderboardJobs:
         self._rules = rules
         self._clock = clock
         self._rewards = rewards
+        self._analytics: Analytics | None = None
+
+    def send_events_through(self, analytics: Analytics) -> None:
+        """Wired by the app: ``leaderboard_period_reward`` after each reward granted."""
+        self._analytics = analytics
 
     # --- rebuild ----------------------------------------------------------------------------------
 
@@ -276,6 +282,9 @@ class LeaderboardJobs:
             outcome = await granter.grant(request)
             await self._archive.mark_rewarded(period, pid, name, uid, rank, sid, outcome.value, self._clock())
             counts[outcome.value] = counts.get(outcome.value, 0) + 1
+            if outcome is GrantOutcome.GRANTED and self._analytics is not None:
+                params = {"period": period.value, "period_id": pid, "rank": rank, "coins": coins}
+                self._analytics.emit("leaderboard_period_reward", uid, params, event_id=f"reward:{sid}")
 
     async def reset(self, granter: Granter | None) -> dict[str, object]:
         """The daily reset job: archive and reward every finished period, checkpoint the long ones."""

@@ -42,6 +42,10 @@ class Result:
     review_id: str | None = None
     #: Why a grant was held (``held`` only).
     reasons: tuple[str, ...] = ()
+    #: What a revocation took back (``revoked`` only): coins, items, and the product of the payment.
+    taken_coins: int = 0
+    taken_items: int = 0
+    product_id: str | None = None
 
 
 def valid_uid(uid: str) -> bool:

@@ -58,6 +58,14 @@ class Revocations(EconomyBase):
             await self._invalidate(uid)
         if uid is not None and result.outcome is Outcome.revoked and valid_uid(uid):
             await self._velocity.exceeded("refund", uid, None, source_id)
+        if uid is not None and result.outcome is Outcome.revoked:
+            params = {
+                "reason": revocation.kind.value,
+                "product_id": result.product_id,
+                "coins": result.taken_coins,
+                "items": result.taken_items,
+            }
+            self._emit("refund", uid, params, f"refund:{source_id}")
         return result
 
     async def _revoke_txn(
@@ -115,6 +123,15 @@ class Revocations(EconomyBase):
         chains.append(chain, with_balances(record, wallet))
         marker.outcome = outcome.value
         txn.put_marker(marker)
+        if outcome is Outcome.revoked:
+            taken_items = -sum(n for n in record.items.values() if n < 0)
+            taken = Result(
+                outcome,
+                taken_coins=max(-record.coins, 0),
+                taken_items=taken_items,
+                product_id=payment.product_id,
+            )
+            return taken, uid
         return Result(outcome), uid
 
 

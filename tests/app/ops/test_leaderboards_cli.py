@@ -18,10 +18,13 @@ from typer.testing import CliRunner
 from app.core.config import get_settings
 from app.domain.leaderboards import PERIODS, Period, decode, period_id, period_start, previous_period_id
 from app.ops.leaderboards_cli import leaderboards_app
+from app.repositories.analytics import OUTBOX_KEY
 from app.repositories.leaderboard_keys import ALIVE_KEY, board_key
 from app.services.leaderboards_jobs import REWARD_TIERS, coins_for, source_id
 from tests.app.conftest import Backends
 from tests.app.fixtures.leaderboards import store_game, store_user
+from tests.app.fixtures.pubsub import Topic
+from tests.app.repositories.test_analytics_flows import decoded
 
 
 def report(output: str) -> dict[str, Any]:
@@ -223,3 +226,29 @@ def test_rewards_first_submits_the_scores_an_outage_left_pending(
     assert found["reconciled_first"]["submitted"] == 1
     assert found[f"daily:{period_id(Period.daily, at)}"]["rewards"] == {"granted": 2}  # global and IE
     assert "board_pending" not in (db.collection("games").document("g1").get().to_dict() or {})
+
+
+def test_rewards_publish_one_period_reward_event_per_reward_granted(
+    env: None, db: firestore.Client, rds: redis.Redis, topic: Topic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With analytics on, each reward granted is a ``leaderboard_period_reward`` event (and a ``grant``); a
+    rerun grants nothing and publishes nothing new."""
+    monkeypatch.setenv("POG_ANALYTICS_TOPIC", topic.topic)
+    get_settings.cache_clear()
+    _games, at, expected = _yesterdays_games(db)
+    for _ in range(2):
+        run = CliRunner().invoke(leaderboards_app, ["rewards"])
+        assert run.exit_code == 0, run.output
+    # A job's sink flushes its queue when the command ends: what Pub/Sub did not take in time waits in the
+    # outbox for the API's drain (none runs here), so the events are what arrived plus what waits there.
+    waiting = [json.loads(fields[b"e"]) for _id, fields in rds.xrange(OUTBOX_KEY)]
+    topic.pull_until(2 * len(expected) - len(waiting))
+    events = {e["event_id"]: e for e in [*(decoded(m) for m in topic.received), *waiting]}
+    rewards = [e for e in events.values() if e["name"] == "leaderboard_period_reward"]
+    assert len(rewards) == len(expected)
+    daily = [json.loads(e["params"]) for e in rewards if json.loads(e["params"])["period"] == "daily"]
+    assert sorted(p["coins"] for p in daily) == sorted(
+        coins for sid, coins in expected.items() if sid.startswith("lb:daily:")
+    )
+    assert {p["period_id"] for p in daily} == {period_id(Period.daily, at)}
+    assert sum(e["name"] == "grant" for e in events.values()) == len(expected)
