@@ -144,6 +144,8 @@ class PubSubSink:
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._in_flight: asyncio.Semaphore | None = None
+        #: A batch the publish loop held when it was cancelled (aclose delivers it).
+        self._held: list[Envelope] = []
         self._stopping = asyncio.Event()
         self._closed = False
         #: Pub/Sub failed last: new events go straight to the outbox and the drain probes with its oldest.
@@ -206,7 +208,13 @@ class PubSubSink:
             batch = [await self._queue.get()]
             while len(batch) < self._tuning.batch_max and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            await self._in_flight.acquire()
+            try:
+                await self._in_flight.acquire()
+            except asyncio.CancelledError:
+                # Closing while every slot is busy: the batch taken from the queue goes to aclose, which
+                # delivers it with the rest (cancelled here it would be lost: neither published nor outboxed).
+                self._held = batch
+                raise
             task = self._spawn(self._deliver(batch), "analytics-deliver")
             task.add_done_callback(lambda _task: self._release())
 
@@ -218,7 +226,13 @@ class PubSubSink:
         if self.down:  # spares each batch the timeout while Pub/Sub is known to be down
             await self.to_outbox(batch)
             return
-        failed = await self.publish(batch)
+        try:
+            failed = await self.publish(batch)
+        except asyncio.CancelledError:
+            # aclose ran out of time waiting for Pub/Sub: the batch waits in the outbox (what Pub/Sub did
+            # take too: at least once, the event id deduplicates).
+            await self.to_outbox(batch)
+            raise
         if failed:
             self.down = True
             await self.to_outbox(failed)
@@ -346,7 +360,8 @@ class PubSubSink:
         for task in self._loops:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
-        rest: list[Envelope] = []
+        rest: list[Envelope] = self._held
+        self._held = []
         while not self._queue.empty():
             rest.append(self._queue.get_nowait())
         if rest:
