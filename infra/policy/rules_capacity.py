@@ -15,7 +15,7 @@ databases), which the other rules check.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from infra.cost import capacity as cap
@@ -293,21 +293,22 @@ def _online(load: Load, phase: int) -> str:
     return f"{online:,.0f} players online at {load.users:,} monthly players"
 
 
-@rules.stack(
-    "POG-CAP-006",
-    Severity.HIGH,
-    "Prod's Realtime Database shards hold the players online (one connection each) with 30 % headroom",
+_RAISE_SHARDS = (
     "Raise realtime_shards (infra/phases.py _REALTIME_SHARDS) to the figure in the message, then run the"
-    " realtime-resync job (runbooks/procedures/phase-promotion.md)." + _PROMOTE,
+    " realtime-resync job (runbooks/procedures/phase-promotion.md)." + _PROMOTE
 )
-def realtime_connections(stack: StackView, ctx: RuleContext) -> Iterator[Finding]:
-    """Each online player holds one connection to the shard their uid hashes to (presence, messages):
-    players online / shards against 70 % of an instance's 200,000 simultaneous connections."""
+
+
+def _per_shard(
+    stack: StackView, ctx: RuleContext, verdict_of: Callable[[Load, int, int], cap.Verdict]
+) -> Iterator[Finding]:
+    """One finding when ``verdict_of(load, phase, shards)`` says the shards do not hold, with the count
+    that would (the larger of the connections' and the writes' need: ``realtime_shards_for``)."""
     load = _load(ctx)
     shards = _shards(stack)
     if load is None or not shards:
         return
-    verdict = cap.realtime_connections(load, ctx.phase, len(shards))
+    verdict = verdict_of(load, ctx.phase, len(shards))
     if not verdict.holds:
         fix = cap.realtime_shards_for(load, ctx.phase)
         yield Finding(
@@ -315,28 +316,28 @@ def realtime_connections(stack: StackView, ctx: RuleContext) -> Iterator[Finding
             f" {_online(load, ctx.phase)}: raise realtime_shards to {fix}",
             shards[0].key,
         )
+
+
+@rules.stack(
+    "POG-CAP-006",
+    Severity.HIGH,
+    "Prod's Realtime Database shards hold the players online (one connection each) with 30 % headroom",
+    _RAISE_SHARDS,
+)
+def realtime_connections(stack: StackView, ctx: RuleContext) -> Iterator[Finding]:
+    """Each online player holds one connection to the shard their uid hashes to (presence, messages):
+    players online / shards against 70 % of an instance's 200,000 simultaneous connections."""
+    yield from _per_shard(stack, ctx, cap.realtime_connections)
 
 
 @rules.stack(
     "POG-CAP-007",
     Severity.HIGH,
     "Prod's Realtime Database shards take the peak writes with 30 % headroom",
-    "Raise realtime_shards (infra/phases.py _REALTIME_SHARDS) to the figure in the message, then run the"
-    " realtime-resync job (runbooks/procedures/phase-promotion.md)." + _PROMOTE,
+    _RAISE_SHARDS,
 )
 def realtime_writes(stack: StackView, ctx: RuleContext) -> Iterator[Finding]:
     """Presence (online at connect, offline on disconnect, two state changes a game), the server's messages
     (purchases, reviews, rewards) and the mirrors, at the evening peak, spread evenly over the shards,
     against 70 % of an instance's ~1,000 sustained writes/s."""
-    load = _load(ctx)
-    shards = _shards(stack)
-    if load is None or not shards:
-        return
-    verdict = cap.realtime_writes(load, ctx.phase, len(shards))
-    if not verdict.holds:
-        fix = cap.realtime_shards_for(load, ctx.phase)
-        yield Finding(
-            f"each of the {len(shards)} Realtime Database shard(s) {verdict.describe()} for"
-            f" {_online(load, ctx.phase)}: raise realtime_shards to {fix}",
-            shards[0].key,
-        )
+    yield from _per_shard(stack, ctx, cap.realtime_writes)
