@@ -7,7 +7,8 @@ page), all under one hash tag, so one slot on a Redis Cluster and the pages spre
   oldest first, trimmed to the versions kept;
 - ``live:{<page>}:b<live version>``: what was published, ``"<previous live version>|<board version>|"``
   then the page body (0: none before it in the chain);
-- ``live:{<page>}:gate``: held for one interval by the origin that publishes (``SET NX PX``).
+- ``live:{<page>}:gate``: the page's publish turn, held for one interval by the origin that publishes,
+  or only for the first-publish hold while the page has no chain (OPEN_GATE_SCRIPT).
 
 The chain and the bodies it names expire together (their TTL is set again at each publish turn); a body
 trimmed off the chain stays a grace period more, for the segments from it that a latest document cached
@@ -39,16 +40,38 @@ def gate_key(page_key: str) -> str:
     return f"{chain_key(page_key)}:gate"
 
 
-# KEYS: the chain. ARGV: the body key prefix, board version, now (unix µs), published at (ms), body, keep,
-# ttl (s), grace (s). Appends a version unless the chain's last one has this board version (an idle board
+# KEYS: the chain, the gate. ARGV: the interval (ms), the first-publish hold (ms).
+# With a chain, the turn is the gate for one interval (SET NX PX). Without one (a page never published, or
+# its chain evicted or flushed), the turn is held only for the hold, so an origin that dies before its
+# first publish blocks the page that long and no more; and a gate that outlives the hold was taken for a
+# chain that is gone, so it is taken over at once rather than leaving the page unpublished (and every
+# request for it waiting) for the rest of an interval. Returns {1 if taken else 0, {entry, ...}}, the
+# chain as it was before this turn.
+OPEN_GATE_SCRIPT = """
+local chain, gate = KEYS[1], KEYS[2]
+local interval, hold = tonumber(ARGV[1]), math.min(tonumber(ARGV[1]), tonumber(ARGV[2]))
+local entries = redis.call('LRANGE', chain, 0, -1)
+if #entries > 0 then
+  return {redis.call('SET', gate, '1', 'NX', 'PX', interval) and 1 or 0, entries}
+end
+if redis.call('SET', gate, '1', 'NX', 'PX', hold) or redis.call('PTTL', gate) > hold then
+  redis.call('SET', gate, '1', 'PX', hold)
+  return {1, entries}
+end
+return {0, entries}
+"""
+
+# KEYS: the chain, the gate. ARGV: the body key prefix, board version, now (unix µs), published at (ms),
+# body, keep, ttl (s), grace (s), interval (ms). Appends a version unless the chain's last one has this board version (an idle board
 # publishes nothing new), the bodies trimmed off the chain then expiring after the grace; either way the
 # chain and every body it names get the full TTL again. The new live version is the publish time in µs,
 # raised past the chain's last one (a clock behind it) and past any body still stored (a chain lost before
 # its bodies), so a live version never names two bodies. Lua numbers are doubles: exact up to 2^53, and
-# string.format('%.0f') writes them without an exponent.
+# string.format('%.0f') writes them without an exponent. The gate then holds for a whole interval from
+# this publish (a first publish took it only for the hold).
 # Returns {1 if appended else 0, entry, entry, ...}.
 PUBLISH_SCRIPT = """
-local chain, prefix, board_version = KEYS[1], ARGV[1], ARGV[2]
+local chain, gate, prefix, board_version = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
 local keep, ttl, grace = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local last = redis.call('LINDEX', chain, -1)
 local appended = 0
@@ -68,6 +91,7 @@ if not last or string.match(last, '^%d+ (%d+) ') ~= board_version then
   appended = 1
 end
 redis.call('EXPIRE', chain, ttl)
+redis.call('SET', gate, '1', 'PX', ARGV[9])
 local entries = redis.call('LRANGE', chain, 0, -1)
 local out = {appended}
 for i = 1, #entries do
@@ -100,18 +124,15 @@ class LiveChains:
         self._boards = boards
         self._redis = boards.client
         self._publish = self._redis.register_script(PUBLISH_SCRIPT)
+        self._open_gate = self._redis.register_script(OPEN_GATE_SCRIPT)
 
-    async def open_gate(self, page_key: str, interval_ms: int) -> tuple[bool, list[LiveEntry]]:
-        """One round trip: take the page's publish turn if nobody took it in the last interval, and read
-        its chain (as it was before this turn)."""
-
-        async def run() -> list[Any]:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.set(gate_key(page_key), b"1", nx=True, px=interval_ms)
-                pipe.lrange(chain_key(page_key), 0, -1)
-                return await pipe.execute()
-
-        taken, raw = await self._boards.call("live", run)
+    async def open_gate(self, page_key: str, interval_ms: int, hold_ms: int) -> tuple[bool, list[LiveEntry]]:
+        """One round trip: take the page's publish turn if it is free (OPEN_GATE_SCRIPT), and read its chain
+        as it was before this turn."""
+        keys = [chain_key(page_key), gate_key(page_key)]
+        taken, raw = await self._boards.call(
+            "live", lambda: self._open_gate(keys=keys, args=[interval_ms, hold_ms])
+        )
         return bool(taken), _entries(raw)
 
     async def chain(self, page_key: str) -> list[LiveEntry]:
@@ -129,10 +150,11 @@ class LiveChains:
         keep: int,
         ttl_s: int,
         grace_s: int,
+        interval_ms: int,
     ) -> tuple[bool, list[LiveEntry]]:
         """Append the page at ``board_version`` unless the chain ends with it; whether it was appended,
         and the chain after. The chain and its bodies expire ``ttl_s`` after this; a body trimmed off it
-        ``grace_s`` after this."""
+        ``grace_s`` after this; the page's next turn is ``interval_ms`` after this."""
         args: list[bytes | str | int] = [
             body_prefix(page_key),
             board_version,
@@ -142,8 +164,10 @@ class LiveChains:
             keep,
             ttl_s,
             grace_s,
+            interval_ms,
         ]
-        out = await self._boards.call("live", lambda: self._publish(keys=[chain_key(page_key)], args=args))
+        keys = [chain_key(page_key), gate_key(page_key)]
+        out = await self._boards.call("live", lambda: self._publish(keys=keys, args=args))
         return bool(out[0]), _entries(out[1:])
 
     async def published(self, page_key: str, versions: Sequence[int]) -> list[Published | None]:

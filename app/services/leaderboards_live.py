@@ -7,7 +7,9 @@ interval and edge location, whatever the number of viewers (docs/game-api.md#liv
 
 Publishing happens on a request for the latest document: the first one after the page's gate (one
 interval, ``SET NX PX`` in Redis, so one origin of all) renders the page as the board is now and appends
-it when the board's version moved since the last live version.
+it when the board's version moved since the last live version. A page with no chain (never published, or
+its chain evicted) holds its turn only for a short first-publish hold, and a gate left from a lost chain is
+taken over at once: a page is never left unpublished for the rest of an interval.
 
 A *live version* is not a board version, which can repeat with other content: after a flush a rebuild
 restarts it at its own clock's time in µs (at or below the old one when that clock is behind the origin
@@ -40,8 +42,11 @@ from app.services.leaderboard_views import View, parse_period_id, unavailable
 #: interval) still offers segments from it, to a client that polls once an interval. The chain and its
 #: bodies stay ``keep`` + this many intervals after the page's last publish turn (nobody viewing it).
 MARGIN_INTERVALS = 4
-#: A request that finds no version published yet, while another origin holds the gate, waits this long for
-#: that origin's first publish (then 503: retry).
+#: While a page has no chain, its publish turn is held this long (a render takes milliseconds): an origin
+#: that dies before its first publish blocks the page no longer than this.
+FIRST_PUBLISH_HOLD_S = 1.0
+#: A request that finds no version published yet, while another origin holds the turn, retries the turn
+#: this long (past the hold, so it takes over from an origin that died), then answers 503: retry.
 FIRST_PUBLISH_WAIT_S = 2.0
 _FIRST_PUBLISH_POLL_S = 0.05
 
@@ -52,7 +57,9 @@ Render = Callable[[View, int], Awaitable[tuple[int, bytes]]]
 
 
 class LiveStore(Protocol):
-    async def open_gate(self, page_key: str, interval_ms: int) -> tuple[bool, list[LiveEntry]]: ...
+    async def open_gate(
+        self, page_key: str, interval_ms: int, hold_ms: int
+    ) -> tuple[bool, list[LiveEntry]]: ...
     async def chain(self, page_key: str) -> list[LiveEntry]: ...
     async def publish(
         self,
@@ -65,6 +72,7 @@ class LiveStore(Protocol):
         keep: int,
         ttl_s: int,
         grace_s: int,
+        interval_ms: int,
     ) -> tuple[bool, list[LiveEntry]]: ...
     async def published(self, page_key: str, versions: Sequence[int]) -> list[Published | None]: ...
 
@@ -123,6 +131,7 @@ class LiveBoards:
         self._now_us = now_us
         self._ttl_s = max(1, math.ceil(interval_s * (keep + MARGIN_INTERVALS)))
         self._grace_s = max(1, math.ceil(interval_s * MARGIN_INTERVALS))
+        self._interval_ms = max(1, int(interval_s * 1000))
 
     @staticmethod
     def at_period(view: View, pid: str) -> View:
@@ -135,25 +144,7 @@ class LiveBoards:
         if view.scope is Scope.friends:
             raise not_public()
         key = view.cache_key(page)
-        taken, chain = await self._io(self._store.open_gate(key, max(1, int(self.interval_s * 1000))))
-        if taken:
-            board_version, body = await self._render(view, page)
-            now_us = self._now_us()
-            appended, chain = await self._io(
-                self._store.publish(
-                    key,
-                    board_version,
-                    now_us,
-                    now_us // 1000,
-                    body,
-                    keep=self._keep,
-                    ttl_s=self._ttl_s,
-                    grace_s=self._grace_s,
-                )
-            )
-            count_live_publish(appended)
-        elif not chain:
-            chain = await self._first_publish(key)
+        chain = await self._turn(view, page, key)
         count_live_render("latest")
         last = chain[-1]
         return Latest(
@@ -202,16 +193,40 @@ class LiveBoards:
             "removed": removed,
         }
 
-    async def _first_publish(self, key: str) -> list[LiveEntry]:
-        """The chain once the origin holding the gate has published the page's first version."""
-        waited = 0.0
-        while waited < FIRST_PUBLISH_WAIT_S:
-            await asyncio.sleep(_FIRST_PUBLISH_POLL_S)
-            waited += _FIRST_PUBLISH_POLL_S
-            chain = await self._io(self._store.chain(key))
+    async def _turn(self, view: View, page: int, key: str) -> list[LiveEntry]:
+        """The page's chain, after publishing when this request takes the page's turn. With no version
+        published yet and the turn held elsewhere, the turn is retried until that origin has published,
+        or taken over when it has not within the hold."""
+        hold_ms = max(1, int(FIRST_PUBLISH_HOLD_S * 1000))
+        deadline = time.monotonic() + FIRST_PUBLISH_WAIT_S
+        while True:
+            taken, chain = await self._io(self._store.open_gate(key, self._interval_ms, hold_ms))
+            if taken:
+                return await self._publish(view, page, key)
             if chain:
                 return chain
-        raise unavailable()
+            if time.monotonic() >= deadline:
+                raise unavailable()
+            await asyncio.sleep(_FIRST_PUBLISH_POLL_S)
+
+    async def _publish(self, view: View, page: int, key: str) -> list[LiveEntry]:
+        board_version, body = await self._render(view, page)
+        now_us = self._now_us()
+        appended, chain = await self._io(
+            self._store.publish(
+                key,
+                board_version,
+                now_us,
+                now_us // 1000,
+                body,
+                keep=self._keep,
+                ttl_s=self._ttl_s,
+                grace_s=self._grace_s,
+                interval_ms=self._interval_ms,
+            )
+        )
+        count_live_publish(appended)
+        return chain
 
     @staticmethod
     async def _io(call: Awaitable[T]) -> T:

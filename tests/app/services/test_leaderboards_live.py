@@ -25,7 +25,13 @@ from app.repositories.leaderboard_keys import ALIVE_KEY, version_key
 from app.repositories.leaderboard_live import LiveChains, body_key, chain_key, gate_key
 from app.services.errors import ServiceError
 from app.services.leaderboard_views import View
-from app.services.leaderboards_live import MARGIN_INTERVALS, Latest, LiveBoards
+from app.services.leaderboards_live import (
+    FIRST_PUBLISH_HOLD_S,
+    FIRST_PUBLISH_WAIT_S,
+    MARGIN_INTERVALS,
+    Latest,
+    LiveBoards,
+)
 from tests.app.api.routes.test_leaderboards_live import apply
 from tests.app.conftest import Backends, settings_for
 from tests.app.fixtures.leaderboards import Clock, Parts, run, store_game
@@ -254,3 +260,76 @@ def test_a_lost_chain_never_reuses_a_stored_version(
     assert second.versions == [second.version]
     assert [e["uid"] for e in first_page["entries"]] == ["alice"]
     assert [e["uid"] for e in second_page["entries"]] == ["alice", "bob"]
+
+
+def test_a_chain_lost_while_its_gate_is_held_is_published_again_at_once(
+    db: firestore.Client, rds: redis.Redis, backends: Backends
+) -> None:
+    """The chain evicted right after a publish, its gate held for the rest of a 30 s interval: the next
+    request takes the turn over and publishes, rather than every request waiting and answering 503."""
+    play(db, backends, NOW, [("g1", "alice", 40, T0, None)])
+    page_key = DAILY.cache_key(1)
+
+    async def flow(p: Parts) -> tuple[Latest, int, Latest]:
+        live = live_of(p, interval_s=30)
+        first = await live.latest(DAILY, 1)
+        rds.delete(chain_key(page_key))
+        gate_left_ms = int(rds.pttl(gate_key(page_key)))
+        return first, gate_left_ms, await live.latest(DAILY, 1)
+
+    first, gate_left_ms, again = run(backends, NOW, flow)
+    assert gate_left_ms > 20_000
+    assert again.version > first.version
+    assert again.versions == [again.version]
+
+
+def test_an_origin_that_dies_before_its_first_publish_is_taken_over_after_the_hold(
+    db: firestore.Client, rds: redis.Redis, backends: Backends
+) -> None:
+    """A page never published, its turn taken by an origin that never publishes: another request waits,
+    takes the turn once the first-publish hold ends (not the 30 s interval), and publishes."""
+    play(db, backends, NOW, [("g1", "alice", 40, T0, None)])
+    page_key = DAILY.cache_key(1)
+
+    async def flow(p: Parts) -> tuple[bool, int, float, Latest]:
+        taken, _ = await LiveChains(p.lb.sink.boards).open_gate(
+            page_key, 30_000, int(FIRST_PUBLISH_HOLD_S * 1000)
+        )
+        held_ms = int(rds.pttl(gate_key(page_key)))
+        started = time.monotonic()
+        latest = await live_of(p, interval_s=30).latest(DAILY, 1)
+        return taken, held_ms, time.monotonic() - started, latest
+
+    taken, held_ms, waited_s, latest = run(backends, NOW, flow)
+    assert taken
+    assert 0 < held_ms <= FIRST_PUBLISH_HOLD_S * 1000
+    assert waited_s < FIRST_PUBLISH_WAIT_S  # it did not give up: it published
+    assert latest.versions == [latest.version]
+    assert rds.pttl(gate_key(page_key)) > FIRST_PUBLISH_HOLD_S * 1000  # the published page's full interval
+
+
+def test_a_turn_held_past_the_wait_answers_503_and_publishes_nothing(
+    db: firestore.Client, rds: redis.Redis, backends: Backends
+) -> None:
+    """A page with no chain whose turn stays held (here renewed to the hold every 10 ms, so never stale):
+    the request gives up after the wait with the retryable 503, and no version appears."""
+    play(db, backends, NOW, [("g1", "alice", 40, T0, None)])
+    page_key = DAILY.cache_key(1)
+
+    async def flow(p: Parts) -> str:
+        async def keep_holding() -> None:
+            while True:
+                rds.set(gate_key(page_key), b"1", px=int(FIRST_PUBLISH_HOLD_S * 1000))
+                await asyncio.sleep(0.01)
+
+        holder = asyncio.create_task(keep_holding())
+        try:
+            await asyncio.sleep(0.02)
+            with pytest.raises(ServiceError) as failed:
+                await live_of(p, interval_s=30).latest(DAILY, 1)
+            return failed.value.code
+        finally:
+            holder.cancel()
+
+    assert run(backends, NOW, flow) == "leaderboard_unavailable"
+    assert not rds.exists(chain_key(page_key))
