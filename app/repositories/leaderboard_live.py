@@ -62,13 +62,13 @@ return {0, entries}
 """
 
 # KEYS: the chain, the gate. ARGV: the body key prefix, board version, now (unix µs), published at (ms),
-# body, keep, ttl (s), grace (s), interval (ms). Appends a version unless the chain's last one has this board version (an idle board
-# publishes nothing new), the bodies trimmed off the chain then expiring after the grace; either way the
-# chain and every body it names get the full TTL again. The new live version is the publish time in µs,
-# raised past the chain's last one (a clock behind it) and past any body still stored (a chain lost before
-# its bodies), so a live version never names two bodies. Lua numbers are doubles: exact up to 2^53, and
-# string.format('%.0f') writes them without an exponent. The gate then holds for a whole interval from
-# this publish (a first publish took it only for the hold).
+# body, keep, ttl (s), grace (s), interval (ms). Appends a version unless the chain's last one has this
+# board version (an idle board publishes nothing new), the bodies trimmed off the chain then expiring after
+# the grace; either way the chain and every body it names get the full TTL again. The new live version is
+# the publish time in µs, raised past the chain's last one (a clock behind it) and past any body still
+# stored (a chain lost before its bodies), so a live version never names two bodies. Lua numbers are
+# doubles: exact up to 2^53, and string.format('%.0f') writes them without an exponent. The gate then
+# holds a whole interval from this publish (a first publish took it only for the hold).
 # Returns {1 if appended else 0, entry, entry, ...}.
 PUBLISH_SCRIPT = """
 local chain, gate, prefix, board_version = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
