@@ -317,14 +317,17 @@ def test_a_turn_held_past_the_wait_answers_503_and_publishes_nothing(
     page_key = DAILY.cache_key(1)
 
     async def flow(p: Parts) -> str:
+        def hold() -> None:
+            rds.set(gate_key(page_key), b"1", px=int(FIRST_PUBLISH_HOLD_S * 1000))
+
         async def keep_holding() -> None:
             while True:
-                rds.set(gate_key(page_key), b"1", px=int(FIRST_PUBLISH_HOLD_S * 1000))
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(0.01)  # the holder's renewal period: it is what this test simulates
+                hold()
 
+        hold()
         holder = asyncio.create_task(keep_holding())
         try:
-            await asyncio.sleep(0.02)
             with pytest.raises(ServiceError) as failed:
                 await live_of(p, interval_s=30).latest(DAILY, 1)
             return failed.value.code
