@@ -135,10 +135,6 @@ class LiveChains:
         )
         return bool(taken), _entries(raw)
 
-    async def chain(self, page_key: str) -> list[LiveEntry]:
-        raw = await self._boards.call("live", lambda: self._redis.lrange(chain_key(page_key), 0, -1))
-        return _entries(raw)
-
     async def publish(
         self,
         page_key: str,
@@ -169,6 +165,10 @@ class LiveChains:
         keys = [chain_key(page_key), gate_key(page_key)]
         out = await self._boards.call("live", lambda: self._publish(keys=keys, args=args))
         return bool(out[0]), _entries(out[1:])
+
+    async def release_gate(self, page_key: str) -> None:
+        """Free the page's turn (a turn that published nothing: the next request takes it at once)."""
+        await self._boards.call("live", lambda: self._redis.delete(gate_key(page_key)))
 
     async def published(self, page_key: str, versions: Sequence[int]) -> list[Published | None]:
         """What each live version names, None for one not stored (never published, or expired)."""

@@ -32,7 +32,7 @@ from typing import Any, Protocol, TypeVar
 import orjson
 
 from app.core.metrics import count_live_publish, count_live_render
-from app.domain.leaderboards import Scope
+from app.domain.leaderboards import PAGE_SIZE, Scope
 from app.domain.live_boards import LiveEntry, Published
 from app.repositories.errors import LeaderboardUnavailableError
 from app.services.errors import Failure, ServiceError
@@ -60,7 +60,6 @@ class LiveStore(Protocol):
     async def open_gate(
         self, page_key: str, interval_ms: int, hold_ms: int
     ) -> tuple[bool, list[LiveEntry]]: ...
-    async def chain(self, page_key: str) -> list[LiveEntry]: ...
     async def publish(
         self,
         page_key: str,
@@ -75,6 +74,7 @@ class LiveStore(Protocol):
         interval_ms: int,
     ) -> tuple[bool, list[LiveEntry]]: ...
     async def published(self, page_key: str, versions: Sequence[int]) -> list[Published | None]: ...
+    async def release_gate(self, page_key: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +93,14 @@ def not_public() -> ServiceError:
         "board_not_public",
         "only public boards are served through the CDN (global, or country with ?country=CC): read a "
         "friends board or your own country's with …/stream or …/changes",
+    )
+
+
+def page_past_end(page: int, last: int) -> ServiceError:
+    return ServiceError(
+        Failure.NOT_FOUND,
+        "page_past_end",
+        f"page {page} is past the board's last page ({last}): live pages are published only up to it",
     )
 
 
@@ -211,6 +219,12 @@ class LiveBoards:
 
     async def _publish(self, view: View, page: int, key: str) -> list[LiveEntry]:
         board_version, body = await self._render(view, page)
+        # A page past the board's end is refused, not published: each page number would otherwise store a
+        # body in Redis for ``keep`` + 4 intervals, a page per request for anyone walking page numbers.
+        last = max(1, math.ceil(int(orjson.loads(body)["total"]) / PAGE_SIZE))
+        if page > last:
+            await self._io(self._store.release_gate(key))
+            raise page_past_end(page, last)
         now_us = self._now_us()
         appended, chain = await self._io(
             self._store.publish(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
 from google.cloud import firestore
 
@@ -163,6 +164,22 @@ def test_an_expired_version_is_404_with_no_store(
     wait_until(lambda: client.get(latest["full"]).status_code == 404, timeout=10, what="expiry")
     _error(client.get(latest["full"]), 404, "version_not_published")
     assert _ok(client.get(f"{DAILY}/live"))["version"] > latest["version"]  # a new chain, a new version
+
+
+def test_a_page_past_the_boards_end_is_404_and_stores_nothing(
+    client: TestClient, backends: Backends, db: firestore.Client, rds: redis.Redis
+) -> None:
+    """Walking page numbers would store a body per page in Redis: past the last page nothing is published
+    (page 1 is, empty or not)."""
+    _seed(backends, db, [("alice", 300)])
+    for page in (2, 1_000_000):
+        _error(client.get(f"{DAILY}/live?page={page}"), 404, "page_past_end")
+    assert "last page (1)" in client.get(f"{DAILY}/live?page=2").json()["error"]["message"]
+    assert sorted(k.decode() for k in rds.scan_iter("live:*")) == []
+    _ok(client.get(f"{DAILY}/live?page=1"))
+    assert {k.decode().split("}")[0] for k in rds.scan_iter("live:*")} == {
+        f"live:{{leaderboard:global:daily:{period_id(Period.daily, datetime.now(UTC))}:p1"
+    }
 
 
 @pytest.mark.parametrize(
