@@ -99,11 +99,18 @@ def events_table_ref(project: str, dataset: str) -> str:
 
 
 def view_sql(view: str, events: str, lookback_days: int = VIEW_LOOKBACK_DAYS) -> str:
-    """A view's BigQuery standard SQL over ``events`` (analytics_views/<view>.sql)."""
+    """A view's BigQuery standard SQL over ``events`` (analytics_views/<view>.sql, its first CTE
+    analytics_views/_deduped.sql)."""
     path = VIEWS_DIR / f"{view}.sql"
     if not path.is_file():
         raise ValueError(f"no view {view!r}: expected {path}")
-    return path.read_text().format(events=events, lookback_days=lookback_days)
+    window = {"events": events, "lookback_days": lookback_days}
+    deduped = _uncommented((VIEWS_DIR / "_deduped.sql").read_text()).strip().format(**window)
+    return path.read_text().format(deduped=deduped, **window)
+
+
+def _uncommented(sql: str) -> str:
+    return "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
 
 
 def topic_path(project: str, name: str) -> str:

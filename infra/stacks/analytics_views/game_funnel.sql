@@ -1,10 +1,5 @@
 -- Games started per day (the day of the start) and how many of them finished, by plausibility verdict.
-WITH deduped AS (
-  SELECT *
-  FROM {events}
-  WHERE occurred_at >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL {lookback_days} DAY)
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY received_at) = 1
-),
+WITH {deduped},
 started AS (
   SELECT
     JSON_VALUE(params, '$.game_id') AS game_id,

@@ -1,10 +1,5 @@
 -- Per live event: the players who joined, those who claimed a reward, and what the claims paid out.
-WITH deduped AS (
-  SELECT *
-  FROM {events}
-  WHERE occurred_at >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL {lookback_days} DAY)
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY received_at) = 1
-)
+WITH {deduped}
 SELECT
   JSON_VALUE(params, '$.live_event_id') AS live_event_id,
   MIN(DATE(occurred_at)) AS first_day,

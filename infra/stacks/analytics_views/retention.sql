@@ -1,11 +1,6 @@
 -- Day-1 and day-7 retention by cohort: a player's cohort is the first day they are active in the window;
 -- day N counts the cohort's players active again exactly N days later. A day not over yet is NULL, not 0.
-WITH deduped AS (
-  SELECT *
-  FROM {events}
-  WHERE occurred_at >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL {lookback_days} DAY)
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY received_at) = 1
-),
+WITH {deduped},
 active AS (
   SELECT DISTINCT player, DATE(occurred_at) AS day
   FROM deduped

@@ -1,12 +1,7 @@
 -- Purchases per day and product: grants that name a product, minus the refunds and revocations of one,
 -- each counted on the day it happened. Units, not money: the events carry no price, and the stores'
 -- reports are the revenue of record (docs/analytics.md#revenue); multiply by a price list to estimate.
-WITH deduped AS (
-  SELECT *
-  FROM {events}
-  WHERE occurred_at >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL {lookback_days} DAY)
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY received_at) = 1
-),
+WITH {deduped},
 moves AS (
   SELECT
     DATE(occurred_at) AS day,
