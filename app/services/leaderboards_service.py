@@ -192,13 +192,18 @@ class LeaderboardService:
         self._keep_local(key, body)
         return body
 
-    async def _cached(self, view: View, page: int, max_age_s: float) -> bytes | None:
+    async def _cached_render(self, view: View, page: int) -> tuple[bytes | None, int]:
+        """The page's cached render (None when there is none) and the board's version now."""
         try:
             cached, version, alive = await self._boards.cached_render(view.cache_key(page), view.board)
         except LeaderboardUnavailableError:
             raise unavailable() from None
         if not alive:
             self._lost()
+        return cached, version
+
+    async def _cached(self, view: View, page: int, max_age_s: float) -> bytes | None:
+        cached, version = await self._cached_render(view, page)
         if cached is None:
             return None
         cached_version, rendered_at_ms, body = unpack(cached)
@@ -283,12 +288,7 @@ class LeaderboardService:
     async def render_now(self, view: View, page: int) -> tuple[int, bytes]:
         """The page as the board is now (live boards publish it): the cached render when the board has not
         moved since it, else a new one (cached in turn)."""
-        try:
-            cached, version, alive = await self._boards.cached_render(view.cache_key(page), view.board)
-        except LeaderboardUnavailableError:
-            raise unavailable() from None
-        if not alive:
-            self._lost()
+        cached, version = await self._cached_render(view, page)
         if cached is not None:
             cached_version, _, body = unpack(cached)
             if cached_version == version:
