@@ -56,7 +56,6 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import (
-    ALWAYS_ON,
     Decision,
     ParentBased,
     Sampler,
@@ -100,11 +99,10 @@ class Tracing:
         """The server span around ``app``: the outermost layer, so that it covers what the request costs
         and the request's log line (app/core/observability.py) names its trace. Only the requests the
         ratio samples go through OpenTelemetry's middleware (``SampledOnly``)."""
-        untraced = ",".join(f"^[^?]*{path}$" for path in UNTRACED_PATHS)
+        # The probes and /metrics never reach ``traced``: SampledOnly sends them to ``app`` itself.
         # No "receive" and "send" spans: three more per request that only repeat the server span's timing.
         traced = OpenTelemetryMiddleware(
             app,
-            excluded_urls=untraced,
             default_span_details=_get_default_span_details,
             tracer_provider=self.provider,
             exclude_spans=["receive", "send"],
@@ -190,10 +188,8 @@ class _GrpcClientOnProvider(GrpcInstrumentorClient):
 
 
 class RequestsOnly(Sampler):
-    """A trace starts at a request (a server span): a root span of any other kind records nothing."""
-
-    def __init__(self, by_trace_id: Sampler) -> None:
-        self._by_trace_id = by_trace_id
+    """A trace starts at a request (a server span), recorded: ``SampledOnly`` drew the request at the
+    ratio before it reached the middleware. A root span of any other kind records nothing."""
 
     def should_sample(
         self,
@@ -207,13 +203,10 @@ class RequestsOnly(Sampler):
     ) -> SamplingResult:
         if kind is not SpanKind.SERVER:
             return SamplingResult(Decision.DROP)
-        result: SamplingResult = self._by_trace_id.should_sample(
-            parent_context, trace_id, name, kind, attributes, links, trace_state
-        )
-        return result
+        return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
 
     def get_description(self) -> str:
-        return f"RequestsOnly{{{self._by_trace_id.get_description()}}}"
+        return "RequestsOnly"
 
 
 def sampler(ratio: float) -> Sampler:
@@ -222,7 +215,7 @@ def sampler(ratio: float) -> Sampler:
     reaches the server span only when ``SampledOnly`` drew it at ``ratio``: its root is recorded."""
     by_trace_id = TraceIdRatioBased(ratio)
     result: Sampler = ParentBased(
-        root=RequestsOnly(ALWAYS_ON),
+        root=RequestsOnly(),
         remote_parent_sampled=by_trace_id,
         remote_parent_not_sampled=by_trace_id,
     )

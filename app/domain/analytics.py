@@ -28,7 +28,6 @@ from app.domain.ledger import ReviewStatus
 Source = Literal["server", "client"]
 #: Where an event comes from: the clients' own platforms, or the API itself.
 PLATFORMS = ("ios", "android", "web", "server")
-CLIENT_PLATFORMS = ("ios", "android", "web")
 
 #: A pseudonym or an event id: this many hex characters of a SHA-256.
 ID_HEX_CHARS = 32
@@ -304,7 +303,6 @@ ENVELOPE: tuple[EnvelopeField, ...] = (
         "The event's own fields as a JSON object (the catalogue declares them per name and version)",
     ),
 )
-_NULLABLE = frozenset(field.name for field in ENVELOPE if field.nullable)
 
 
 def pseudonym(key: bytes, uid: str) -> str:
