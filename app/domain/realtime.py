@@ -133,9 +133,6 @@ class Shards:
     def of(self, uid: str) -> int:
         return shard_for(uid, self.count)
 
-    def url_of(self, uid: str) -> str:
-        return self.urls[self.of(uid)]
-
 
 @dataclass(frozen=True, slots=True)
 class Location:
@@ -190,7 +187,7 @@ class Message:
 def message_id(now: datetime, entropy: bytes | None = None) -> str:
     """A new entry's key, like the SDKs' push ids: 8 characters of milliseconds then 12 random ones, so
     keys sort by creation time (``entropy``: 12 bytes, for tests)."""
-    millis = int(now.timestamp() * 1000)
+    millis = epoch_ms(now)
     stamp = []
     for _ in range(8):
         stamp.append(_PUSH_CHARS[millis % 64])

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 RULES_FILE = Path(__file__).resolve().parent.parent / "realtime" / "database.rules.json"
+#: Outbox records one ``realtime sync`` run applies unless told (it runs every minute).
+SYNC_BATCH = 500
 
 realtime_app = typer.Typer(
     help="The Realtime Database: rules on every shard, the friendship mirror.", no_args_is_help=True
@@ -143,7 +145,7 @@ def rules(
 
 @realtime_app.command()
 def sync(
-    limit: Annotated[int, typer.Option(min=1, max=5000, help="Records to apply in this run.")] = 500,
+    limit: Annotated[int, typer.Option(min=1, max=5000, help="Records to apply in this run.")] = SYNC_BATCH,
 ) -> None:
     """Apply the friendship-mirror records left in the Firestore outbox (oldest first)."""
     with _one_line():

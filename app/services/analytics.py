@@ -42,13 +42,6 @@ class EventSink(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Context:
-    platform: str | None = None
-    app_version: str | None = None
-    country: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class ClientEvent:
     """One event of a client's batch: its own id (unique per event), a catalogue name, when, its params."""
 
@@ -117,7 +110,6 @@ class Analytics:
         name: str,
         uid: str | None,
         params: Mapping[str, Any],
-        context: Context | None = None,
         *,
         event_id: str | None = None,
     ) -> None:
@@ -128,7 +120,6 @@ class Analytics:
         if event.source != "server":
             raise ValueError(f"{name} is a client event: only POST /v1/analytics/events sends it")
         checked = catalogue.validate_params(name, params)
-        context = context or Context()
         now = self._clock()
         envelope = catalogue.envelope(
             event,
@@ -137,9 +128,9 @@ class Analytics:
             occurred_at=now,
             received_at=now,
             player=self.player(uid) if uid is not None else None,
-            platform=context.platform or "server",
-            app_version=context.app_version,
-            country=context.country,
+            platform="server",
+            app_version=None,
+            country=None,
         )
         self._offer([envelope])
 

@@ -25,8 +25,6 @@ log = logging.getLogger("app.realtime")
 
 #: Applies of one key that find Firestore changed under them before giving up (the record stays).
 MAX_ROUNDS = 3
-#: Outbox records one ``realtime sync`` run applies (it runs every minute).
-SYNC_BATCH = 500
 #: Players per multi-path update of ``realtime resync`` (per shard).
 RESYNC_PAGE = 200
 
@@ -122,7 +120,7 @@ class RealtimeMirror:
             return False
         return True
 
-    async def sync_pending(self, limit: int = SYNC_BATCH) -> SyncReport:
+    async def sync_pending(self, limit: int) -> SyncReport:
         """``realtime sync``: applies the oldest ``limit`` records left by failed or interrupted applies."""
         applied = kept = failed = 0
         for record in await self._outbox.pending(limit):

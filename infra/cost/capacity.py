@@ -229,8 +229,8 @@ def realtime_writes(load: Load, phase: int, shards: int) -> Verdict:
 def realtime_shards_for(load: Load, phase: int) -> int:
     """The shards that hold both the connections and the writes of the phase with headroom."""
     return max(
-        math.ceil(realtime_online(load, phase) / (RTDB_CONNECTIONS_PER_INSTANCE * RTDB_HEADROOM)),
-        math.ceil(realtime_writes_per_second(load, phase) / (RTDB_WRITES_PER_INSTANCE * RTDB_HEADROOM)),
+        instances_for(realtime_online(load, phase), RTDB_CONNECTIONS_PER_INSTANCE, RTDB_HEADROOM),
+        instances_for(realtime_writes_per_second(load, phase), RTDB_WRITES_PER_INSTANCE, RTDB_HEADROOM),
     )
 
 

@@ -31,6 +31,7 @@ import contract
 from infra.locations import bigquery_location_for, kms_location_for
 from infra.phases import PhaseProfile
 from infra.stacks.common import child, labels
+from infra.stacks.foundation import KEY_ROTATION_PERIOD
 
 ANALYTICS_DIR = Path(contract.__file__).resolve().parent / "analytics"
 AVRO_SCHEMA_FILE = ANALYTICS_DIR / "events.avsc"
@@ -63,7 +64,6 @@ DEAD_LETTER_RETENTION = "604800s"
 MAX_DELIVERY_ATTEMPTS = 10
 RETRY_MIN_BACKOFF = "10s"
 RETRY_MAX_BACKOFF = "600s"
-KEY_ROTATION_PERIOD = "2592000s"  # 30 days, as the stack's own keys
 MS_PER_DAY = 86_400_000
 
 

@@ -22,8 +22,6 @@ from dataclasses import dataclass
 #: The app's ``leaderboard_stream_interval_s`` default (POG_LEADERBOARD_STREAM_INTERVAL_S, seconds): the
 #: origin publishes a live page at most once per interval. No stack overrides it (a test checks).
 LIVE_INTERVAL_S = 30
-#: What the origin sends on full pages and segments: ``public, max-age=31536000, immutable``.
-IMMUTABLE_TTL_S = 31_536_000
 #: The only query parameters the live routes read: everything else stays out of the cache key, so a
 #: cache-busting parameter cannot reach the origin.
 LIVE_QUERY_KEYS: tuple[str, ...] = ("page", "country")

@@ -4,7 +4,6 @@ processed-source check, the take-back of revocations in force, and the cache inv
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -60,9 +59,8 @@ class EconomyBase:
         if self._analytics is None:
             return
         try:
-            # The action's id (a source id) may hold the uid: the event id is its hash.
-            key = hashlib.sha256(event_id.encode()).hexdigest()[:32]
-            self._analytics.emit(name, uid if valid_uid(uid) else None, params, event_id=key)
+            # The action's id (a source id) may hold the uid: emit hashes it into the event id.
+            self._analytics.emit(name, uid if valid_uid(uid) else None, params, event_id=event_id)
         except ValueError:  # a bug in the params must not fail a committed grant: logged, never raised
             log.exception("analytics event refused: %s", name)
 

@@ -46,7 +46,9 @@ def test_the_catalogue_holds_the_spec_s_events() -> None:
     assert {e.version for e in CATALOGUE.values()} == {1}
 
 
-def _envelope(player: str | None, country: str | None, **params: Any) -> dict[str, Any]:
+def _envelope(
+    player: str | None, country: str | None, platform: str = "server", **params: Any
+) -> dict[str, Any]:
     event = CATALOGUE["game_finished"]
     checked = analytics.validate_params(event.name, params)
     return analytics.envelope(
@@ -56,10 +58,16 @@ def _envelope(player: str | None, country: str | None, **params: Any) -> dict[st
         occurred_at=WHEN,
         received_at=WHEN + timedelta(seconds=1),
         player=player,
-        platform="server",
+        platform=platform,
         app_version=None,
         country=country,
     )
+
+
+def test_an_envelope_refuses_a_platform_the_schema_does_not_name() -> None:
+    params = {"game_id": "g1", "score": 1, "duration_ms": 1, "verdict": "accepted"}
+    with pytest.raises(ValueError, match="platform 'switch' is not one of ios, android, web, server"):
+        _envelope(None, None, platform="switch", **params)
 
 
 def _read(encoded: bytes) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from app.domain.analytics import CatalogueError, pseudonym, server_event_id
-from app.services.analytics import Analytics, Context
+from app.services.analytics import Analytics
 
 pytestmark = pytest.mark.unit
 
@@ -54,16 +54,16 @@ def test_emit_stamps_a_server_event() -> None:
     assert "alice" not in json.dumps(event)
 
 
-def test_emit_without_a_player_or_an_id_and_with_a_context() -> None:
+def test_emit_without_a_player_or_an_id() -> None:
     sink = Recording()
     analytics = Analytics(sink, KEY, clock=lambda: NOW)
     analytics.emit("breaker_opened", None, {"dependency": "redis"})
-    analytics.emit("breaker_opened", None, {"dependency": "redis"}, Context("ios", "2.0.1", "FR"))
+    analytics.emit("breaker_opened", None, {"dependency": "redis"})
     assert len(sink.offered) == 2
     first, second = sink.offered
     assert first["player"] is None
     assert first["event_id"] != second["event_id"]  # random when the action has no id
-    assert (second["platform"], second["app_version"], second["country"]) == ("ios", "2.0.1", "FR")
+    assert (first["platform"], first["app_version"], first["country"]) == ("server", None, None)
 
 
 def test_a_caller_s_bad_params_are_a_bug_even_with_analytics_off() -> None:
@@ -72,8 +72,6 @@ def test_a_caller_s_bad_params_are_a_bug_even_with_analytics_off() -> None:
         analytics.emit("grant", "alice", {"reason": "purchase", "coins": -5, "items": 0})
     with pytest.raises(ValueError, match="screen_viewed is a client event"):
         analytics.emit("screen_viewed", "alice", {"screen": "home"})
-    with pytest.raises(ValueError, match="platform 'switch' is not one of"):
-        analytics.emit("rate_limited", None, {"limit": "ip"}, Context("switch"))
     analytics.emit("rate_limited", None, {"limit": "ip"})  # off: checked, then dropped
 
 
