@@ -16,10 +16,7 @@ import argparse
 import contextlib
 import importlib
 import os
-import shutil
-import socket
 import statistics
-import subprocess
 import tempfile
 import time
 import urllib.request
@@ -37,6 +34,7 @@ from bench.api_bench import (
     app_environment,
     dev_token,
     finish_game_flow,
+    percentile,
     process_cpu_s,
     run_and_report,
     seed_player,
@@ -46,7 +44,6 @@ from scripts import services
 
 TARGET = 0.95
 TOPIC = "pog-local-analytics"
-START_TIMEOUT_S = 60
 #: Flows each side runs before the measured rounds.
 WARM_UP = 5
 
@@ -87,37 +84,18 @@ class Results:
         return {**asdict(self), **ratios, "target": TARGET}
 
 
-def _listening(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-        return True
-    return False
-
-
 @contextlib.contextmanager
 def pubsub_emulator(workdir: Path) -> Iterator[int]:
-    """The Pub/Sub emulator on a free port, in a process group of its own, stopped by its PID's group."""
-    gcloud = shutil.which("gcloud")
-    if gcloud is None:
-        raise BenchError("gcloud not found: the Pub/Sub emulator comes with the Google Cloud CLI")
+    """The Pub/Sub emulator on a free port (scripts/services.py), stopped by its process group."""
     port = services.free_port()
-    log = workdir / "pubsub.log"
-    cmd = [gcloud, "beta", "emulators", "pubsub", "start", f"--host-port=127.0.0.1:{port}",
-           f"--project={PROJECT}", "--quiet"]  # fmt: skip
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
-        )
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not _listening(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise BenchError(f"the Pub/Sub emulator did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.1)
+        process = services.start_pubsub(workdir, port, PROJECT)
+    except RuntimeError as exc:
+        raise BenchError(str(exc)) from None
+    try:
         yield port
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, 9)
-        process.wait(timeout=10)
+        services.stop_group(process)
 
 
 def create_topic(port: int) -> str:
@@ -158,12 +136,8 @@ def _side(flows: Sequence[dict[str, Any]], cpu_s: float) -> Side:
 
     flow, finish = all_ms("flow"), all_ms("finish")
     cpu_ms = 1000 * cpu_s / len(flow)
-    medians = statistics.median(flow), _p95(flow), statistics.median(finish), _p95(finish)
+    medians = statistics.median(flow), percentile(flow, 95), statistics.median(finish), percentile(finish, 95)
     return Side(*medians, len(flow), cpu_ms)
-
-
-def _p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[18] if len(values) > 1 else values[0]
 
 
 def _timed_flows(base: str, headers: dict[str, str], games: int) -> dict[str, list[float]]:

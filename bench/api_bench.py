@@ -42,6 +42,7 @@ import httpx
 from scripts import services
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+ResultT = TypeVar("ResultT")
 PROJECT = "demo-pog-bench"
 PLAYER = ("bench-player", "Bench Player")
 #: Nothing listens here: the variable only makes firebase_admin accept unsigned (alg none) dev tokens.
@@ -279,15 +280,17 @@ def measure(
     if tool == "wrk":
         assert wrk is not None
         return wrk_load(wrk, url, headers, connections, duration_s)
-    return _run_async(python_load(url, headers, connections, duration_s))
+    return run_async(python_load(url, headers, connections, duration_s))
 
 
-def _run_async(coroutine: Coroutine[Any, Any, LoadResult]) -> LoadResult:
-    try:  # uvloop when installed (uvicorn[standard] brings it): the generator then costs less CPU
+def run_async(coroutine: Coroutine[Any, Any, ResultT]) -> ResultT:
+    """``coroutine`` on uvloop when installed (uvicorn[standard] brings it: the load generators then cost
+    less CPU), else on asyncio's own loop."""
+    try:
         import uvloop
     except ImportError:  # pragma: no cover
         return asyncio.run(coroutine)
-    result: LoadResult = uvloop.run(coroutine)
+    result: ResultT = uvloop.run(coroutine)
     return result
 
 

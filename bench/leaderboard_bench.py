@@ -62,6 +62,7 @@ from bench.api_bench import (
     percentile,
     pick_tool,
     run_and_report,
+    run_async,
     start_api,
 )
 from scripts import services
@@ -531,14 +532,6 @@ async def _cache_profiles(client: aioredis.Redis, view: Any, uids: Sequence[str]
         await pipe.execute()
 
 
-def _run(coroutine: Awaitable[Any]) -> Any:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover
-        return asyncio.run(coroutine)  # type: ignore[arg-type]
-    return uvloop.run(coroutine)  # type: ignore[arg-type]
-
-
 # --- the run ------------------------------------------------------------------------------------------
 
 
@@ -573,9 +566,9 @@ def run_benchmark(args: argparse.Namespace, quiet: bool = False) -> Results:
                 1 + len(COUNTRIES),
             )
         say("submit, its ceiling and raw ZADD")
-        submits = _run(submit_runs(rds.port, args.players, args.ops_seconds, args.concurrency))
+        submits = run_async(submit_runs(rds.port, args.players, args.ops_seconds, args.concurrency))
         say(f"around-me, {args.samples} players")
-        latencies, trips = _run(around_me(rds.port, fs.port, args.players, args.samples))
+        latencies, trips = run_async(around_me(rds.port, fs.port, args.players, args.samples))
         env = app_environment(rds.port, fs.port, PROJECT)
         base, _api_pid = start_api(stack, env, workdir)
         say(f"uvicorn at {base}; load from {tool}, {args.connections} connections, {args.duration:g} s each")

@@ -46,6 +46,7 @@ from bench.api_bench import (
     percentile,
     process_cpu_s,
     run_and_report,
+    run_async,
     start_api,
 )
 from bench.args import positive_int
@@ -437,12 +438,7 @@ def run_benchmark(
             finally:
                 await client.aclose()
 
-        try:
-            import uvloop
-
-            runs, baseline = uvloop.run(main())
-        except ImportError:  # pragma: no cover
-            runs, baseline = asyncio.run(main())
+        runs, baseline = run_async(main())
         say("stopping uvicorn, the emulator and redis-server")
     machine = f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}"
     return Results(

@@ -1,9 +1,12 @@
-"""Throw-away redis-server and Firestore emulator processes on free ports (app tests, `make run-local`)."""
+"""Throw-away redis-server, Firestore and Pub/Sub emulator processes on free ports (app tests, benches,
+`make run-local`)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -27,6 +30,11 @@ FIRESTORE_HINT = (
     "`gcloud components install cloud-firestore-emulator` (or apt-get install "
     "google-cloud-cli-firestore-emulator) and Java 17+ (apt-get install openjdk-17-jre-headless); "
     "or set POG_FIRESTORE_EMULATOR_JAR to the jar"
+)
+PUBSUB_HINT = (
+    "the Pub/Sub emulator was not found: install the Google Cloud CLI and its emulator "
+    "(`gcloud components install pubsub-emulator beta`, or apt-get install "
+    "google-cloud-cli-pubsub-emulator) and Java 17+ (apt-get install openjdk-17-jre-headless)"
 )
 
 
@@ -233,3 +241,38 @@ def clear_firestore(port: int, project: str) -> None:
     request = urllib.request.Request(url, method="DELETE")
     with urllib.request.urlopen(request, timeout=10) as resp:
         assert resp.status == 200, resp.status
+
+
+def listening(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+        return True
+    return False
+
+
+def start_pubsub(workdir: Path, port: int, project: str) -> subprocess.Popen[bytes]:
+    """The Pub/Sub emulator on ``port``, once it listens. gcloud starts the emulator's java as a child, so
+    it runs in a process group of its own: end it with ``stop_group`` (by this PID, nothing by name)."""
+    gcloud = shutil.which("gcloud")
+    sdk = Path(gcloud).resolve().parent.parent if gcloud else None  # SDK/bin/gcloud
+    if sdk is None or not (sdk / "platform/pubsub-emulator").is_dir() or shutil.which("java") is None:
+        raise RuntimeError(PUBSUB_HINT)
+    log = workdir / f"pubsub-{port}.log"
+    cmd = [str(gcloud), "beta", "emulators", "pubsub", "start", f"--host-port=127.0.0.1:{port}",
+           f"--project={project}", "--quiet"]  # fmt: skip
+    with log.open("ab") as out:  # appended: a restart on the same port keeps the earlier run's lines
+        process = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+    try:
+        _wait(Service("the Pub/Sub emulator", process, port, log), lambda: listening(port), 60)
+    except BaseException:
+        stop_group(process)
+        raise
+    return process
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """Kills the process group ``process`` leads (``start_new_session``), its children included."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
