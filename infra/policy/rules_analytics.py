@@ -14,17 +14,16 @@ from typing import Any
 
 from . import tokens as t
 from .model import Finding, Resource, RuleContext, RuleSet, Severity, StackView
-from .values import as_list, enabled, get, iam_grants, is_known, refers_to
+from .values import PUBLIC_MEMBERS, as_list, enabled, get, iam_grants, is_known, refers_to
 
 rules = RuleSet()
 
-DATASET = "gcp:bigquery/dataset:Dataset"
+DATASET = t.BIGQUERY_DATASET
 DATASET_ACCESS = "gcp:bigquery/datasetAccess:DatasetAccess"
 TABLE = "gcp:bigquery/table:Table"
-TOPIC = "gcp:pubsub/topic:Topic"
+TOPIC = t.PUBSUB_TOPIC
 SUBSCRIPTION = "gcp:pubsub/subscription:Subscription"
 SCHEMA = "gcp:pubsub/schema:Schema"
-_PUBLIC = frozenset({"allUsers", "allAuthenticatedUsers"})
 _ENCODINGS = frozenset({"JSON", "BINARY"})
 
 
@@ -36,7 +35,7 @@ def _analytics_topic(resource: Resource) -> bool:
 def _public_access(access: Mapping[str, Any]) -> str | None:
     for key in ("specialGroup", "iamMember"):
         value = access.get(key)
-        if isinstance(value, str) and value in _PUBLIC:
+        if isinstance(value, str) and value in PUBLIC_MEMBERS:
             return value
     return None
 
@@ -57,7 +56,7 @@ def dataset_not_public(r: Resource, ctx: RuleContext) -> Iterator[str]:
     else:
         accesses = []
         for role, member in iam_grants(r.props):
-            if member in _PUBLIC:
+            if member in PUBLIC_MEMBERS:
                 yield f"grants {role or 'a role'} on BigQuery data to {member}"
     for access in accesses:
         public = _public_access(access)

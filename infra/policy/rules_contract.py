@@ -27,7 +27,6 @@ API_SERVICE = "gcp:projects/service:Service"
 PROJECT_IAM_MEMBER = "gcp:projects/iAMMember:IAMMember"
 CUSTOM_ROLE = "gcp:projects/iAMCustomRole:IAMCustomRole"
 SECRET_VERSION = "gcp:secretmanager/secretVersion:SecretVersion"
-TOPIC = "gcp:pubsub/topic:Topic"
 APP_CONTAINER = "api"  # the service's app container (infra/stacks/compute/service.py API_CONTAINER)
 #: The Realtime Database shards every process writes to, in shard order (comma-separated URLs).
 REALTIME_URLS = "POG_REALTIME_DATABASE_URLS"
@@ -36,9 +35,9 @@ CONTRACT = "contract/backend.yaml"
 #: `consumers` kinds of the contract -> (type, the input holding the name, what to call one)
 CONSUMED_KINDS = {
     "buckets": (t.BUCKET, "name", "bucket"),
-    "topics": (TOPIC, "name", "Pub/Sub topic"),
+    "topics": (t.PUBSUB_TOPIC, "name", "Pub/Sub topic"),
     "realtime_databases": (t.RTDB_INSTANCE, "instanceId", "Realtime Database instance"),
-    "datasets": ("gcp:bigquery/dataset:Dataset", "datasetId", "BigQuery dataset"),
+    "datasets": (t.BIGQUERY_DATASET, "datasetId", "BigQuery dataset"),
 }
 
 

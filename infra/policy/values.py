@@ -25,7 +25,7 @@ DAY = 86_400
 WEEK = 7 * DAY
 
 _DURATION = re.compile(r"^(\d+)(\.\d{1,9})?s$")
-_PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
+PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
 
 
 def is_known(value: Any) -> bool:
@@ -157,7 +157,7 @@ def iam_grants(props: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def public_members(props: Mapping[str, Any]) -> list[str]:
-    return sorted({m for _, m in iam_grants(props) if m in _PUBLIC_MEMBERS})
+    return sorted({m for _, m in iam_grants(props) if m in PUBLIC_MEMBERS})
 
 
 def refers_to(reference: Any, resource: Resource) -> bool:

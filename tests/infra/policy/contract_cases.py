@@ -14,7 +14,6 @@ from infra.policy.rules_contract import (
     JOB_INVOKER,
     PROJECT_IAM_MEMBER,
     RUN_JOB,
-    TOPIC,
 )
 
 from .cases import Case, bad, ok
@@ -159,7 +158,7 @@ def consumed(*extra: Resource) -> tuple[Resource, ...]:
     buckets = tuple(res(t.BUCKET, f"b-{s}", name=f"{PREFIX}-{s}") for s in BACKEND.consumers["buckets"])
     return (
         *buckets,
-        res(TOPIC, "topic", name=f"{PREFIX}-secret-rotation"),
+        res(t.PUBSUB_TOPIC, "topic", name=f"{PREFIX}-secret-rotation"),
         res(t.RTDB_INSTANCE, "rtdb", instanceId=f"{PROJECT}-default-rtdb"),
         res(t.FIRESTORE_DATABASE, "db-default", name="(default)"),
         *extra,
