@@ -70,11 +70,18 @@ async def container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(container)]
 
 
-async def caller_ip(request: Request, c: ContainerDep) -> Address | None:
+def connection(request: Request, hops: int) -> tuple[str | None, str | None]:
+    """The socket's peer, and every ``X-Forwarded-For`` joined in order (read only behind a load
+    balancer: ``hops`` > 0), as app/core/net.py takes them."""
     peer = request.client.host if request.client else None
+    forwarded_for = ",".join(request.headers.getlist("x-forwarded-for")) if hops else None
+    return peer, forwarded_for
+
+
+async def caller_ip(request: Request, c: ContainerDep) -> Address | None:
     settings = c.settings
     hops = settings.forwarded_for_hops
-    forwarded_for = ",".join(request.headers.getlist("x-forwarded-for")) if hops else None
+    peer, forwarded_for = connection(request, hops)
     return client_ip(
         peer,
         request.headers.get("cf-connecting-ip"),

@@ -42,6 +42,12 @@ def connecting_address(peer: str | None, forwarded_for: str | None, hops: int) -
     return _parse(entries[-(hops + 1)])
 
 
+def from_trusted_proxy(direct: Address | None, trusted: Sequence[IPv4Network | IPv6Network]) -> bool:
+    """Whether the front door's caller is a trusted proxy (Cloudflare): only then are the headers it sets
+    (``CF-Connecting-IP``, ``CF-IPCountry``) believed."""
+    return direct is not None and any(direct in net for net in trusted)
+
+
 def client_ip(
     peer: str | None,
     cf_connecting_ip: str | None,
@@ -52,7 +58,7 @@ def client_ip(
     direct = connecting_address(peer, forwarded_for, forwarded_for_hops)
     if direct is None:
         return None
-    if any(direct in net for net in trusted):
+    if from_trusted_proxy(direct, trusted):
         forwarded = _parse(cf_connecting_ip)
         if forwarded is not None:
             return forwarded

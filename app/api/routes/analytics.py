@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import Request, Response
 
 from app.api.analytics_schemas import MAX_BODY_BYTES, ClientEventsIn, EventsAccepted
-from app.api.deps import Container, ContainerDep, CurrentUser
+from app.api.deps import Container, ContainerDep, CurrentUser, connection
 from app.api.errors import ApiError, service_errors
 from app.api.routing import Router
-from app.core.net import connecting_address
+from app.core.net import connecting_address, from_trusted_proxy
 from app.domain.countries import ISO_3166_ALPHA2
 from app.services.analytics import ClientBatch, ClientEvent
 
@@ -18,12 +18,9 @@ router = Router(prefix="/v1/analytics", tags=["analytics"])
 def _cloudflare_country(request: Request, c: Container) -> str | None:
     """Cloudflare's ``CF-IPCountry``, believed only when the connection came from a trusted proxy (the
     same rule as ``CF-Connecting-IP``: app/core/net.py); its ``XX`` and ``T1`` (Tor) are no country."""
-    settings = c.settings
-    hops = settings.forwarded_for_hops
-    forwarded_for = ",".join(request.headers.getlist("x-forwarded-for")) if hops else None
-    peer = request.client.host if request.client else None
-    direct = connecting_address(peer, forwarded_for, hops)
-    if direct is None or not any(direct in net for net in settings.trusted_proxies):
+    hops = c.settings.forwarded_for_hops
+    direct = connecting_address(*connection(request, hops), hops)
+    if not from_trusted_proxy(direct, c.settings.trusted_proxies):
         return None
     code = (request.headers.get("cf-ipcountry") or "").strip().upper()
     return code if code in ISO_3166_ALPHA2 else None
