@@ -154,12 +154,14 @@ class RealtimeMirror:
         async for uids in self._outbox.player_ids(page):
             known.update(uids)
             players += len(uids)
-            mirrors = await self._write_page(uids)
+            mirrors = await self._outbox.players(uids)
+            await self._write_page(mirrors)
             for _ in range(MAX_ROUNDS):
                 again = await self._outbox.players(uids)
                 if again == mirrors:
                     break
-                mirrors = await self._write_page(uids, again)
+                mirrors = again
+                await self._write_page(mirrors)
             else:
                 raise MirrorUnsettledError("players kept changing while resync wrote them")
             for mirror in mirrors:
@@ -169,11 +171,7 @@ class RealtimeMirror:
             removed[shard] = await self._remove_strays(shard, known)
         return ResyncReport(players=players, written=written, removed=removed)
 
-    async def _write_page(
-        self, uids: Sequence[str], mirrors: list[PlayerMirror] | None = None
-    ) -> list[PlayerMirror]:
-        if mirrors is None:
-            mirrors = await self._outbox.players(uids)
+    async def _write_page(self, mirrors: Sequence[PlayerMirror]) -> None:
         updates: dict[int, dict[str, Any]] = {shard: {} for shard in range(self._shards.count)}
         for mirror in mirrors:
             if not realtime.is_key(mirror.uid):
@@ -185,7 +183,6 @@ class RealtimeMirror:
         await asyncio.gather(
             *(self._store.update(shard, values) for shard, values in updates.items() if values)
         )
-        return mirrors
 
     async def _remove_strays(self, shard: int, known: set[str]) -> int:
         """Deletes ``/friends/{uid}`` and ``/hidden/{uid}`` of players Firestore does not have."""
