@@ -50,7 +50,14 @@ from bench.api_bench import (
     start_api,
 )
 from bench.args import positive_int
-from bench.live_cdn_edge import NGINX_HINT, nginx_installed, nginx_version, origin_requests, start_edge
+from bench.live_cdn_edge import (
+    NGINX_HINT,
+    access_log,
+    nginx_installed,
+    nginx_version,
+    origin_requests,
+    start_edge,
+)
 from bench.live_cdn_viewers import (
     BoardPage,
     Finishes,
@@ -415,13 +422,14 @@ def run_benchmark(
                 writer = Writer(sink, plan, finishes)
                 runs: list[Run] = []
                 for count in sorted(viewer_counts):
-                    edge = start_edge(rules, workdir / f"edge-{count}", origin_port, services.free_port())
+                    edge_dir = workdir / f"edge-{count}"
+                    edge = start_edge(rules, edge_dir, origin_port, services.free_port())
                     try:
                         say(f"{count:,} viewers through nginx pid {edge.process.pid} for {duration_s:g} s")
                         runs.append(
                             await measure(
                                 edge.port, origin_port, "edge", count, writer, finishes, interval_s,
-                                duration_s, finish_rate, connections, edge.access_log, probe=not runs,
+                                duration_s, finish_rate, connections, access_log(edge_dir), probe=not runs,
                             )
                         )  # fmt: skip
                     finally:

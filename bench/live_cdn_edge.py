@@ -22,14 +22,13 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-import socket
 import subprocess
-import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from infra.stacks.edge_cache import NOT_CACHED_STATUS_RANGES, OVERRIDE_ORIGIN, RESPECT_ORIGIN, LiveCacheRule
+from scripts import services
 
 NGINX = Path("/usr/sbin/nginx")
 NGINX_HINT = (
@@ -122,28 +121,9 @@ http {{
 """
 
 
-@dataclass
-class Edge:
-    process: subprocess.Popen[bytes]
-    port: int
-    workdir: Path
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def access_log(self) -> Path:
-        return self.workdir / "access.log"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()  # SIGTERM: nginx's fast shutdown
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+def access_log(workdir: Path) -> Path:
+    """Where the edge in ``workdir`` logs each request with its cache status."""
+    return workdir / "access.log"
 
 
 def _worker_owned(*paths: Path) -> None:
@@ -159,7 +139,9 @@ def nginx_installed() -> bool:
     return NGINX.is_file() and os.access(NGINX, os.X_OK)
 
 
-def start_edge(rules: tuple[LiveCacheRule, ...], workdir: Path, origin_port: int, port: int) -> Edge:
+def start_edge(
+    rules: tuple[LiveCacheRule, ...], workdir: Path, origin_port: int, port: int
+) -> services.Service:
     """nginx on 127.0.0.1:``port`` in front of the origin, its config generated from ``rules``."""
     if not nginx_installed():
         raise RuntimeError(NGINX_HINT)
@@ -174,26 +156,16 @@ def start_edge(rules: tuple[LiveCacheRule, ...], workdir: Path, origin_port: int
     checked = subprocess.run([*base, "-t"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if checked.returncode != 0:
         raise RuntimeError(f"nginx rejected the generated config {config}:\n{checked.stderr.strip()}")
+    error_log = workdir / "error.log"
+    error_log.touch()  # what a start that fails shows, even one that fails before nginx writes it
     with (workdir / "nginx.out").open("wb") as out:
         process = subprocess.Popen(
             [*base, "-g", "daemon off;"], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
-    edge = Edge(process, port, workdir)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"nginx exited with {process.returncode}:\n{_tail(workdir / 'error.log')}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return edge
-        except OSError:
-            time.sleep(0.05)
-    edge.stop()
-    raise RuntimeError(f"nginx not listening after {START_TIMEOUT_S} s:\n{_tail(workdir / 'error.log')}")
-
-
-def _tail(path: Path, chars: int = 2000) -> str:
-    return path.read_text(errors="replace")[-chars:] if path.exists() else "(no log)"
+    # services.Service.stop's SIGTERM is nginx's fast shutdown.
+    edge = services.Service("nginx", process, port, error_log)
+    services.wait_ready(edge, lambda: services.listening(port), START_TIMEOUT_S)
+    return edge
 
 
 @dataclass(frozen=True)

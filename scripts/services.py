@@ -62,7 +62,7 @@ class Service:
                 self.process.wait(timeout=10)
 
 
-def _wait(service: Service, ready: Callable[[], bool], timeout_s: float) -> None:
+def wait_ready(service: Service, ready: Callable[[], bool], timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if service.process.poll() is not None:
@@ -106,7 +106,7 @@ def _start_redis(workdir: Path, port: int) -> Service:
     with log.open("wb") as out:
         process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     service = Service("redis-server", process, port, log)
-    _wait(service, lambda: _pong(port), 10)
+    wait_ready(service, lambda: _pong(port), 10)
     return service
 
 
@@ -160,7 +160,7 @@ def _start_cluster_node(workdir: Path, port: int) -> Service:
     with log.open("wb") as out:
         process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     service = Service("redis-server (cluster node)", process, port, log)
-    _wait(service, lambda: _pong(port), 10)
+    wait_ready(service, lambda: _pong(port), 10)
     return service
 
 
@@ -232,7 +232,7 @@ def _start_firestore(workdir: Path, port: int) -> Service:
         except (urllib.error.URLError, OSError):
             return False
 
-    _wait(service, ready, 60)
+    wait_ready(service, ready, 60)
     return service
 
 
@@ -264,7 +264,7 @@ def start_pubsub(workdir: Path, port: int, project: str) -> subprocess.Popen[byt
             cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
         )
     try:
-        _wait(Service("the Pub/Sub emulator", process, port, log), lambda: listening(port), 60)
+        wait_ready(Service("the Pub/Sub emulator", process, port, log), lambda: listening(port), 60)
     except BaseException:
         stop_group(process)
         raise
