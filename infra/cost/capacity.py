@@ -164,12 +164,16 @@ def edge_origin_requests_per_second(load: Load, tiered: bool) -> float:
     return edge_origin_requests_per_interval(load, tiered) / load.model.edge.interval_seconds
 
 
+def requests_per_instance(load: Load, run: RunSizing) -> float:
+    """What one instance serves: the measured requests/s per vCPU x the vCPUs one uvicorn process uses."""
+    return load.model.measured.requests_per_second_per_vcpu * run.effective_vcpus
+
+
 def api_throughput(load: Load, run: RunSizing, api_regions: int) -> Verdict:
     """Peak requests/s of one region against its max instances x measured requests/s per instance."""
-    per_instance = load.model.measured.requests_per_second_per_vcpu * run.effective_vcpus
     return Verdict(
         peak_requests_per_region(load, api_regions),
-        run.max_instances * per_instance,
+        run.max_instances * requests_per_instance(load, run),
         INSTANCE_HEADROOM,
         "requests/s",
     )
@@ -190,11 +194,10 @@ def live_slots(load: Load, run: RunSizing, api_regions: int) -> Verdict:
 def live_throughput(load: Load, run: RunSizing, api_regions: int, tiered: bool) -> Verdict:
     """The peak requests plus what the edge fetches for the public live boards, in one region (the load
     balancer spreads the upper tiers' requests like any other), against its measured throughput."""
-    per_instance = load.model.measured.requests_per_second_per_vcpu * run.effective_vcpus
     edge = edge_origin_requests_per_second(load, tiered) / serving_regions(api_regions)
     return Verdict(
         peak_requests_per_region(load, api_regions) + edge,
-        run.max_instances * per_instance,
+        run.max_instances * requests_per_instance(load, run),
         INSTANCE_HEADROOM,
         "requests/s",
     )

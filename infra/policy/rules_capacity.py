@@ -102,7 +102,7 @@ def api_throughput(stack: StackView, ctx: RuleContext) -> Iterator[Finding]:
     for service, run in services:
         throughput = cap.api_throughput(load, run, regions)
         if not throughput.holds:
-            per_instance = load.model.measured.requests_per_second_per_vcpu * run.effective_vcpus
+            per_instance = cap.requests_per_instance(load, run)
             fix = cap.instances_for(throughput.need, per_instance)
             yield Finding(
                 f"{service.name} {throughput.describe()} {_where(load, regions)} with maxInstanceCount"
@@ -154,7 +154,7 @@ def live_viewers(stack: StackView, ctx: RuleContext) -> Iterator[Finding]:
             )
         throughput = cap.live_throughput(load, run, regions, tiered)
         if not throughput.holds:
-            per_instance = load.model.measured.requests_per_second_per_vcpu * run.effective_vcpus
+            per_instance = cap.requests_per_instance(load, run)
             edge = cap.edge_origin_requests_per_second(load, tiered)
             where = f"{cap.edge_locations(load, tiered)} {'upper tiers' if tiered else 'edge locations'}"
             yield Finding(
