@@ -15,8 +15,8 @@ class LiveEntry(NamedTuple):
 
 
 class Published(NamedTuple):
-    """What a live version names: its predecessor in the chain (0: none), the board version, the body."""
+    """What a live version names: its predecessor in the chain (0: none) and the body (which says its
+    board version in ``version``)."""
 
     previous: int
-    board_version: int
     body: bytes

@@ -5,8 +5,8 @@ page), all under one hash tag, so one slot on a Redis Cluster and the pages spre
 
 - ``live:{<page>}``: the chain, a list of ``"<live version> <board version> <published at, ms>"``,
   oldest first, trimmed to the versions kept;
-- ``live:{<page>}:b<live version>``: what was published, ``"<previous live version>|<board version>|"``
-  then the page body (0: none before it in the chain);
+- ``live:{<page>}:b<live version>``: what was published, ``"<previous live version>|"`` then the page
+  body (0: none before it in the chain);
 - ``live:{<page>}:gate``: the page's publish turn, held for one interval by the origin that publishes,
   or only for the first-publish hold while the page has no chain (OPEN_GATE_SCRIPT).
 
@@ -80,7 +80,7 @@ if not last or string.match(last, '^%d+ (%d+) ') ~= board_version then
   local version = math.max(tonumber(ARGV[3]), tonumber(previous) + 1)
   while redis.call('EXISTS', prefix .. string.format('%.0f', version)) == 1 do version = version + 1 end
   local id = string.format('%.0f', version)
-  redis.call('SET', prefix .. id, previous .. '|' .. board_version .. '|' .. ARGV[5], 'EX', ttl)
+  redis.call('SET', prefix .. id, previous .. '|' .. ARGV[5], 'EX', ttl)
   local excess = redis.call('RPUSH', chain, id .. ' ' .. board_version .. ' ' .. ARGV[4]) - keep
   if excess > 0 then
     for _, entry in ipairs(redis.call('LRANGE', chain, 0, excess - 1)) do
@@ -113,8 +113,8 @@ def _entries(raw: Sequence[Any]) -> list[LiveEntry]:
 def _published(raw: Any) -> Published | None:
     if not isinstance(raw, bytes):
         return None
-    previous, board_version, body = raw.split(b"|", 2)
-    return Published(int(previous), int(board_version), body)
+    previous, body = raw.split(b"|", 1)
+    return Published(int(previous), body)
 
 
 class LiveChains:
