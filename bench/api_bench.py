@@ -139,22 +139,26 @@ def step_stats(seconds: Sequence[float]) -> StepStats:
 # --- load generators ---------------------------------------------------------------------------------
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
-    """Read one HTTP/1.1 response (Content-Length or chunked body); its status code."""
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+    """One HTTP/1.1 response: status, body (Content-Length or chunked), whether the connection stays open."""
     head = await reader.readuntil(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in header_lines:
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers: dict[str, str] = {}
+    for line in lines:
         name, sep, value = line.partition(":")
         if sep:
             headers[name.strip().lower()] = value.strip()
     if "content-length" in headers:
-        await reader.readexactly(int(headers["content-length"]))
+        body = await reader.readexactly(int(headers["content-length"]))
     elif headers.get("transfer-encoding", "").lower() == "chunked":
+        parts = []
         while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
-            await reader.readexactly(size + 2)
+            parts.append((await reader.readexactly(size + 2))[:-2])
         await reader.readuntil(b"\r\n")
-    return int(status_line.split(" ", 2)[1])
+        body = b"".join(parts)
+    else:
+        body = b""
+    return int(status_line.split(" ", 2)[1]), body, headers.get("connection", "").lower() != "close"
 
 
 async def python_load(url: str, headers: dict[str, str], connections: int, duration_s: float) -> LoadResult:
@@ -183,7 +187,7 @@ async def python_load(url: str, headers: dict[str, str], connections: int, durat
                     if writer is None:
                         reader, writer = await asyncio.open_connection(host, port)
                     writer.write(request)
-                    ok = 200 <= await _read_response(reader) < 300
+                    ok = 200 <= (await read_response(reader))[0] < 300
                 except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
                     ok = False
                     if writer is not None:

@@ -27,33 +27,13 @@ from typing import Any
 
 import orjson
 
+from bench.api_bench import read_response
+
 WRITER_PREFIX = "w-"
 
 
 class HttpError(Exception):
     """A connection failed or an answer could not be read."""
-
-
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
-    """One HTTP/1.1 response: status, body (Content-Length or chunked), whether the connection stays open."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers: dict[str, str] = {}
-    for line in lines:
-        name, sep, value = line.partition(":")
-        if sep:
-            headers[name.strip().lower()] = value.strip()
-    if "content-length" in headers:
-        body = await reader.readexactly(int(headers["content-length"]))
-    elif headers.get("transfer-encoding", "").lower() == "chunked":
-        parts = []
-        while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
-            parts.append((await reader.readexactly(size + 2))[:-2])
-        await reader.readuntil(b"\r\n")
-        body = b"".join(parts)
-    else:
-        body = b""
-    return int(status_line.split(" ", 2)[1]), body, headers.get("connection", "").lower() != "close"
 
 
 class HttpPool:
@@ -79,7 +59,7 @@ class HttpPool:
                     else:
                         reader, writer = self._idle.pop()
                     writer.write(request)
-                    status, body, keep = await _read_response(reader)
+                    status, body, keep = await read_response(reader)
                 except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
                     if writer is not None:
                         writer.close()
