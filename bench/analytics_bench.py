@@ -37,6 +37,7 @@ from bench.api_bench import (
     percentile,
     process_cpu_s,
     run_and_report,
+    sample_counts,
     seed_player,
     start_api,
 )
@@ -109,15 +110,9 @@ def create_topic(port: int) -> str:
 
 def analytics_counts(base: str) -> dict[str, int]:
     """``pog_analytics_events_total`` by result, from the app's /metrics."""
-    counts = {"published": 0, "outboxed": 0, "dropped": 0}
     with urllib.request.urlopen(f"{base}/metrics", timeout=10) as resp:
-        for line in resp.read().decode().splitlines():
-            if line.startswith("pog_analytics_events_total{"):
-                name, _, value = line.rpartition(" ")
-                for result in counts:
-                    if f'result="{result}"' in name:
-                        counts[result] += int(float(value))
-    return counts
+        found = sample_counts(resp.read().decode(), "pog_analytics_events_total", "result")
+    return {result: found.get(result, 0) for result in ("published", "outboxed", "dropped")}
 
 
 def settled_counts(base: str, expected: int, timeout_s: float = 10.0) -> dict[str, int]:

@@ -38,6 +38,7 @@ from types import FrameType
 from typing import Any, Protocol, TypeVar
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from scripts import services
 
@@ -424,18 +425,27 @@ def _interrupt_on_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def sample_counts(metrics_text: str, sample: str, label: str | None = None) -> dict[str, int]:
+    """The samples named ``sample`` in a Prometheus exposition, summed per value of ``label`` (all of them
+    under ``""`` without one)."""
+    counts: dict[str, int] = {}
+    for family in text_string_to_metric_families(metrics_text):
+        for found in family.samples:
+            if found.name == sample:
+                key = found.labels.get(label, "") if label else ""
+                counts[key] = counts.get(key, 0) + int(found.value)
+    return counts
+
+
 def backend_counters(metrics_text: str) -> dict[str, int]:
     """Cache hits and misses and Firestore calls so far, from the app's Prometheus exposition."""
-    counts = {"cache_hits": 0, "cache_misses": 0, "firestore_calls": 0}
-    for line in metrics_text.splitlines():
-        name, _, value = line.rpartition(" ")
-        if name.startswith("pog_cache_requests_total{") and 'result="hit"' in name:
-            counts["cache_hits"] += int(float(value))
-        elif name.startswith("pog_cache_requests_total{") and 'result="miss"' in name:
-            counts["cache_misses"] += int(float(value))
-        elif name.startswith("pog_firestore_latency_ms_count"):
-            counts["firestore_calls"] += int(float(value))
-    return counts
+    cache = sample_counts(metrics_text, "pog_cache_requests_total", "result")
+    firestore = sample_counts(metrics_text, "pog_firestore_latency_ms_count")
+    return {
+        "cache_hits": cache.get("hit", 0),
+        "cache_misses": cache.get("miss", 0),
+        "firestore_calls": firestore.get("", 0),
+    }
 
 
 def _counters(base: str) -> dict[str, int]:

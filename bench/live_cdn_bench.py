@@ -47,6 +47,7 @@ from bench.api_bench import (
     process_cpu_s,
     run_and_report,
     run_async,
+    sample_counts,
     start_api,
 )
 from bench.args import positive_int
@@ -206,16 +207,11 @@ class Results:
 
 def _metric_counts(text: str) -> dict[str, int]:
     """The live counters of the app's /metrics: publishes by result, renders by kind."""
-    counts: dict[str, int] = {}
-    for line in text.splitlines():
-        for family, label in (
-            ("pog_leaderboard_live_publishes_total", "result"),
-            ("pog_leaderboard_live_renders_total", "kind"),
-        ):
-            if line.startswith(family + "{"):
-                name = line.split(f'{label}="', 1)[1].split('"', 1)[0]
-                counts[f"{family.split('_')[3]}_{name}"] = int(float(line.rsplit(" ", 1)[1]))
-    return counts
+    publishes = sample_counts(text, "pog_leaderboard_live_publishes_total", "result")
+    renders = sample_counts(text, "pog_leaderboard_live_renders_total", "kind")
+    return {f"publishes_{result}": n for result, n in publishes.items()} | {
+        f"renders_{kind}": n for kind, n in renders.items()
+    }
 
 
 async def _origin_work(origin: HttpPool) -> dict[str, int]:
