@@ -48,7 +48,10 @@ def by_name(topic: Topic) -> Counter[str]:
 
 
 def analytics_client(make_client: MakeClient, topic: Topic) -> TestClient:
-    return make_client(admin_ip_allowlist=ADMIN_NET, analytics_topic=topic.topic)
+    # Redis is healthy here, and the outbox must take every event: a loaded CI machine stalls a call past
+    # the 200 ms default (a timeout the breaker counts, then the outbox drops), which is another test's
+    # subject (tests/app/repositories/test_analytics.py, the outbox with Redis down).
+    return make_client(admin_ip_allowlist=ADMIN_NET, analytics_topic=topic.topic, redis_timeout_ms=2000)
 
 
 def test_a_game_and_a_live_event_claim_publish_one_valid_event_per_action(
